@@ -1,0 +1,121 @@
+# Quiver build.  Plain GNU make; every .c under src/ is part of the library
+# except src/cli/main.c, which is the server's entry point.
+#
+#   make                 release build: build/release/quiver
+#   make BUILD=asan      AddressSanitizer + UndefinedBehaviorSanitizer build
+#   make BUILD=tsan      ThreadSanitizer build
+#   make unit            build and run the C unit tests (BUILD selects the variant)
+#   make valgrind        run the unit tests under valgrind (release build)
+#   make fuzz            build the libFuzzer targets with clang and run each
+#                        for FUZZ_SECONDS over its committed corpus
+#   make format-check    clang-format --dry-run -Werror over the tree
+#   make format          reformat in place
+
+SHELL := /bin/bash
+BUILD ?= release
+B := build/$(BUILD)
+CC ?= cc
+
+# Keep `make` from using its built-in default "cc" when CC comes from the env.
+ifeq ($(origin CC),default)
+CC := cc
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wno-unused-parameter -Wvla -Wno-format-truncation
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread -Isrc -g $(WARN) -fno-strict-aliasing
+
+ifeq ($(BUILD),release)
+  OPT := -O2
+  SAN :=
+else ifeq ($(BUILD),asan)
+  OPT := -O1 -fno-omit-frame-pointer
+  SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else ifeq ($(BUILD),tsan)
+  OPT := -O1 -fno-omit-frame-pointer
+  SAN := -fsanitize=thread
+else
+  $(error unknown BUILD=$(BUILD): use release, asan or tsan)
+endif
+
+PKGS := libmicrohttpd yaml-0.1 zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(SAN) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS_ALL := -pthread $(SAN) $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lm
+
+LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
+MAIN_OBJ := $(B)/obj/cli/main.o
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+.PHONY: all unit valgrind fuzz format format-check clean tools
+all: $(B)/quiver $(B)/quiver-inspect
+
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(B)/libquiver.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/quiver: $(MAIN_OBJ) $(B)/libquiver.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(B)/quiver-inspect: tools/inspect.c $(B)/libquiver.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libquiver.a $(LDFLAGS_ALL) $(LIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/harness.h $(B)/libquiver.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(B)/libquiver.a $(LDFLAGS_ALL) $(LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+valgrind: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== valgrind $$t"; \
+	  QV_UNDER_VALGRIND=1 valgrind -q --error-exitcode=99 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect $$t; done
+
+# ---- fuzzing (clang + libFuzzer) ----
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 30
+FB := build/fuzz
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FB)/%,$(FUZZ_SRC))
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread -Isrc -g -O1 -fno-omit-frame-pointer \
+   -fsanitize=fuzzer-no-link,address,undefined -Wall -Wextra -Werror -Wno-unused-parameter \
+   $(PKG_CFLAGS)
+FUZZ_LIB_OBJ := $(patsubst src/%.c,$(FB)/obj/%.o,$(LIB_SRC))
+
+$(FB)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FB)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS) -lm
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+	  mkdir -p $(FB)/corpus/$$n; \
+	  echo "== $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	      -print_final_stats=1 $(FB)/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 12; \
+	  test $${PIPESTATUS[0]} -eq 0; done
+
+# ---- style ----
+FMT_FILES = $(shell find src tests/unit tests/fuzz tools bench -name '*.[ch]' 2>/dev/null)
+format-check:
+	clang-format --dry-run -Werror $(FMT_FILES)
+format:
+	clang-format -i $(FMT_FILES)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

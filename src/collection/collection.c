@@ -1,0 +1,670 @@
+/*
+ * collection.c - a collection's lifecycle, its update pipeline and its
+ * checkpoints (the concurrency model is in collection_impl.h).
+ *
+ * Directory layout of a collection:
+ *   config.qvc                 the configuration: header + JSON (see below)
+ *   wal/                       the write-ahead log (storage/wal.c)
+ *   checkpoints/CURRENT        names the live checkpoint (see below)
+ *   checkpoints/cp-<op>/       a segment checkpoint (storage/segment.c)
+ *
+ * config.qvc and CURRENT share one small envelope:
+ *   0  8  magic ("QVCOLCFG" or "QVCURRNT")
+ *   8  4  format version (1)
+ *   12 4  body length
+ *   16 4  CRC-32C of the body
+ *   20 .. body (config: JSON text; CURRENT: u64 op + the directory name)
+ * Both are replaced by write-to-temp, fsync, rename, fsync(dir).
+ *
+ * Recovery: load the checkpoint CURRENT names (if any), then replay every
+ * WAL record after its operation number.  A checkpoint is made by writing
+ * cp-<op>.tmp, renaming it to cp-<op>, pointing CURRENT at it, and only
+ * then deleting older checkpoints and truncating the WAL through <op>; a
+ * crash at any step leaves either the old or the new checkpoint complete,
+ * and the WAL still holds everything after it.
+ */
+#include "collection/collection_impl.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "collection/payload_edit.h"
+#include "core/buf.h"
+#include "core/crc32c.h"
+#include "core/log.h"
+#include "index/filter.h"
+
+#define ENVELOPE_VERSION 1
+#define CONFIG_MAGIC "QVCOLCFG"
+#define CURRENT_MAGIC "QVCURRNT"
+
+/* ---- small file helpers --------------------------------------------------- */
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    return remove(path);
+}
+
+void qv_rmtree(const char *path) {
+    nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int qv_fsync_dir(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static qv_rc write_all(int fd, const void *p, size_t n) {
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t k = write(fd, b, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return QV_EIO;
+        b += k;
+        n -= (size_t)k;
+    }
+    return QV_OK;
+}
+
+/* Atomically replaces dir/name with an envelope holding body. */
+static qv_rc envelope_write(const char *dir, const char *name, const char *magic, const void *body,
+                            size_t len, qv_err *err) {
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    uint8_t hdr[20];
+    memcpy(hdr, magic, 8);
+    qv_store_u32le(hdr + 8, ENVELOPE_VERSION);
+    qv_store_u32le(hdr + 12, (uint32_t)len);
+    qv_store_u32le(hdr + 16, qv_crc32c(0, body, len));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return qv_fail(err, QV_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    qv_rc rc = write_all(fd, hdr, sizeof hdr);
+    if (!rc) rc = write_all(fd, body, len);
+    if (!rc && fsync(fd) != 0) rc = QV_EIO;
+    close(fd);
+    if (!rc && rename(tmp, path) != 0) rc = QV_EIO;
+    if (!rc && qv_fsync_dir(dir) != 0) rc = QV_EIO;
+    if (rc) return qv_fail(err, QV_EIO, "cannot write %s: %s", path, strerror(errno));
+    return QV_OK;
+}
+
+/* Reads an envelope; *body is malloc'd (NUL-terminated for convenience). */
+static qv_rc envelope_read(const char *path, const char *magic, char **body, size_t *len,
+                           qv_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return qv_fail(err, QV_ENOTFOUND, "cannot open %s: %s", path, strerror(errno));
+    uint8_t hdr[20];
+    char *b = NULL;
+    qv_rc rc = QV_OK;
+    if (fread(hdr, 1, 20, f) != 20 || memcmp(hdr, magic, 8) != 0 ||
+        qv_load_u32le(hdr + 8) != ENVELOPE_VERSION) {
+        rc = qv_fail(err, QV_ECORRUPT, "%s: bad magic or unsupported version", path);
+        goto done;
+    }
+    uint32_t n = qv_load_u32le(hdr + 12);
+    b = malloc((size_t)n + 1);
+    if (!b || fread(b, 1, n, f) != n || qv_crc32c(0, b, n) != qv_load_u32le(hdr + 16) ||
+        fgetc(f) != EOF) {
+        rc = qv_fail(err, QV_ECORRUPT, "%s: truncated or fails its checksum", path);
+        goto done;
+    }
+    b[n] = '\0';
+    *body = b;
+    *len = n;
+    b = NULL;
+done:
+    free(b);
+    fclose(f);
+    return rc;
+}
+
+/* ---- configuration file --------------------------------------------------- */
+
+static qv_rc config_save(const char *dir, const qv_collection_config *cfg, qv_err *err) {
+    jw w;
+    jw_init(&w);
+    qv_collection_config_write_json(&w, cfg);
+    if (w.oom) {
+        jw_free(&w);
+        return qv_fail(err, QV_ENOMEM, "out of memory");
+    }
+    qv_rc rc = envelope_write(dir, "config.qvc", CONFIG_MAGIC, w.buf, w.len, err);
+    jw_free(&w);
+    return rc;
+}
+
+static qv_rc config_load(const char *dir, qv_collection_config *cfg, qv_err *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.qvc", dir);
+    char *body;
+    size_t len;
+    qv_rc rc = envelope_read(path, CONFIG_MAGIC, &body, &len, err);
+    if (rc) return rc;
+    qv_arena a;
+    qv_arena_init(&a);
+    jv j;
+    rc = jv_parse(&a, body, len, &j, err);
+    if (rc == QV_OK) rc = qv_collection_config_read_json(&j, cfg, err);
+    else rc = qv_fail(err, QV_ECORRUPT, "%s: %s", path, err ? err->msg : "bad JSON");
+    qv_arena_free(&a);
+    free(body);
+    return rc;
+}
+
+/* ---- construction ---------------------------------------------------------- */
+
+static uint32_t *config_dims(const qv_collection_config *cfg) {
+    uint32_t *dims = calloc(cfg->nvectors + 1, sizeof(uint32_t));
+    if (dims)
+        for (uint32_t i = 0; i < cfg->nvectors; i++) dims[i] = cfg->vectors[i].size;
+    return dims;
+}
+
+static qv_collection *collection_alloc(const char *dir, const char *name) {
+    qv_collection *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->name = strdup(name);
+    c->dir = strdup(dir);
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&c->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    pthread_mutex_init(&c->cp_mutex, NULL);
+    atomic_init(&c->refs, 1);
+    atomic_init(&c->dropped, false);
+    atomic_init(&c->wal_bytes, 0);
+    if (!c->name || !c->dir) {
+        free(c->name);
+        free(c->dir);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void collection_free(qv_collection *c) {
+    wal_close(c->wal);
+    qv_segment_free(c->seg);
+    qv_collection_config_free(&c->cfg);
+    pthread_rwlock_destroy(&c->lock);
+    pthread_mutex_destroy(&c->cp_mutex);
+    free(c->name);
+    free(c->dir);
+    free(c);
+}
+
+static qv_rc apply_op(qv_collection *c, const qv_update_op *op, uint64_t opnum, qv_err *err);
+
+typedef struct replay_ctx {
+    qv_collection *c;
+    uint64_t count;
+} replay_ctx;
+
+static qv_rc replay_one(void *ctx, uint64_t op, const void *body, size_t len, qv_err *err) {
+    replay_ctx *r = ctx;
+    qv_arena a;
+    qv_arena_init(&a);
+    qv_update_op u;
+    qv_rc rc = qv_op_decode(&a, body, len, &u, err);
+    if (rc == QV_OK) rc = apply_op(r->c, &u, op, err);
+    qv_arena_free(&a);
+    if (rc) return qv_fail(err, rc, "replaying WAL operation %" PRIu64 ": %s", op, err->msg);
+    r->c->applied_op = op;
+    r->count++;
+    return QV_OK;
+}
+
+/* Reads CURRENT and loads the checkpoint it names; none yet is fine. */
+static qv_rc load_checkpoint(qv_collection *c, const uint32_t *dims, qv_err *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoints/CURRENT", c->dir);
+    char *body;
+    size_t len;
+    qv_err e2;
+    qv_rc rc = envelope_read(path, CURRENT_MAGIC, &body, &len, &e2);
+    if (rc == QV_ENOTFOUND) {
+        c->seg = qv_segment_new(c->cfg.nvectors, dims);
+        return c->seg ? QV_OK : qv_fail(err, QV_ENOMEM, "out of memory");
+    }
+    if (rc) return qv_fail(err, rc, "%s", e2.msg);
+    char cpdir[4200];
+    uint64_t op = len >= 8 ? qv_load_u64le((uint8_t *)body) : 0;
+    snprintf(cpdir, sizeof cpdir, "%s/checkpoints/%.*s", c->dir, (int)(len > 8 ? len - 8 : 0),
+             body + 8);
+    free(body);
+    if (len <= 8 || memchr(cpdir + strlen(c->dir) + 13, '/', 1) != NULL)
+        return qv_fail(err, QV_ECORRUPT, "%s names no checkpoint", path);
+    uint64_t seg_op;
+    rc = qv_segment_load(cpdir, c->cfg.nvectors, dims, &c->seg, &seg_op, err);
+    if (rc == QV_OK && seg_op != op)
+        rc = qv_fail(err, QV_ECORRUPT, "%s holds operation %" PRIu64 ", CURRENT says %" PRIu64,
+                     cpdir, seg_op, op);
+    c->checkpoint_op = c->applied_op = op;
+    return rc;
+}
+
+/* Removes leftovers of interrupted checkpoints (any cp-* but the live one). */
+static void clean_checkpoints(qv_collection *c) {
+    char dir[4096], keep[64], path[4400];
+    snprintf(dir, sizeof dir, "%s/checkpoints", c->dir);
+    snprintf(keep, sizeof keep, "cp-%020" PRIu64, c->checkpoint_op);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "cp-", 3) != 0 || strcmp(e->d_name, keep) == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        qv_rmtree(path);
+    }
+    closedir(d);
+}
+
+static qv_rc open_storage(qv_collection *c, qv_err *err) {
+    uint32_t *dims = config_dims(&c->cfg);
+    if (!dims) return qv_fail(err, QV_ENOMEM, "out of memory");
+    qv_rc rc = load_checkpoint(c, dims, err);
+    free(dims);
+    if (rc) return rc;
+    clean_checkpoints(c);
+    char wdir[4096];
+    snprintf(wdir, sizeof wdir, "%s/wal", c->dir);
+    size_t cap = (size_t)(c->cfg.wal.wal_capacity_mb ? c->cfg.wal.wal_capacity_mb : 32) << 20;
+    rc = wal_open(wdir, cap, &c->wal, err);
+    if (rc) return rc;
+    if (wal_first_op(c->wal) > c->checkpoint_op + 1)
+        return qv_fail(err, QV_ECORRUPT,
+                       "WAL starts at operation %" PRIu64 " but the checkpoint ends at %" PRIu64,
+                       wal_first_op(c->wal), c->checkpoint_op);
+    replay_ctx r = {c, 0};
+    rc = wal_replay(c->wal, c->checkpoint_op, replay_one, &r, err);
+    if (rc) return rc;
+    if (r.count)
+        QV_LOG_INFO("collection %s: replayed %" PRIu64 " WAL operations", c->name, r.count);
+    return QV_OK;
+}
+
+qv_rc qv_collection_open(const char *dir, const char *name, qv_collection **out, qv_err *err) {
+    *out = NULL;
+    qv_collection *c = collection_alloc(dir, name);
+    if (!c) return qv_fail(err, QV_ENOMEM, "out of memory");
+    qv_rc rc = config_load(dir, &c->cfg, err);
+    if (rc) {
+        collection_free(c);
+        return rc;
+    }
+    rc = open_storage(c, err);
+    if (rc) {
+        /* Keep it, broken: the user sees status red instead of a dead server. */
+        c->broken = true;
+        snprintf(c->broken_msg, sizeof c->broken_msg, "%s", err ? err->msg : "recovery failed");
+        wal_close(c->wal);
+        c->wal = NULL;
+        qv_segment_free(c->seg);
+        c->seg = NULL;
+    }
+    *out = c;
+    return rc;
+}
+
+qv_rc qv_collection_create_at(const char *dir, const char *name, const qv_collection_config *cfg,
+                              qv_collection **out, qv_err *err) {
+    char tmp[4200], sub[4300];
+    snprintf(tmp, sizeof tmp, "%s.creating", dir);
+    qv_rmtree(tmp);
+    if (mkdir(tmp, 0755) != 0)
+        return qv_fail(err, QV_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    snprintf(sub, sizeof sub, "%s/checkpoints", tmp);
+    qv_rc rc = mkdir(sub, 0755) == 0 ? QV_OK : qv_fail(err, QV_EIO, "cannot create %s", sub);
+    if (!rc) rc = config_save(tmp, cfg, err);
+    if (!rc && rename(tmp, dir) != 0)
+        rc = qv_fail(err, QV_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+    if (rc) {
+        qv_rmtree(tmp);
+        return rc;
+    }
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash) *slash = '\0';
+    qv_fsync_dir(parent);
+    rc = qv_collection_open(dir, name, out, err);
+    if (rc && *out) {
+        qv_collection_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+/* Writes the segment as checkpoint cp-<op> and makes it current.  Caller
+ * holds the read lock and cp_mutex. */
+static qv_rc checkpoint_locked(qv_collection *c, qv_err *err) {
+    uint64_t op = c->applied_op;
+    char cpdir[4096], final[4096], tmp[4200], name[64];
+    snprintf(cpdir, sizeof cpdir, "%s/checkpoints", c->dir);
+    snprintf(name, sizeof name, "cp-%020" PRIu64, op);
+    snprintf(final, sizeof final, "%s/%s", cpdir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", final);
+    qv_rmtree(tmp);
+    if (mkdir(tmp, 0755) != 0)
+        return qv_fail(err, QV_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    qv_rc rc = qv_segment_save(c->seg, tmp, op, err);
+    if (!rc && qv_fsync_dir(tmp) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", tmp);
+    if (!rc && rename(tmp, final) != 0) rc = qv_fail(err, QV_EIO, "cannot rename %s", tmp);
+    if (!rc && qv_fsync_dir(cpdir) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", cpdir);
+    if (rc) {
+        qv_rmtree(tmp);
+        return rc;
+    }
+    uint8_t body[8 + 64];
+    qv_store_u64le(body, op);
+    size_t nlen = strlen(name);
+    memcpy(body + 8, name, nlen);
+    rc = envelope_write(cpdir, "CURRENT", CURRENT_MAGIC, body, 8 + nlen, err);
+    if (rc) return rc;
+    c->checkpoint_op = op;
+    clean_checkpoints(c);
+    atomic_store(&c->wal_bytes, 0);
+    return wal_truncate_through(c->wal, op, err);
+}
+
+qv_rc qv_collection_flush(qv_collection *c, bool force_checkpoint, qv_err *err) {
+    if (c->broken) return QV_OK;
+    pthread_mutex_lock(&c->cp_mutex);
+    pthread_rwlock_rdlock(&c->lock);
+    qv_rc rc = wal_sync(c->wal, wal_last_op(c->wal), err);
+    uint64_t cap = c->cfg.wal.wal_capacity_mb << 20;
+    bool want = force_checkpoint ? c->applied_op != c->checkpoint_op
+                                 : atomic_load(&c->wal_bytes) >= cap;
+    if (rc == QV_OK && want) rc = checkpoint_locked(c, err);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->cp_mutex);
+    return rc;
+}
+
+void qv_collection_destroy(qv_collection *c) {
+    if (!c) return;
+    if (atomic_load(&c->dropped)) {
+        char *dir = strdup(c->dir);
+        collection_free(c);
+        if (dir) qv_rmtree(dir);
+        free(dir);
+        return;
+    }
+    qv_err err;
+    if (qv_collection_flush(c, true, &err) != QV_OK)
+        QV_LOG_ERROR("collection %s: final checkpoint failed: %s", c->name, err.msg);
+    collection_free(c);
+}
+
+const char *qv_collection_name(const qv_collection *c) {
+    return c->name;
+}
+
+const qv_collection_config *qv_collection_config_get(const qv_collection *c) {
+    return &c->cfg;
+}
+
+/* ---- applying operations ------------------------------------------------------
+ * apply_op runs both live (after validation and the WAL append) and during
+ * replay; it must therefore depend only on the op and the state, and it
+ * skips what it cannot find (a replayed op may refer to points a later
+ * checkpoint already removed... which cannot happen with whole-state
+ * checkpoints, but costs nothing to tolerate). */
+
+/* vecs[vi] for the op's named vectors (others NULL). */
+static void vec_table(const qv_collection *c, const qv_point_in *p, const float **vecs) {
+    for (uint32_t vi = 0; vi < c->cfg.nvectors; vi++) vecs[vi] = NULL;
+    for (uint32_t k = 0; k < p->nvec; k++) {
+        int vi = qv_collection_config_vector(&c->cfg, p->vecs[k].name);
+        if (vi >= 0) vecs[vi] = p->vecs[k].data;
+    }
+}
+
+static qv_rc apply_points(qv_collection *c, const qv_update_op *op, uint64_t opnum, qv_err *err) {
+    const float *vecs[QV_MAX_NAMED_VECTORS];
+    for (uint32_t i = 0; i < op->npoints; i++) {
+        const qv_point_in *p = &op->points[i];
+        vec_table(c, p, vecs);
+        if (op->kind == QV_OP_UPDATE_VECTORS) {
+            uint32_t off;
+            if (qv_segment_find(c->seg, &p->id, &off))
+                qv_segment_set_vectors(c->seg, opnum, off, vecs, NULL);
+            continue;
+        }
+        qv_payload *doc = NULL;
+        if (p->has_payload && p->payload.type == JV_OBJ && p->payload.len > 0) {
+            doc = qv_payload_new(&p->payload);
+            if (!doc) return qv_fail(err, QV_ENOMEM, "out of memory");
+        }
+        qv_rc rc = qv_segment_put(c->seg, opnum, &p->id, vecs, doc);
+        if (rc) {
+            qv_payload_free(doc);
+            return qv_fail(err, rc, "out of memory");
+        }
+    }
+    return QV_OK;
+}
+
+static qv_rc parse_paths(qv_arena *a, const qv_update_op *op, const qv_keypath **paths,
+                         qv_err *err) {
+    for (uint32_t i = 0; i < op->nnames; i++) {
+        qv_keypath *p;
+        qv_rc rc = qv_keypath_parse(a, op->names[i], strlen(op->names[i]), &p, err);
+        if (rc) return rc;
+        paths[i] = p;
+    }
+    return QV_OK;
+}
+
+/* The new payload of the point at off for a payload op (NULL = none). */
+static qv_rc payload_for(qv_collection *c, const qv_update_op *op, uint32_t off,
+                         const qv_keypath *key, const qv_keypath **paths, qv_payload **out) {
+    const jv *old = qv_segment_payload(c->seg, off);
+    *out = NULL;
+    switch (op->kind) {
+    case QV_OP_SET_PAYLOAD: *out = qv_payload_merge(old, &op->payload, key); break;
+    case QV_OP_OVERWRITE_PAYLOAD: *out = qv_payload_new(&op->payload); break;
+    case QV_OP_DELETE_PAYLOAD: *out = qv_payload_remove(old, paths, op->nnames); break;
+    default: return QV_OK; /* clear */
+    }
+    return *out ? QV_OK : QV_ENOMEM;
+}
+
+static qv_rc apply_payload(qv_collection *c, const qv_update_op *op, uint64_t opnum, qv_err *err) {
+    qv_arena a;
+    qv_arena_init(&a);
+    const qv_keypath **paths = qv_arena_calloc(&a, sizeof(qv_keypath *) * (op->nnames + 1));
+    qv_keypath *key = NULL;
+    qv_rc rc = paths ? QV_OK : QV_ENOMEM;
+    if (!rc && op->kind == QV_OP_DELETE_PAYLOAD) rc = parse_paths(&a, op, paths, err);
+    if (!rc && op->kind == QV_OP_SET_PAYLOAD && op->key)
+        rc = qv_keypath_parse(&a, op->key, strlen(op->key), &key, err);
+    for (uint32_t i = 0; rc == QV_OK && i < op->nids; i++) {
+        uint32_t off;
+        if (!qv_segment_find(c->seg, &op->ids[i], &off)) continue;
+        qv_payload *doc;
+        rc = payload_for(c, op, off, key, paths, &doc);
+        if (rc == QV_OK) qv_segment_set_payload(c->seg, opnum, off, doc);
+    }
+    qv_arena_free(&a);
+    if (rc == QV_ENOMEM) return qv_fail(err, rc, "out of memory");
+    return rc;
+}
+
+static qv_rc apply_delete_vectors(qv_collection *c, const qv_update_op *op, uint64_t opnum) {
+    bool remove[QV_MAX_NAMED_VECTORS] = {false};
+    for (uint32_t k = 0; k < op->nnames; k++) {
+        int vi = qv_collection_config_vector(&c->cfg, op->names[k]);
+        if (vi >= 0) remove[vi] = true;
+    }
+    for (uint32_t i = 0; i < op->nids; i++) {
+        uint32_t off;
+        if (qv_segment_find(c->seg, &op->ids[i], &off))
+            qv_segment_set_vectors(c->seg, opnum, off, NULL, remove);
+    }
+    return QV_OK;
+}
+
+static qv_rc apply_op(qv_collection *c, const qv_update_op *op, uint64_t opnum, qv_err *err) {
+    switch (op->kind) {
+    case QV_OP_UPSERT:
+    case QV_OP_UPDATE_VECTORS: return apply_points(c, op, opnum, err);
+    case QV_OP_DELETE:
+        for (uint32_t i = 0; i < op->nids; i++) qv_segment_delete(c->seg, opnum, &op->ids[i]);
+        return QV_OK;
+    case QV_OP_SET_PAYLOAD:
+    case QV_OP_OVERWRITE_PAYLOAD:
+    case QV_OP_DELETE_PAYLOAD:
+    case QV_OP_CLEAR_PAYLOAD: return apply_payload(c, op, opnum, err);
+    case QV_OP_DELETE_VECTORS: return apply_delete_vectors(c, op, opnum);
+    }
+    return qv_fail(err, QV_ECORRUPT, "unknown operation kind %u", op->kind);
+}
+
+/* ---- validation --------------------------------------------------------------- */
+
+static qv_rc check_vector(qv_collection *c, qv_vec_in *v, qv_err *err) {
+    int vi = qv_collection_config_vector(&c->cfg, v->name);
+    if (vi < 0)
+        return qv_fail(err, QV_EBADINPUT, "Not existing vector name error: %s", v->name);
+    const qv_vector_params *vp = &c->cfg.vectors[vi];
+    if (v->dim != vp->size)
+        return qv_fail(err, QV_EBADINPUT, "Vector dimension error: expected dim: %u, got %u",
+                       vp->size, v->dim);
+    for (uint32_t k = 0; k < v->dim; k++)
+        if (!isfinite(v->data[k]))
+            return qv_fail(err, QV_EBADINPUT, "vector %s contains a non-finite value",
+                           v->name[0] ? v->name : "(default)");
+    return QV_OK;
+}
+
+static qv_rc not_found(const qv_pointid *id, qv_err *err) {
+    char buf[48];
+    qv_pointid_format(id, buf);
+    return qv_fail(err, QV_ENOTFOUND, "No point with id %s found", buf);
+}
+
+static qv_rc check_points(qv_collection *c, qv_update_op *op, qv_err *err) {
+    for (uint32_t i = 0; i < op->npoints; i++) {
+        qv_point_in *p = &op->points[i];
+        for (uint32_t k = 0; k < p->nvec; k++) {
+            qv_rc rc = check_vector(c, &p->vecs[k], err);
+            if (rc) return rc;
+            for (uint32_t j = 0; j < k; j++)
+                if (strcmp(p->vecs[j].name, p->vecs[k].name) == 0)
+                    return qv_fail(err, QV_EBADINPUT, "vector %s given twice", p->vecs[k].name);
+        }
+        uint32_t off;
+        if (op->kind == QV_OP_UPDATE_VECTORS && !qv_segment_find(c->seg, &p->id, &off))
+            return not_found(&p->id, err);
+    }
+    return QV_OK;
+}
+
+static void normalize_cosine(qv_collection *c, qv_update_op *op) {
+    for (uint32_t i = 0; i < op->npoints; i++)
+        for (uint32_t k = 0; k < op->points[i].nvec; k++) {
+            qv_vec_in *v = &op->points[i].vecs[k];
+            int vi = qv_collection_config_vector(&c->cfg, v->name);
+            if (vi >= 0 && c->cfg.vectors[vi].distance == QV_DIST_COSINE)
+                qv_normalize(v->data, v->dim);
+        }
+}
+
+/* Checks everything an op needs before it may enter the WAL; resolves a
+ * filter to ids.  Caller holds the write lock. */
+static qv_rc validate(qv_collection *c, qv_arena *a, qv_update_op *op, qv_err *err) {
+    if (op->kind == QV_OP_UPSERT || op->kind == QV_OP_UPDATE_VECTORS) {
+        qv_rc rc = check_points(c, op, err);
+        if (rc) return rc;
+        normalize_cosine(c, op);
+        return QV_OK;
+    }
+    if (op->filter) {
+        qv_rc rc = qv_collection_select_ids(c, op->filter, a, &op->ids, &op->nids, err);
+        if (rc) return rc;
+        op->filter = NULL;
+    } else if (op->kind != QV_OP_DELETE) {
+        for (uint32_t i = 0; i < op->nids; i++) {
+            uint32_t off;
+            if (!qv_segment_find(c->seg, &op->ids[i], &off)) return not_found(&op->ids[i], err);
+        }
+    }
+    if (op->kind == QV_OP_DELETE_VECTORS)
+        for (uint32_t k = 0; k < op->nnames; k++)
+            if (qv_collection_config_vector(&c->cfg, op->names[k]) < 0)
+                return qv_fail(err, QV_EBADINPUT, "Not existing vector name error: %s",
+                               op->names[k]);
+    if ((op->kind == QV_OP_SET_PAYLOAD || op->kind == QV_OP_OVERWRITE_PAYLOAD) &&
+        op->payload.type != JV_OBJ)
+        return qv_fail(err, QV_EBADINPUT, "payload must be a JSON object");
+    return QV_OK;
+}
+
+/* ---- the update pipeline -------------------------------------------------------- */
+
+qv_rc qv_collection_update(qv_collection *c, qv_update_op *op, bool wait, uint64_t *op_num,
+                           qv_write_status *status, qv_err *err) {
+    if (c->broken) return qv_fail(err, QV_EUNAVAILABLE, "collection %s is broken: %s", c->name,
+                                  c->broken_msg);
+    qv_arena a;
+    qv_arena_init(&a);
+    pthread_rwlock_wrlock(&c->lock);
+    qv_rc rc = validate(c, &a, op, err);
+    uint8_t *rec = NULL;
+    size_t len = 0;
+    uint64_t opnum = 0;
+    if (rc == QV_OK) {
+        rec = qv_op_encode(op, &len);
+        rc = rec ? QV_OK : qv_fail(err, QV_ENOMEM, "out of memory");
+    }
+    if (rc == QV_OK) rc = wal_append(c->wal, rec, len, &opnum, err);
+    if (rc == QV_OK) {
+        atomic_fetch_add(&c->wal_bytes, len);
+        rc = apply_op(c, op, opnum, err);
+        if (rc == QV_OK) c->applied_op = opnum;
+        else {
+            /* Logged but not applied: only OOM gets here. Mark the collection
+             * broken rather than diverge from its own WAL. */
+            c->broken = true;
+            snprintf(c->broken_msg, sizeof c->broken_msg, "apply failed: %s", err->msg);
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    free(rec);
+    qv_arena_free(&a);
+    if (rc) return rc;
+    if (wait) rc = wal_sync(c->wal, opnum, err);
+    *op_num = opnum;
+    *status = wait ? QV_WRITE_COMPLETED : QV_WRITE_ACKNOWLEDGED;
+    return rc;
+}
+
+qv_rc qv_collection_update_config(qv_collection *c, qv_collection_config *newcfg, qv_err *err) {
+    pthread_rwlock_wrlock(&c->lock);
+    qv_rc rc = config_save(c->dir, newcfg, err);
+    if (rc == QV_OK) {
+        qv_collection_config old = c->cfg;
+        c->cfg = *newcfg;
+        qv_arena_init(&newcfg->arena);
+        memset(newcfg, 0, sizeof *newcfg);
+        qv_collection_config_free(&old);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
+}

@@ -1,0 +1,225 @@
+/*
+ * collection.h - a collection: its configuration, its (for now single,
+ * local) shard, and the read and write operations the API layers call.
+ *
+ * Write path (the update pipeline, see shard.c): validate -> resolve filter
+ * to ids -> append to the WAL -> apply to the segment -> (wait) fsync the
+ * WAL -> acknowledge.  Read path: readers take the shard's read lock and see
+ * a consistent state; results are handed to the caller's callback *while
+ * the lock is held*, so the API layer serialises them straight from the
+ * stored data without copies.  A callback must not call back into the
+ * collection.
+ *
+ * Lifetime: collections are reference-counted by the catalog
+ * (qv_catalog_acquire / qv_collection_release); a deleted collection lives
+ * until its last user releases it.
+ */
+#ifndef QV_COLLECTION_COLLECTION_H
+#define QV_COLLECTION_COLLECTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/distance.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/pointid.h"
+#include "storage/ops.h"
+
+struct qv_filter;
+
+/* ---- Configuration ----------------------------------------------------- */
+
+#define QV_MAX_VECTOR_DIM 65536
+#define QV_MAX_NAMED_VECTORS 64
+
+/* Optional value: has = the user (or a default Qdrant fills in) set it. */
+typedef struct qv_opt_u64 {
+    bool has;
+    uint64_t v;
+} qv_opt_u64;
+
+typedef struct qv_opt_f64 {
+    bool has;
+    double v;
+} qv_opt_f64;
+
+typedef struct qv_opt_bool {
+    bool has;
+    bool v;
+} qv_opt_bool;
+
+typedef enum qv_datatype {
+    QV_DT_FLOAT32 = 0,
+    QV_DT_FLOAT16 = 1, /* later issue */
+    QV_DT_UINT8 = 2,   /* later issue */
+} qv_datatype;
+
+typedef struct qv_vector_params {
+    char *name; /* "" for the unnamed default vector */
+    uint32_t size;
+    qv_distance distance;
+    qv_opt_bool on_disk;
+    bool has_datatype;
+    qv_datatype datatype;
+    jv hnsw_config;         /* echoed as given (JV_NULL if absent) */
+    jv quantization_config; /* echoed as given (JV_NULL if absent) */
+    jv multivector_config;  /* echoed as given (JV_NULL if absent) */
+} qv_vector_params;
+
+typedef struct qv_hnsw_config {
+    uint64_t m, ef_construct, full_scan_threshold, max_indexing_threads;
+    bool on_disk;
+    qv_opt_u64 payload_m;
+} qv_hnsw_config;
+
+typedef struct qv_optimizer_config {
+    double deleted_threshold;
+    uint64_t vacuum_min_vector_number, default_segment_number;
+    qv_opt_u64 max_segment_size, memmap_threshold, indexing_threshold;
+    uint64_t flush_interval_sec;
+    qv_opt_u64 max_optimization_threads;
+} qv_optimizer_config;
+
+typedef struct qv_wal_config {
+    uint64_t wal_capacity_mb, wal_segments_ahead, wal_retain_closed;
+} qv_wal_config;
+
+typedef struct qv_collection_config {
+    /* vectors: either one unnamed vector (named_form false, nvectors 1,
+     * name "") or a map of named vectors (named_form true, sorted by name). */
+    bool named_form;
+    uint32_t nvectors;
+    qv_vector_params *vectors;
+    uint32_t shard_number, replication_factor, write_consistency_factor;
+    bool on_disk_payload;
+    qv_hnsw_config hnsw;
+    qv_optimizer_config optimizer;
+    qv_wal_config wal;
+    jv sparse_vectors;      /* echoed (JV_NULL if absent); engine: later */
+    jv quantization_config; /* echoed (JV_NULL if absent); engine: later */
+    jv strict_mode_config;  /* echoed (JV_NULL if absent) */
+    jv metadata;            /* echoed (JV_NULL if absent) */
+    qv_arena arena;         /* owns names, jv trees */
+} qv_collection_config;
+
+/* Fills Qdrant's defaults for everything but the vectors. */
+void qv_collection_config_defaults(qv_collection_config *c);
+void qv_collection_config_free(qv_collection_config *c);
+/* Deep copy (dst must be uninitialised). */
+bool qv_collection_config_copy(qv_collection_config *dst, const qv_collection_config *src);
+/* Index of the vector named name, or -1. */
+int qv_collection_config_vector(const qv_collection_config *c, const char *name);
+
+/* Writes the CollectionConfig object exactly as GET /collections/{name}
+ * shows it under result.config; it is also the persisted form (config.c).
+ * API layers call this rather than encoding the config themselves. */
+void qv_collection_config_write_json(jw *w, const qv_collection_config *c);
+
+/* Reads the persisted form back (the inverse of write_json). */
+qv_rc qv_collection_config_read_json(const jv *j, qv_collection_config *c, qv_err *err);
+
+/* ---- Handles ------------------------------------------------------------ */
+
+typedef struct qv_collection qv_collection;
+
+const char *qv_collection_name(const qv_collection *c);
+
+/* The configuration; stable while the caller holds a reference (PATCH swaps
+ * in a new one under the collection's lock, see qv_collection_update_config). */
+const qv_collection_config *qv_collection_config_get(const qv_collection *c);
+
+/* ---- Writes ------------------------------------------------------------ */
+
+typedef enum qv_write_status {
+    QV_WRITE_ACKNOWLEDGED, /* in the WAL (not necessarily fsynced) */
+    QV_WRITE_COMPLETED,    /* fsynced, applied and visible */
+} qv_write_status;
+
+/* Runs one update operation through the pipeline.  The op is validated
+ * (vector names and dimensions, NaN) before anything is written; on error
+ * nothing changes.  Cosine vectors in op are normalised in place.  With
+ * wait, returns after the WAL holds the op durably and it is visible. */
+qv_rc qv_collection_update(qv_collection *c, qv_update_op *op, bool wait, uint64_t *op_num,
+                           qv_write_status *status, qv_err *err);
+
+/* ---- Reads -------------------------------------------------------------- */
+
+/* A stored point as readers see it (valid only inside the callback). */
+typedef struct qv_point_view {
+    qv_pointid id;
+    const jv *payload; /* resolved object; NULL = no payload ({}) */
+    const void *seg;   /* internal: where the vectors are */
+    uint32_t offset;   /* internal */
+} qv_point_view;
+
+/* The stored vector number vec_index (an index into config->vectors) of a
+ * point, or NULL when the point has none. dim = that vector's size. */
+const float *qv_point_vector(const qv_point_view *p, uint32_t vec_index);
+
+/* Called once per result, in result order. Return false to stop early. */
+typedef bool (*qv_point_cb)(void *ctx, const qv_point_view *p, float score);
+
+/* Looks up ids in the given order; missing ids are skipped.  Duplicates are
+ * reported once (first occurrence). */
+qv_rc qv_collection_retrieve(qv_collection *c, const qv_pointid *ids, size_t n, qv_point_cb cb,
+                             void *ctx, qv_err *err);
+
+/* Scroll: points matching filter in ID order starting at *offset
+ * (inclusive, NULL = from the start), at most limit.  *next gets the ID
+ * after the last one returned, *has_next whether there is one. */
+qv_rc qv_collection_scroll(qv_collection *c, const struct qv_filter *filter,
+                           const qv_pointid *offset, size_t limit, qv_point_cb cb, void *ctx,
+                           qv_pointid *next, bool *has_next, qv_err *err);
+
+/* Number of points matching filter (NULL = all). */
+qv_rc qv_collection_count(qv_collection *c, const struct qv_filter *filter, uint64_t *count,
+                          qv_err *err);
+
+/* A nearest-neighbour query (the universal query model's core). */
+typedef enum qv_query_kind {
+    QV_QUERY_NONE = 0,   /* no query: points in ID order (offset/limit apply) */
+    QV_QUERY_NEAREST,    /* nearest to a dense vector */
+    QV_QUERY_NEAREST_ID, /* nearest to a stored point's vector (excluded) */
+} qv_query_kind;
+
+typedef struct qv_query {
+    uint32_t kind;     /* qv_query_kind */
+    const char *using; /* vector name; "" = default */
+    float *vector;     /* QV_QUERY_NEAREST: dim floats (normalised in place for Cosine) */
+    uint32_t dim;
+    qv_pointid id; /* QV_QUERY_NEAREST_ID */
+    const struct qv_filter *filter;
+    size_t limit, offset;
+    bool has_threshold;
+    float score_threshold;
+    bool exact; /* params.exact (search is exact anyway until HNSW lands) */
+} qv_query;
+
+/* Runs n queries in one pass over the data (queries with the same `using`
+ * share the scan).  For each query i, in order, cb_begin(ctx, i) is called,
+ * then cb once per hit (best first; offset hits skipped). Validation errors
+ * (unknown vector name, wrong dimension, missing point id) fail the whole
+ * batch before any callback. */
+typedef void (*qv_query_begin_cb)(void *ctx, size_t query_index);
+qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, qv_query_begin_cb begin,
+                          qv_point_cb cb, void *ctx, qv_err *err);
+
+/* ---- Information --------------------------------------------------------- */
+
+typedef struct qv_collection_stats {
+    uint64_t points_count;
+    uint64_t indexed_vectors_count;
+    uint64_t segments_count;
+    bool broken; /* status red: recovery failed; message in broken_msg */
+    char broken_msg[256];
+} qv_collection_stats;
+
+void qv_collection_stats_get(qv_collection *c, qv_collection_stats *out);
+
+/* Applies a PATCH: the new config replaces the old (validated by the
+ * caller; vectors' size/distance cannot change).  Persisted before return. */
+qv_rc qv_collection_update_config(qv_collection *c, qv_collection_config *newcfg, qv_err *err);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * collection_impl.h - the collection struct, shared by the files of the
+ * collection layer only (collection.c: lifecycle, update pipeline,
+ * checkpoints; search.c: reads; catalog.c: the table).
+ *
+ * Concurrency model (the one place it is written down):
+ *   - `lock` (a writer-preferring rwlock) protects cfg, seg and the apply
+ *     step.  Readers (retrieve, scroll, count, query, info) hold it shared
+ *     for the whole request, including the caller's result callbacks.
+ *   - The update pipeline holds it exclusively from validation through WAL
+ *     append and apply, so WAL order is apply order.  The fsync that
+ *     `wait=true` needs happens after the lock is released (group commit in
+ *     wal_sync), so one slow fsync never blocks readers.
+ *   - Checkpoints (flush thread, shutdown) hold it shared: they read a
+ *     consistent state while readers go on; writers wait for them.
+ *     `cp_mutex` keeps two checkpoints of one collection apart.
+ *   - `refs` counts users; the catalog holds one reference while the
+ *     collection is listed.
+ */
+#ifndef QV_COLLECTION_IMPL_H
+#define QV_COLLECTION_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "collection/collection.h"
+#include "storage/segment.h"
+#include "storage/wal.h"
+
+struct qv_collection {
+    char *name;
+    char *dir;
+    atomic_int refs;
+    atomic_bool dropped; /* deleted from the catalog: remove dir at last release */
+    pthread_rwlock_t lock;
+    pthread_mutex_t cp_mutex;
+    qv_collection_config cfg;
+    qv_segment *seg;
+    wal *wal;
+    uint64_t checkpoint_op; /* every op <= this is in the checkpoint */
+    uint64_t applied_op;    /* last op applied to seg */
+    atomic_uint_fast64_t wal_bytes; /* appended since the last checkpoint */
+    bool broken;
+    char broken_msg[256];
+};
+
+/* Creates a new collection directory at dir (which must not exist) with
+ * cfg, then opens it. cfg is copied. */
+qv_rc qv_collection_create_at(const char *dir, const char *name, const qv_collection_config *cfg,
+                              qv_collection **out, qv_err *err);
+
+/* Opens an existing collection directory: config, checkpoint, WAL replay.
+ * On failure returns a broken collection (status red) when the config was
+ * readable, so the server still starts; *out is NULL otherwise. */
+qv_rc qv_collection_open(const char *dir, const char *name, qv_collection **out, qv_err *err);
+
+/* Syncs the WAL; checkpoints when the WAL passed its capacity or force. */
+qv_rc qv_collection_flush(qv_collection *c, bool force_checkpoint, qv_err *err);
+
+/* Frees the collection (checkpointing first unless dropped). */
+void qv_collection_destroy(qv_collection *c);
+
+/* Scans (caller holds the lock) for points matching filter. */
+qv_rc qv_collection_select_ids(qv_collection *c, const struct qv_filter *filter,
+                               qv_arena *a, qv_pointid **ids, uint32_t *n, qv_err *err);
+
+/* Removes a directory tree (best effort). */
+void qv_rmtree(const char *path);
+/* fsyncs a directory. */
+int qv_fsync_dir(const char *path);
+
+#endif

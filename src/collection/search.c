@@ -1,0 +1,429 @@
+/*
+ * search.c - the read side of a collection: retrieve, scroll, count, and
+ * exact nearest-neighbour queries, all under the shard's read lock.
+ *
+ * Exact search: queries of one request are grouped by the vector they use;
+ * each group scans the vector matrix once, scoring every live point that
+ * has the vector against up to QV_KERNEL_MAX_BATCH queries at a time with
+ * the multi-query kernels (the scan is memory-bound, so sharing it is what
+ * makes batches cheap).  A point passes a query's filter before it is
+ * scored.  Each query keeps a bounded heap of its best offset+limit hits;
+ * ties in score are broken by point ID (smaller first), so results are
+ * deterministic and match Qdrant's order.
+ *
+ * What it does not do: HNSW and payload indexes come with later issues; the
+ * planner that chooses between them and this scan will live beside it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collection/collection_impl.h"
+#include "index/filter.h"
+
+/* ---- point views -------------------------------------------------------------- */
+
+const float *qv_point_vector(const qv_point_view *p, uint32_t vec_index) {
+    return qv_segment_vector(p->seg, vec_index, p->offset);
+}
+
+static void view_of(const qv_segment *s, uint32_t off, qv_point_view *v) {
+    v->id = *qv_segment_id(s, off);
+    v->payload = qv_segment_payload(s, off);
+    v->seg = s;
+    v->offset = off;
+}
+
+typedef struct vec_ctx {
+    const qv_collection *c;
+    uint32_t off;
+} vec_ctx;
+
+static bool has_vector_cb(void *ctx, const char *name) {
+    vec_ctx *v = ctx;
+    int vi = qv_collection_config_vector(&v->c->cfg, name);
+    return vi >= 0 && qv_segment_vector(v->c->seg, (uint32_t)vi, v->off) != NULL;
+}
+
+static bool matches(const qv_collection *c, const qv_filter *f, uint32_t off) {
+    if (!f) return true;
+    vec_ctx vc = {c, off};
+    qv_filter_point fp = {qv_segment_id(c->seg, off), qv_segment_payload(c->seg, off),
+                          has_vector_cb, &vc};
+    return qv_filter_match(f, &fp);
+}
+
+static qv_rc read_begin(qv_collection *c, qv_err *err) {
+    if (c->broken)
+        return qv_fail(err, QV_EUNAVAILABLE, "collection %s is broken: %s", c->name,
+                       c->broken_msg);
+    pthread_rwlock_rdlock(&c->lock);
+    return QV_OK;
+}
+
+/* The ID order of the segment; computing it needs the write lock, so a
+ * reader that finds it stale upgrades briefly. */
+static const uint32_t *id_order(qv_collection *c, uint32_t *n) {
+    if (!qv_segment_order_ready(c->seg)) {
+        pthread_rwlock_unlock(&c->lock);
+        pthread_rwlock_wrlock(&c->lock);
+        qv_segment_id_order(c->seg, n);
+        pthread_rwlock_unlock(&c->lock);
+        pthread_rwlock_rdlock(&c->lock);
+    }
+    /* A writer may have slipped in between; then sort again under a write
+     * lock is not possible here, so fall back to a private sorted copy. */
+    if (!qv_segment_order_ready(c->seg)) return NULL;
+    return qv_segment_id_order(c->seg, n);
+}
+
+/* ---- retrieve / scroll / count ------------------------------------------------ */
+
+qv_rc qv_collection_retrieve(qv_collection *c, const qv_pointid *ids, size_t n, qv_point_cb cb,
+                             void *ctx, qv_err *err) {
+    qv_rc rc = read_begin(c, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t off;
+        bool dup = false;
+        for (size_t k = 0; k < i && !dup; k++) dup = qv_pointid_eq(&ids[k], &ids[i]);
+        if (dup || !qv_segment_find(c->seg, &ids[i], &off)) continue;
+        qv_point_view v;
+        view_of(c->seg, off, &v);
+        if (!cb(ctx, &v, 0)) break;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}
+
+static int cmp_off_by_id(const void *a, const void *b, void *ctx) {
+    const qv_segment *s = ctx;
+    return qv_pointid_cmp(qv_segment_id(s, *(const uint32_t *)a),
+                          qv_segment_id(s, *(const uint32_t *)b));
+}
+
+/* Live offsets in ID order: the segment's cached order, or a private copy
+ * (malloc'd into *owned) when a writer invalidated it meanwhile. */
+static const uint32_t *ordered(qv_collection *c, uint32_t *n, uint32_t **owned) {
+    *owned = NULL;
+    const uint32_t *o = id_order(c, n);
+    if (o) return o;
+    uint32_t size = qv_segment_size(c->seg), k = 0;
+    uint32_t *mine = malloc(sizeof(uint32_t) * (size ? size : 1));
+    if (!mine) return NULL;
+    for (uint32_t i = 0; i < size; i++)
+        if (qv_segment_is_live(c->seg, i)) mine[k++] = i;
+    qsort_r(mine, k, sizeof(uint32_t), cmp_off_by_id, c->seg);
+    *n = k;
+    *owned = mine;
+    return mine;
+}
+
+/* First index in order whose ID is >= id (binary search). */
+static uint32_t lower_bound(const qv_segment *s, const uint32_t *order, uint32_t n,
+                            const qv_pointid *id) {
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (qv_pointid_cmp(qv_segment_id(s, order[mid]), id) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+qv_rc qv_collection_scroll(qv_collection *c, const qv_filter *filter, const qv_pointid *offset,
+                           size_t limit, qv_point_cb cb, void *ctx, qv_pointid *next,
+                           bool *has_next, qv_err *err) {
+    qv_rc rc = read_begin(c, err);
+    if (rc) return rc;
+    uint32_t n, *owned;
+    const uint32_t *order = ordered(c, &n, &owned);
+    *has_next = false;
+    if (!order) {
+        pthread_rwlock_unlock(&c->lock);
+        return qv_fail(err, QV_ENOMEM, "out of memory");
+    }
+    size_t got = 0;
+    for (uint32_t i = offset ? lower_bound(c->seg, order, n, offset) : 0; i < n; i++) {
+        if (!matches(c, filter, order[i])) continue;
+        if (got == limit) {
+            *next = *qv_segment_id(c->seg, order[i]);
+            *has_next = true;
+            break;
+        }
+        qv_point_view v;
+        view_of(c->seg, order[i], &v);
+        got++;
+        if (!cb(ctx, &v, 0)) break;
+    }
+    free(owned);
+    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}
+
+qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, uint64_t *count,
+                          qv_err *err) {
+    qv_rc rc = read_begin(c, err);
+    if (rc) return rc;
+    uint64_t k = 0;
+    if (!filter) {
+        k = qv_segment_live_count(c->seg);
+    } else {
+        uint32_t size = qv_segment_size(c->seg);
+        for (uint32_t i = 0; i < size; i++)
+            if (qv_segment_is_live(c->seg, i) && matches(c, filter, i)) k++;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    *count = k;
+    return QV_OK;
+}
+
+qv_rc qv_collection_select_ids(qv_collection *c, const qv_filter *filter, qv_arena *a,
+                               qv_pointid **ids, uint32_t *n, qv_err *err) {
+    uint32_t size = qv_segment_size(c->seg), k = 0;
+    qv_pointid *out = qv_arena_alloc(a, sizeof(qv_pointid) * (size ? size : 1));
+    if (!out) return qv_fail(err, QV_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < size; i++)
+        if (qv_segment_is_live(c->seg, i) && matches(c, filter, i))
+            out[k++] = *qv_segment_id(c->seg, i);
+    *ids = out;
+    *n = k;
+    return QV_OK;
+}
+
+void qv_collection_stats_get(qv_collection *c, qv_collection_stats *out) {
+    memset(out, 0, sizeof *out);
+    if (c->broken) {
+        out->broken = true;
+        snprintf(out->broken_msg, sizeof out->broken_msg, "%s", c->broken_msg);
+        return;
+    }
+    pthread_rwlock_rdlock(&c->lock);
+    out->points_count = qv_segment_live_count(c->seg);
+    out->segments_count = 1;
+    pthread_rwlock_unlock(&c->lock);
+}
+
+/* ---- exact nearest-neighbour search ----------------------------------------- */
+
+typedef struct hit {
+    float score; /* normalised so that larger is better */
+    uint32_t off;
+} hit;
+
+/* A bounded heap keeping the k best hits; its root is the worst kept. */
+typedef struct topk {
+    hit *h;
+    size_t n, k;
+    const qv_segment *seg;
+} topk;
+
+/* a is worse than b: lower score, or equal score and larger point ID. */
+static bool worse(const topk *t, const hit *a, const hit *b) {
+    if (a->score != b->score) return a->score < b->score;
+    return qv_pointid_cmp(qv_segment_id(t->seg, a->off), qv_segment_id(t->seg, b->off)) > 0;
+}
+
+static void sift_down(topk *t, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < t->n && worse(t, &t->h[l], &t->h[m])) m = l;
+        if (r < t->n && worse(t, &t->h[r], &t->h[m])) m = r;
+        if (m == i) return;
+        hit tmp = t->h[i];
+        t->h[i] = t->h[m];
+        t->h[m] = tmp;
+        i = m;
+    }
+}
+
+static void topk_push(topk *t, hit x) {
+    if (t->k == 0) return;
+    if (t->n < t->k) {
+        size_t i = t->n++;
+        t->h[i] = x;
+        while (i > 0) {
+            size_t p = (i - 1) / 2;
+            if (!worse(t, &t->h[i], &t->h[p])) break;
+            hit tmp = t->h[i];
+            t->h[i] = t->h[p];
+            t->h[p] = tmp;
+            i = p;
+        }
+        return;
+    }
+    if (!worse(t, &t->h[0], &x)) return;
+    t->h[0] = x;
+    sift_down(t, 0);
+}
+
+static int cmp_best_first(const void *a, const void *b, void *ctx) {
+    const topk *t = ctx;
+    if (worse(t, a, b)) return 1;
+    if (worse(t, b, a)) return -1;
+    return 0;
+}
+
+typedef struct qstate {
+    qv_query *q;
+    int vi;
+    qv_distance dist;
+    bool higher; /* higher raw score is better */
+    topk top;
+    uint32_t exclude_off; /* NEAREST_ID: the query point itself */
+    bool has_exclude;
+} qstate;
+
+/* Validates query i and prepares its state (query vector ready). */
+static qv_rc prepare(qv_collection *c, qstate *s, qv_err *err) {
+    qv_query *q = s->q;
+    const char *using = q->using ? q->using : "";
+    s->vi = qv_collection_config_vector(&c->cfg, using);
+    if (q->kind == QV_QUERY_NONE) return QV_OK;
+    if (s->vi < 0) return qv_fail(err, QV_EBADINPUT, "Not existing vector name error: %s", using);
+    const qv_vector_params *vp = &c->cfg.vectors[s->vi];
+    s->dist = vp->distance;
+    s->higher = qv_distance_higher_is_better(s->dist);
+    if (q->kind == QV_QUERY_NEAREST_ID) {
+        uint32_t off;
+        const float *v = NULL;
+        if (!qv_segment_find(c->seg, &q->id, &off)) {
+            char buf[48];
+            qv_pointid_format(&q->id, buf);
+            return qv_fail(err, QV_ENOTFOUND, "No point with id %s found", buf);
+        }
+        v = qv_segment_vector(c->seg, (uint32_t)s->vi, off);
+        if (!v) return qv_fail(err, QV_EBADINPUT, "Point has no vector %s", using);
+        q->vector = (float *)v; /* borrowed from the segment under our lock */
+        q->dim = vp->size;
+        s->exclude_off = off;
+        s->has_exclude = true;
+        return QV_OK;
+    }
+    if (q->dim != vp->size)
+        return qv_fail(err, QV_EBADINPUT, "Vector dimension error: expected dim: %u, got %u",
+                       vp->size, q->dim);
+    for (uint32_t k = 0; k < q->dim; k++)
+        if (!isfinite(q->vector[k]))
+            return qv_fail(err, QV_EBADINPUT, "query vector contains a non-finite value");
+    if (s->dist == QV_DIST_COSINE) qv_normalize(q->vector, q->dim);
+    return QV_OK;
+}
+
+static float final_score(qv_distance d, float raw) {
+    return d == QV_DIST_EUCLID ? sqrtf(raw) : raw;
+}
+
+static bool passes_threshold(const qstate *s, float score) {
+    if (!s->q->has_threshold) return true;
+    return s->higher ? score > s->q->score_threshold : score < s->q->score_threshold;
+}
+
+/* Scores one batch of queries (same vector index) against every point. */
+static void scan_batch(qv_collection *c, qstate **qs, size_t nq) {
+    const qv_kernels *k = qv_kernels_best();
+    const float *qv[QV_KERNEL_MAX_BATCH];
+    float out[QV_KERNEL_MAX_BATCH];
+    uint32_t vi = (uint32_t)qs[0]->vi, dim = c->cfg.vectors[vi].size;
+    qv_distance d = qs[0]->dist;
+    for (size_t i = 0; i < nq; i++) qv[i] = qs[i]->q->vector;
+    uint32_t size = qv_segment_size(c->seg);
+    for (uint32_t off = 0; off < size; off++) {
+        const float *v = qv_segment_vector(c->seg, vi, off);
+        if (!v || !qv_segment_is_live(c->seg, off)) continue;
+        if (d == QV_DIST_EUCLID) k->l2sq_multi(qv, nq, v, dim, out);
+        else if (d == QV_DIST_MANHATTAN) k->l1_multi(qv, nq, v, dim, out);
+        else k->dot_multi(qv, nq, v, dim, out);
+        for (size_t i = 0; i < nq; i++) {
+            qstate *s = qs[i];
+            if (s->has_exclude && s->exclude_off == off) continue;
+            float score = final_score(d, out[i]);
+            if (!passes_threshold(s, score) || !matches(c, s->q->filter, off)) continue;
+            hit h = {s->higher ? score : -score, off};
+            topk_push(&s->top, h);
+        }
+    }
+}
+
+/* Groups the nearest queries by vector, QV_KERNEL_MAX_BATCH at a time, so
+ * each group shares one pass over the matrix. */
+static qv_rc scan_all(qv_collection *c, qstate *st, size_t n) {
+    qstate *batch[QV_KERNEL_MAX_BATCH];
+    bool *done = calloc(n ? n : 1, sizeof(bool));
+    if (!done) return QV_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (done[i] || st[i].q->kind == QV_QUERY_NONE || st[i].top.k == 0) continue;
+        size_t nb = 0;
+        for (size_t j = i; j < n && nb < QV_KERNEL_MAX_BATCH; j++) {
+            if (done[j] || st[j].q->kind == QV_QUERY_NONE || st[j].top.k == 0 ||
+                st[j].vi != st[i].vi)
+                continue;
+            batch[nb++] = &st[j];
+            done[j] = true;
+        }
+        scan_batch(c, batch, nb);
+    }
+    free(done);
+    return QV_OK;
+}
+
+/* Emits a query's results (best first, offset skipped). */
+static void emit(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) {
+    qsort_r(s->top.h, s->top.n, sizeof(hit), cmp_best_first, &s->top);
+    for (size_t i = s->q->offset; i < s->top.n; i++) {
+        qv_point_view v;
+        view_of(c->seg, s->top.h[i].off, &v);
+        float score = s->higher ? s->top.h[i].score : -s->top.h[i].score;
+        if (!cb(ctx, &v, score)) return;
+    }
+}
+
+/* No query: points in ID order (offset and limit as counts). */
+static void emit_by_id(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) {
+    uint32_t n, *owned;
+    const uint32_t *order = ordered(c, &n, &owned);
+    size_t skipped = 0, got = 0;
+    for (uint32_t i = 0; order && i < n && got < s->q->limit; i++) {
+        if (!matches(c, s->q->filter, order[i])) continue;
+        if (skipped++ < s->q->offset) continue;
+        qv_point_view v;
+        view_of(c->seg, order[i], &v);
+        got++;
+        if (!cb(ctx, &v, 0)) break;
+    }
+    free(owned);
+}
+
+qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, qv_query_begin_cb begin,
+                          qv_point_cb cb, void *ctx, qv_err *err) {
+    qv_rc rc = read_begin(c, err);
+    if (rc) return rc;
+    qstate *st = calloc(n ? n : 1, sizeof(qstate));
+    if (!st) rc = qv_fail(err, QV_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == QV_OK && i < n; i++) {
+        st[i].q = &queries[i];
+        rc = prepare(c, &st[i], err);
+        size_t k = queries[i].limit + queries[i].offset;
+        if (k < queries[i].limit) k = SIZE_MAX / sizeof(hit); /* overflow */
+        uint32_t live = qv_segment_live_count(c->seg);
+        if (k > live) k = live;
+        st[i].top = (topk){NULL, 0, k, c->seg};
+        if (rc == QV_OK && k) {
+            st[i].top.h = malloc(sizeof(hit) * k);
+            if (!st[i].top.h) rc = qv_fail(err, QV_ENOMEM, "out of memory");
+        }
+    }
+    if (rc == QV_OK && scan_all(c, st, n) != QV_OK) rc = qv_fail(err, QV_ENOMEM, "out of memory");
+    if (rc == QV_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (begin) begin(ctx, i);
+            if (queries[i].kind == QV_QUERY_NONE) emit_by_id(c, &st[i], cb, ctx);
+            else emit(c, &st[i], cb, ctx);
+        }
+    }
+    for (size_t i = 0; st && i < n; i++) free(st[i].top.h);
+    free(st);
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
+}

@@ -1,0 +1,100 @@
+/*
+ * segment.h - an appendable segment: the points of a shard held in memory,
+ * with their named dense vectors, payloads and versions, and its on-disk
+ * checkpoint form.
+ *
+ * Points live at dense offsets 0..n-1.  An ID map (open addressing) finds
+ * a point's offset; each named vector is a row-major float matrix with a
+ * presence bit per offset (a point may lack a named vector); a payload is
+ * an immutable document (qv_payload) replaced, never edited, on update.
+ * Deleting a point clears its ID map entry and marks the offset dead; dead
+ * offsets are dropped when the segment is checkpointed and reloaded.
+ *
+ * What it deliberately does not do yet: indexes (HNSW, payload indexes),
+ * immutable/mmap'd segments and optimizers come with later issues, which
+ * add segment kinds beside this one behind the same read accessors.
+ *
+ * Threading: none inside; the shard's lock protects a segment (readers may
+ * share it, a writer is alone).
+ */
+#ifndef QV_STORAGE_SEGMENT_H
+#define QV_STORAGE_SEGMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/pointid.h"
+
+/* An immutable payload document: a resolved JSON object and its memory. */
+typedef struct qv_payload {
+    qv_arena arena;
+    jv root; /* JV_OBJ */
+} qv_payload;
+
+/* Deep-copies obj (a JSON object) into a new document; NULL on OOM. */
+qv_payload *qv_payload_new(const jv *obj);
+void qv_payload_free(qv_payload *p);
+
+typedef struct qv_segment qv_segment;
+
+/* A new empty segment holding nvec named vectors of the given dims. */
+qv_segment *qv_segment_new(uint32_t nvec, const uint32_t *dims);
+void qv_segment_free(qv_segment *s);
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* Number of offsets (live and dead); offsets are < this. */
+uint32_t qv_segment_size(const qv_segment *s);
+/* Number of live points. */
+uint32_t qv_segment_live_count(const qv_segment *s);
+bool qv_segment_is_live(const qv_segment *s, uint32_t off);
+bool qv_segment_find(const qv_segment *s, const qv_pointid *id, uint32_t *off);
+const qv_pointid *qv_segment_id(const qv_segment *s, uint32_t off);
+uint64_t qv_segment_version(const qv_segment *s, uint32_t off);
+/* The payload object, or NULL when the point has none (reads as {}). */
+const jv *qv_segment_payload(const qv_segment *s, uint32_t off);
+/* Vector vi of the point, or NULL if it has none. */
+const float *qv_segment_vector(const qv_segment *s, uint32_t vi, uint32_t off);
+uint32_t qv_segment_dim(const qv_segment *s, uint32_t vi);
+uint32_t qv_segment_nvec(const qv_segment *s);
+
+/* Live offsets sorted by point ID (computed lazily after changes; the
+ * array belongs to the segment and is valid until the next change).
+ * Not thread-safe on its own: call under the shard's write lock or with
+ * qv_segment_prepare_order() done under it. */
+const uint32_t *qv_segment_id_order(qv_segment *s, uint32_t *n);
+/* True when the ID order is current (readers may then use it). */
+bool qv_segment_order_ready(const qv_segment *s);
+
+/* ---- writing (validated input only) ---------------------------------------
+ * Each takes the operation number that makes the change, recorded as the
+ * point's version.  They return QV_ENOMEM on allocation failure, leaving
+ * the point as it was. */
+
+/* Inserts or wholly replaces a point: vecs[vi] (NULL = absent) and payload
+ * (ownership taken, NULL = none). */
+qv_rc qv_segment_put(qv_segment *s, uint64_t opnum, const qv_pointid *id, const float *const *vecs,
+                     qv_payload *payload);
+/* Replaces the vectors of an existing point for which vecs[vi] != NULL;
+ * with remove, instead removes vectors vi for which remove[vi] is true. */
+qv_rc qv_segment_set_vectors(qv_segment *s, uint64_t opnum, uint32_t off, const float *const *vecs,
+                             const bool *remove);
+/* Replaces the payload of a live point (ownership taken, NULL = none). */
+void qv_segment_set_payload(qv_segment *s, uint64_t opnum, uint32_t off, qv_payload *payload);
+/* Deletes a point; false if absent. */
+bool qv_segment_delete(qv_segment *s, uint64_t opnum, const qv_pointid *id);
+
+/* ---- persistence ----------------------------------------------------------
+ * A checkpoint directory holds points.dat and vectors-<vi>.dat (formats in
+ * segment.c and docs/storage-format.md), each with a magic, a version and a
+ * CRC-32C trailer; files are fsynced before return. */
+qv_rc qv_segment_save(const qv_segment *s, const char *dir, uint64_t checkpoint_op, qv_err *err);
+/* Loads a checkpoint; the dims must match (QV_ECORRUPT otherwise). */
+qv_rc qv_segment_load(const char *dir, uint32_t nvec, const uint32_t *dims, qv_segment **out,
+                      uint64_t *checkpoint_op, qv_err *err);
+
+#endif
