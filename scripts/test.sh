@@ -28,6 +28,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 make -s -j"$JOBS" BUILD=asan all
 make -s -j"$JOBS" BUILD=asan unit && ok
 
+stage "ThreadSanitizer build + unit tests (concurrency)"
+TSAN_OPTIONS=halt_on_error=1 make -s -j"$JOBS" BUILD=tsan unit && ok
+
 if [ "${QV_SKIP_VALGRIND:-0}" != 1 ]; then
   stage "valgrind on unit tests"
   make -s BUILD=release valgrind && ok

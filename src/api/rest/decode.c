@@ -38,20 +38,36 @@
 /* serde's description of an unexpected value ("integer `5`", "map"). */
 static void qv_rest_describe(const jv *v, char *buf, size_t n) {
     switch (v ? v->type : JV_NULL) {
-    case JV_NULL: snprintf(buf, n, "null"); break;
-    case JV_BOOL: snprintf(buf, n, "boolean `%s`", v->v.b ? "true" : "false"); break;
+    case JV_NULL:
+        snprintf(buf, n, "null");
+        break;
+    case JV_BOOL:
+        snprintf(buf, n, "boolean `%s`", v->v.b ? "true" : "false");
+        break;
     case JV_NUM:
         if (strpbrk(v->v.s, ".eE"))
             snprintf(buf, n, "floating point `%.40s`", v->v.s);
         else
             snprintf(buf, n, "integer `%.40s`", v->v.s);
         break;
-    case JV_INT: snprintf(buf, n, "integer `%" PRId64 "`", v->v.i); break;
-    case JV_UINT: snprintf(buf, n, "integer `%" PRIu64 "`", v->v.u); break;
-    case JV_DBL: snprintf(buf, n, "floating point `%g`", v->v.d); break;
-    case JV_STR: snprintf(buf, n, "string \"%.60s\"", v->v.s); break;
-    case JV_ARR: snprintf(buf, n, "sequence"); break;
-    default: snprintf(buf, n, "map"); break;
+    case JV_INT:
+        snprintf(buf, n, "integer `%" PRId64 "`", v->v.i);
+        break;
+    case JV_UINT:
+        snprintf(buf, n, "integer `%" PRIu64 "`", v->v.u);
+        break;
+    case JV_DBL:
+        snprintf(buf, n, "floating point `%g`", v->v.d);
+        break;
+    case JV_STR:
+        snprintf(buf, n, "string \"%.60s\"", v->v.s);
+        break;
+    case JV_ARR:
+        snprintf(buf, n, "sequence");
+        break;
+    default:
+        snprintf(buf, n, "map");
+        break;
     }
 }
 
@@ -127,8 +143,7 @@ static qv_rc qv_rest_opt_u32(const jv *obj, const char *key, bool *has, uint32_t
     return QV_OK;
 }
 
-static qv_rc qv_rest_opt_bool(const jv *obj, const char *key, bool *has, bool *out,
-                              qv_err *err) {
+static qv_rc qv_rest_opt_bool(const jv *obj, const char *key, bool *has, bool *out, qv_err *err) {
     const jv *v = qv_rest_field(obj, key);
     *has = v != NULL;
     if (!v) return QV_OK;
@@ -137,8 +152,7 @@ static qv_rc qv_rest_opt_bool(const jv *obj, const char *key, bool *has, bool *o
     return QV_OK;
 }
 
-static qv_rc qv_rest_opt_f64(const jv *obj, const char *key, bool *has, double *out,
-                             qv_err *err) {
+static qv_rc qv_rest_opt_f64(const jv *obj, const char *key, bool *has, double *out, qv_err *err) {
     const jv *v = qv_rest_field(obj, key);
     *has = v != NULL;
     if (!v) return QV_OK;
@@ -170,10 +184,12 @@ static qv_rc qv_rest_opt_str(const jv *obj, const char *key, const char **out, q
 static qv_rc qv_rest_range_fail(qv_err *err, const char *field, uint64_t x, uint64_t min,
                                 uint64_t max) {
     if (max == UINT64_MAX)
-        return qv_fail(err, QV_EVALIDATION, "%s: value %" PRIu64 " invalid, must be %" PRIu64
-                       " or larger", field, x, min);
-    return qv_fail(err, QV_EVALIDATION, "%s: value %" PRIu64 " invalid, must be from %" PRIu64
-                   " to %" PRIu64, field, x, min, max);
+        return qv_fail(err, QV_EVALIDATION,
+                       "%s: value %" PRIu64 " invalid, must be %" PRIu64 " or larger", field, x,
+                       min);
+    return qv_fail(err, QV_EVALIDATION,
+                   "%s: value %" PRIu64 " invalid, must be from %" PRIu64 " to %" PRIu64, field, x,
+                   min, max);
 }
 
 static qv_rc qv_rest_check_range(const char *field, uint64_t x, uint64_t min, uint64_t max,
@@ -391,8 +407,8 @@ static qv_rc qv_rest_batch_payloads(qv_arena *a, const jv *pls, qv_update_op *op
     if (pls->type != JV_ARR) return qv_rest_bad_type(err, pls, "a sequence");
     if (pls->len != op->npoints)
         return qv_fail(err, QV_EBADINPUT,
-                       "Batch has %u ids but %u payloads: the numbers must be equal",
-                       op->npoints, pls->len);
+                       "Batch has %u ids but %u payloads: the numbers must be equal", op->npoints,
+                       pls->len);
     for (uint32_t i = 0; i < pls->len; i++) {
         if (qv_rest_absent(&pls->v.items[i])) continue;
         op->points[i].has_payload = true;
@@ -556,14 +572,14 @@ static qv_rc qv_rest_batch_op(qv_arena *a, const jv *v, qv_update_op *op, qv_err
         return qv_rest_decode_set_payload(a, x, QV_OP_OVERWRITE_PAYLOAD, op, err);
     if ((x = qv_rest_field(v, "delete_payload")))
         return qv_rest_decode_delete_payload(a, x, op, err);
-    if ((x = qv_rest_field(v, "clear_payload")))
-        return qv_rest_decode_clear_payload(a, x, op, err);
+    if ((x = qv_rest_field(v, "clear_payload"))) return qv_rest_decode_clear_payload(a, x, op, err);
     if ((x = qv_rest_field(v, "update_vectors")))
         return qv_rest_decode_update_vectors(a, x, op, err);
     if ((x = qv_rest_field(v, "delete_vectors")))
         return qv_rest_decode_delete_vectors(a, x, op, err);
-    return qv_fail(err, QV_EFORMAT, "data did not match any variant of untagged enum "
-                                    "UpdateOperation");
+    return qv_fail(err, QV_EFORMAT,
+                   "data did not match any variant of untagged enum "
+                   "UpdateOperation");
 }
 
 qv_rc qv_rest_decode_batch(qv_arena *a, const jv *body, qv_update_op **ops, size_t *n,
@@ -594,8 +610,8 @@ static qv_rc qv_rest_payload_keys(qv_arena *a, const jv *arr, uint32_t mode,
 }
 
 /* bool | [keys] | {include: [keys]} | {exclude: [keys]}; absent = dflt. */
-static qv_rc qv_rest_with_payload(qv_arena *a, const jv *body, bool dflt,
-                                  qv_rest_payload_sel *sel, qv_err *err) {
+static qv_rc qv_rest_with_payload(qv_arena *a, const jv *body, bool dflt, qv_rest_payload_sel *sel,
+                                  qv_err *err) {
     const jv *v = qv_rest_field(body, "with_payload");
     memset(sel, 0, sizeof *sel);
     sel->mode = dflt ? QV_REST_PAYLOAD_ALL : QV_REST_PAYLOAD_NONE;
@@ -673,8 +689,8 @@ static qv_rc qv_rest_query_common(qv_arena *a, const jv *body, qv_rest_query *ou
 
 /* The query kinds of the universal API that are not implemented yet. */
 static const char *const qv_rest_other_queries[] = {
-    "recommend", "discover", "context", "order_by", "fusion", "rrf",
-    "formula",   "sample",   "relevance_feedback",
+    "recommend", "discover", "context", "order_by",           "fusion",
+    "rrf",       "formula",  "sample",  "relevance_feedback",
 };
 
 /* VectorInput: a dense vector or a point ID (others unimplemented). */
@@ -689,8 +705,9 @@ static qv_rc qv_rest_vector_input(qv_arena *a, const jv *v, qv_query *q, qv_err 
         q->kind = QV_QUERY_NEAREST_ID;
         return qv_rest_decode_pointid(v, &q->id, err);
     }
-    return qv_fail(err, QV_EFORMAT, "data did not match any variant of untagged enum "
-                                    "QueryInterface");
+    return qv_fail(err, QV_EFORMAT,
+                   "data did not match any variant of untagged enum "
+                   "QueryInterface");
 }
 
 /* query: VectorInput | {"nearest": VectorInput, "mmr"?} | other kinds. */
@@ -957,8 +974,8 @@ static qv_rc qv_rest_datatype(const jv *v, qv_vector_params *vp, qv_err *err) {
 }
 
 /* One VectorParams into *vp (name already set); path for 422 messages. */
-static qv_rc qv_rest_vector_params(qv_arena *a, const jv *v, const char *path,
-                                   qv_vector_params *vp, qv_err *err) {
+static qv_rc qv_rest_vector_params(qv_arena *a, const jv *v, const char *path, qv_vector_params *vp,
+                                   qv_err *err) {
     qv_rc rc = qv_rest_need_object(v, "struct VectorParams", err);
     if (rc) return rc;
     const jv *size = qv_rest_field(v, "size"), *dist = qv_rest_field(v, "distance");
@@ -1033,7 +1050,8 @@ static qv_rc qv_rest_config_sections(qv_collection_config *c, const jv *body, qv
     if ((x = qv_rest_field(body, "hnsw_config"))) rc = qv_rest_hnsw_diff(x, &c->hnsw, err);
     if (!rc && (x = qv_rest_field(body, "optimizers_config")))
         rc = qv_rest_optimizer_diff(x, &c->optimizer, err);
-    if (!rc) rc = qv_rest_echo(&c->arena, body, "quantization_config", &c->quantization_config, err);
+    if (!rc)
+        rc = qv_rest_echo(&c->arena, body, "quantization_config", &c->quantization_config, err);
     if (!rc) rc = qv_rest_echo(&c->arena, body, "sparse_vectors", &c->sparse_vectors, err);
     if (!rc) rc = qv_rest_echo(&c->arena, body, "strict_mode_config", &c->strict_mode_config, err);
     return rc;
@@ -1046,13 +1064,12 @@ static qv_rc qv_rest_create_body(qv_collection_config *c, const jv *body, qv_err
     if (x && !(x->type == JV_STR && strcmp(x->v.s, "auto") == 0))
         return qv_rest_unimpl(err, "custom sharding");
     if (qv_rest_field(body, "init_from")) return qv_rest_unimpl(err, "init_from");
-    if ((x = qv_rest_field(body, "vectors")) && (rc = qv_rest_vectors_config(c, x, err)))
-        return rc;
+    if ((x = qv_rest_field(body, "vectors")) && (rc = qv_rest_vectors_config(c, x, err))) return rc;
     if ((rc = qv_rest_cfg_u32_min1(body, "shard_number", &c->shard_number, err))) return rc;
     if ((rc = qv_rest_cfg_u32_min1(body, "replication_factor", &c->replication_factor, err)))
         return rc;
-    if ((rc = qv_rest_cfg_u32_min1(body, "write_consistency_factor",
-                                   &c->write_consistency_factor, err)))
+    if ((rc = qv_rest_cfg_u32_min1(body, "write_consistency_factor", &c->write_consistency_factor,
+                                   err)))
         return rc;
     bool has, b = false;
     if ((rc = qv_rest_opt_bool(body, "on_disk_payload", &has, &b, err))) return rc;
@@ -1114,8 +1131,8 @@ static qv_rc qv_rest_vectors_diff(qv_collection_config *c, const jv *v, qv_err *
         if (!rc && has) vp->on_disk.has = true, vp->on_disk.v = b;
         if (!rc) rc = qv_rest_echo(&c->arena, &m->val, "hnsw_config", &vp->hnsw_config, err);
         if (!rc)
-            rc = qv_rest_echo(&c->arena, &m->val, "quantization_config",
-                              &vp->quantization_config, err);
+            rc = qv_rest_echo(&c->arena, &m->val, "quantization_config", &vp->quantization_config,
+                              err);
         if (rc) return rc;
     }
     return QV_OK;
@@ -1126,8 +1143,7 @@ static qv_rc qv_rest_params_diff(qv_collection_config *c, const jv *p, qv_err *e
     qv_rc rc = qv_rest_need_object(p, "struct CollectionParamsDiff", err);
     if (!rc) rc = qv_rest_cfg_u32_min1(p, "replication_factor", &c->replication_factor, err);
     if (!rc)
-        rc = qv_rest_cfg_u32_min1(p, "write_consistency_factor", &c->write_consistency_factor,
-                                  err);
+        rc = qv_rest_cfg_u32_min1(p, "write_consistency_factor", &c->write_consistency_factor, err);
     bool has, b = false;
     if (!rc) rc = qv_rest_opt_bool(p, "on_disk_payload", &has, &b, err);
     if (!rc && has) c->on_disk_payload = b;

@@ -114,8 +114,7 @@ qv_rc qv_rest_decode_clear_payload(qv_arena *a, const jv *body, qv_update_op *op
 qv_rc qv_rest_decode_update_vectors(qv_arena *a, const jv *body, qv_update_op *op, qv_err *err);
 qv_rc qv_rest_decode_delete_vectors(qv_arena *a, const jv *body, qv_update_op *op, qv_err *err);
 /* POST /points/batch: {"operations": [{"upsert": {...}}, ...]}. */
-qv_rc qv_rest_decode_batch(qv_arena *a, const jv *body, qv_update_op **ops, size_t *n,
-                           qv_err *err);
+qv_rc qv_rest_decode_batch(qv_arena *a, const jv *body, qv_update_op **ops, size_t *n, qv_err *err);
 
 /* ---- Collections ---------------------------------------------------------- */
 

@@ -30,37 +30,59 @@
 
 unsigned qv_rest_err_status(qv_rc rc) {
     switch (rc) {
-    case QV_OK: return 200;
+    case QV_OK:
+        return 200;
     case QV_EBADINPUT:
     case QV_EFORMAT:
-    case QV_EBADREQUEST: return 400;
-    case QV_EVALIDATION: return 422;
-    case QV_ENOTFOUND: return 404;
-    case QV_EEXISTS: return 409;
-    case QV_ETIMEOUT: return 408;
-    case QV_ENOTALLOWED: return 405;
-    case QV_EUNIMPLEMENTED: return 501;
-    case QV_ETOOLARGE: return 413;
-    case QV_EUNAVAILABLE: return 503;
-    default: return 500;
+    case QV_EBADREQUEST:
+        return 400;
+    case QV_EVALIDATION:
+        return 422;
+    case QV_ENOTFOUND:
+        return 404;
+    case QV_EEXISTS:
+        return 409;
+    case QV_ETIMEOUT:
+        return 408;
+    case QV_ENOTALLOWED:
+        return 405;
+    case QV_EUNIMPLEMENTED:
+        return 501;
+    case QV_ETOOLARGE:
+        return 413;
+    case QV_EUNAVAILABLE:
+        return 503;
+    default:
+        return 500;
     }
 }
 
 const char *qv_rest_err_prefix(qv_rc rc) {
     switch (rc) {
     case QV_EBADINPUT:
-    case QV_EEXISTS: return "Wrong input: ";
-    case QV_EFORMAT: return "Format error in JSON body: ";
+    case QV_EEXISTS:
+        return "Wrong input: ";
+    case QV_EFORMAT:
+        return "Format error in JSON body: ";
     case QV_EBADREQUEST:
-    case QV_ENOTALLOWED: return "Bad request: ";
-    case QV_EVALIDATION: return "Validation error in JSON body: [";
-    case QV_ENOTFOUND: return "Not found: ";
-    case QV_ETIMEOUT: return "Timeout: ";
-    case QV_EUNIMPLEMENTED: return "Not implemented: ";
-    case QV_ETOOLARGE: return "Payload too large: ";
-    case QV_EUNAVAILABLE: return "Service unavailable: ";
-    case QV_OK: return "";
-    default: return "Service internal error: ";
+    case QV_ENOTALLOWED:
+        return "Bad request: ";
+    case QV_EVALIDATION:
+        return "Validation error in JSON body: [";
+    case QV_ENOTFOUND:
+        return "Not found: ";
+    case QV_ETIMEOUT:
+        return "Timeout: ";
+    case QV_EUNIMPLEMENTED:
+        return "Not implemented: ";
+    case QV_ETOOLARGE:
+        return "Payload too large: ";
+    case QV_EUNAVAILABLE:
+        return "Service unavailable: ";
+    case QV_OK:
+        return "";
+    default:
+        return "Service internal error: ";
     }
 }
 
@@ -68,8 +90,7 @@ void qv_rest_encode_error(jw *w, qv_rc rc, const char *msg, double secs) {
     /* prefix + message (+ "]") assembled first: jw_str escapes it once */
     char text[QV_ERR_MSG_MAX + 64];
     const char *prefix = qv_rest_err_prefix(rc);
-    snprintf(text, sizeof text, "%s%s%s", prefix, msg ? msg : "",
-             rc == QV_EVALIDATION ? "]" : "");
+    snprintf(text, sizeof text, "%s%s%s", prefix, msg ? msg : "", rc == QV_EVALIDATION ? "]" : "");
     jw_reset(w);
     jw_obj_begin(w);
     jw_key(w, "status");
@@ -298,8 +319,7 @@ void qv_rest_encode_record(jw *w, const qv_rest_point_fmt *f, const qv_point_vie
     jw_obj_end(w);
 }
 
-void qv_rest_encode_scored(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p,
-                           float score) {
+void qv_rest_encode_scored(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p, float score) {
     jw_obj_begin(w);
     jw_key(w, "id");
     qv_rest_encode_pointid(w, &p->id);

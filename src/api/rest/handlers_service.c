@@ -38,8 +38,8 @@ static void qv_rest_make_ids(void) {
     if (f) fclose(f);
     if (got != sizeof b) { /* no urandom: time and pid still differ per run */
         uint64_t x = (uint64_t)time(NULL) * 6364136223846793005ull + (uint64_t)getpid();
-        for (int i = 0; i < 16; i++) x = x * 6364136223846793005ull + 1442695040888963407ull,
-                                 b[i] = (uint8_t)(x >> 56);
+        for (int i = 0; i < 16; i++)
+            x = x * 6364136223846793005ull + 1442695040888963407ull, b[i] = (uint8_t)(x >> 56);
     }
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */

@@ -204,8 +204,9 @@ static qv_rc qv_rest_query_param(qv_rest_req *rq, const char *k, const char *v, 
         errno = 0;
         unsigned long long t = strtoull(v, &end, 10);
         if (!*v || *end || errno || v[0] == '-')
-            return qv_fail(err, QV_EBADREQUEST, "Query deserialize error: invalid digit found "
-                                                "in string");
+            return qv_fail(err, QV_EBADREQUEST,
+                           "Query deserialize error: invalid digit found "
+                           "in string");
         rq->has_timeout = true, rq->timeout_sec = t;
         return QV_OK;
     }
@@ -237,8 +238,8 @@ static unsigned qv_rest_method(const char *m) {
     static const struct {
         const char *name;
         unsigned bit;
-    } tab[] = {{"GET", QV_REST_GET},       {"POST", QV_REST_POST},     {"PUT", QV_REST_PUT},
-               {"PATCH", QV_REST_PATCH},   {"DELETE", QV_REST_DELETE}, {"HEAD", QV_REST_HEAD}};
+    } tab[] = {{"GET", QV_REST_GET},     {"POST", QV_REST_POST},     {"PUT", QV_REST_PUT},
+               {"PATCH", QV_REST_PATCH}, {"DELETE", QV_REST_DELETE}, {"HEAD", QV_REST_HEAD}};
     for (size_t i = 0; i < sizeof tab / sizeof *tab; i++)
         if (strcmp(m, tab[i].name) == 0) return tab[i].bit;
     return QV_REST_OTHER;
@@ -358,8 +359,8 @@ static enum MHD_Result qv_rest_queue(struct MHD_Connection *con, qv_rest_resp *r
         return MHD_NO;
     }
     rs->body = NULL;
-    MHD_add_response_header(r, "Content-Type", rs->content_type ? rs->content_type
-                                                                : "application/json");
+    MHD_add_response_header(r, "Content-Type",
+                            rs->content_type ? rs->content_type : "application/json");
     if (gz) MHD_add_response_header(r, "Content-Encoding", "gzip");
     MHD_add_response_header(r, "Vary", "accept-encoding");
     enum MHD_Result ret = MHD_queue_response(con, rs->status ? rs->status : 500, r);
@@ -454,8 +455,8 @@ static enum MHD_Result qv_rest_finish(qv_rest_server *s, struct MHD_Connection *
 }
 
 static enum MHD_Result qv_rest_on_request(void *cls, struct MHD_Connection *con, const char *url,
-                                          const char *method, const char *version,
-                                          const char *data, size_t *data_size, void **con_cls) {
+                                          const char *method, const char *version, const char *data,
+                                          size_t *data_size, void **con_cls) {
     qv_rest_server *s = cls;
     qv_rest_conn *c = *con_cls;
     if (!c) return MHD_NO; /* the URI callback ran out of memory: drop the connection */
@@ -569,8 +570,7 @@ qv_rc qv_rest_start(const qv_rest_opts *o, qv_catalog *cat, qv_rest_server **out
         free(s);
         return qv_fail(err, QV_EIO, "cannot start the HTTP server on port %u", o->port);
     }
-    QV_LOG_INFO("REST API listening on %s:%u", o->host && *o->host ? o->host : "0.0.0.0",
-                o->port);
+    QV_LOG_INFO("REST API listening on %s:%u", o->host && *o->host ? o->host : "0.0.0.0", o->port);
     *out = s;
     return QV_OK;
 }

@@ -37,7 +37,7 @@ enum {
     QV_REST_OTHER = 64,
 };
 
-#define QV_REST_MAX_SEGS 16
+#define QV_REST_MAX_SEGS   16
 #define QV_REST_MAX_PARAMS 4
 
 typedef struct qv_rest_req {

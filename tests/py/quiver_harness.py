@@ -1,0 +1,207 @@
+"""Process control and small helpers shared by conftest.py and the tests."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from qdrant_client import QdrantClient
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+
+
+def quiver_bin():
+    path = os.environ.get("QUIVER_BIN", "build/release/quiver")
+    if not os.path.isabs(path):
+        cand = os.path.abspath(path)
+        path = cand if os.path.exists(cand) else os.path.join(REPO_ROOT, path)
+    return path
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5.0):
+    """(status, body bytes) of a GET; status None when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except (urllib.error.URLError, ConnectionError, OSError, socket.timeout):
+        return None, b""
+
+
+class ServerProc:
+    """One Quiver process on a given storage directory.
+
+    start() picks a fresh free port each time, waits for GET /readyz and
+    raises (with the server's stderr) if the process dies first.  stop() sends
+    SIGTERM and returns the exit code; kill() sends SIGKILL.
+    """
+
+    def __init__(self, storage, env=None, log_dir=None):
+        self.storage = storage
+        self.extra_env = dict(env or {})
+        self.log_dir = log_dir or tempfile.mkdtemp(prefix="quiver-log-")
+        self.proc = None
+        self.port = None
+        self.starts = 0
+        self.stderr_path = None
+
+    # -- process control ------------------------------------------------------
+
+    def _env(self, port):
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("QDRANT__")}
+        env.update(
+            {
+                "QDRANT__SERVICE__HTTP_PORT": str(port),
+                "QDRANT__SERVICE__HOST": "127.0.0.1",
+                "QDRANT__SERVICE__GRPC_PORT": "null",
+                "QDRANT__STORAGE__STORAGE_PATH": self.storage,
+                "QDRANT__LOG_LEVEL": "INFO",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def spawn(self, port=None):
+        """Starts the process without waiting for it to become ready."""
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.port = port or free_port()
+        self.starts += 1
+        self.stderr_path = os.path.join(self.log_dir, f"stderr-{self.port}-{self.starts}.log")
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [quiver_bin()],
+            cwd=self.log_dir,  # no config/config.yaml there
+            env=self._env(self.port),
+            stdin=subprocess.DEVNULL,
+            stdout=self._stderr,
+            stderr=self._stderr,
+        )
+        return self.proc
+
+    def start(self, port=None):
+        last_err = None
+        for _attempt in range(3):  # a free port can be taken between probe and bind
+            self.spawn(port)
+            try:
+                self.wait_ready()
+                return self
+            except ServerDied as e:
+                last_err = e
+                if "address" not in e.stderr.lower() or port is not None:
+                    raise
+        raise last_err
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise ServerDied(rc, self.stderr())
+            status, _ = http_get(self.url + "/readyz", timeout=1.0)
+            if status == 200:
+                return
+            time.sleep(0.02)
+        self.kill()
+        raise AssertionError(f"server not ready after {timeout}s; stderr:\n{self.stderr()}")
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM; returns the exit code (SIGKILLs and fails if it hangs)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(
+                    f"server did not stop within {timeout}s of SIGTERM; stderr:\n{self.stderr()}"
+                )
+        self._stderr.close()
+        return self.proc.returncode
+
+    def kill(self):
+        """SIGKILL (a crash); waits for the process to be gone."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self._stderr.close()
+
+    def restart(self):
+        self.kill()
+        return self.start()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- accessors ------------------------------------------------------------
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except (OSError, TypeError):
+            return ""
+
+    def client(self, **kw):
+        return QdrantClient(url=self.url, prefer_grpc=False, timeout=30, **kw)
+
+
+class ServerDied(AssertionError):
+    def __init__(self, rc, stderr):
+        super().__init__(f"server exited with {rc} before it was ready; stderr:\n{stderr}")
+        self.rc = rc
+        self.stderr = stderr
+
+
+# ---- helpers shared by the test modules ---------------------------------------------
+
+
+def assert_error_shape(resp, status=None, contains=None):
+    """Checks a raw httpx response is a Qdrant error: {"status":{"error":...},"time":...}."""
+    if status is not None:
+        assert resp.status_code == status, (resp.status_code, resp.text[:500])
+    else:
+        assert 400 <= resp.status_code < 600, (resp.status_code, resp.text[:500])
+    body = resp.json()
+    assert isinstance(body, dict), body
+    assert isinstance(body.get("status"), dict), body
+    msg = body["status"].get("error")
+    assert isinstance(msg, str) and msg, body
+    assert isinstance(body.get("time"), (int, float)), body
+    assert "result" not in body or body["result"] is None, body
+    if contains is not None:
+        assert contains in msg, (contains, msg)
+    return msg
+
+
+def copy_storage(src, dst):
+    shutil.copytree(src, dst, symlinks=True)
+    # the storage lock file may be copied in a locked state of its holder; it is
+    # an flock, so the copy is not locked.
+
+
+def dumps(obj):
+    return json.dumps(obj, separators=(",", ":"))
