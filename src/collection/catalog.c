@@ -132,19 +132,17 @@ static qv_rc mkdirs(const char *path, qv_err *err) {
 }
 
 /* Loads every collection directory; leftovers of interrupted creations and
- * deletions (*.creating, *.deleting) are removed. */
+ * deletions (QV_TEMP_PREFIX...) are removed. */
 static qv_rc load_all(qv_catalog *cat, qv_err *err) {
     DIR *d = opendir(cat->root);
     if (!d) return qv_fail(err, QV_EIO, "cannot open %s: %s", cat->root, strerror(errno));
     struct dirent *e;
     char path[4400];
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
         snprintf(path, sizeof path, "%s/%s", cat->root, e->d_name);
-        size_t len = strlen(e->d_name);
-        if ((len > 9 && strcmp(e->d_name + len - 9, ".creating") == 0) ||
-            (len > 9 && strcmp(e->d_name + len - 9, ".deleting") == 0)) {
-            qv_rmtree(path);
+        if (strncmp(e->d_name, QV_TEMP_PREFIX, strlen(QV_TEMP_PREFIX)) == 0) {
+            qv_rmtree(path); /* an interrupted creation or deletion */
             continue;
         }
         qv_collection *c;
@@ -239,8 +237,7 @@ qv_rc qv_catalog_delete(qv_catalog *cat, const char *name, bool *existed, qv_err
     /* Rename first, so a crash before the removal finishes never brings
      * the collection back; the last reference removes the directory. */
     char gone[4400];
-    snprintf(gone, sizeof gone, "%s.deleting", c->dir);
-    qv_rmtree(gone);
+    qv_temp_sibling(c->dir, "delete", gone, sizeof gone);
     if (rename(c->dir, gone) == 0) {
         free(c->dir);
         c->dir = strdup(gone);

@@ -53,6 +53,14 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
     return remove(path);
 }
 
+void qv_temp_sibling(const char *path, const char *what, char *out, size_t n) {
+    static atomic_uint counter;
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) : 0;
+    snprintf(out, n, "%.*s%s" QV_TEMP_PREFIX "%s:%d:%u", dirlen, path, slash ? "/" : "", what,
+             (int)getpid(), atomic_fetch_add(&counter, 1));
+}
+
 void qv_rmtree(const char *path) {
     nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -322,7 +330,7 @@ qv_rc qv_collection_open(const char *dir, const char *name, qv_collection **out,
 qv_rc qv_collection_create_at(const char *dir, const char *name, const qv_collection_config *cfg,
                               qv_collection **out, qv_err *err) {
     char tmp[4200], sub[4300];
-    snprintf(tmp, sizeof tmp, "%s.creating", dir);
+    qv_temp_sibling(dir, "create", tmp, sizeof tmp);
     qv_rmtree(tmp);
     if (mkdir(tmp, 0755) != 0)
         return qv_fail(err, QV_EIO, "cannot create %s: %s", tmp, strerror(errno));

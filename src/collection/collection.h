@@ -150,6 +150,7 @@ qv_rc qv_collection_update(qv_collection *c, qv_update_op *op, bool wait, uint64
 typedef struct qv_point_view {
     qv_pointid id;
     const jv *payload; /* resolved object; NULL = no payload ({}) */
+    uint64_t version;  /* number of the last operation that changed the point */
     const void *seg;   /* internal: where the vectors are */
     uint32_t offset;   /* internal */
 } qv_point_view;

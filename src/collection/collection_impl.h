@@ -64,6 +64,15 @@ void qv_collection_destroy(qv_collection *c);
 qv_rc qv_collection_select_ids(qv_collection *c, const struct qv_filter *filter,
                                qv_arena *a, qv_pointid **ids, uint32_t *n, qv_err *err);
 
+/* Temporary directories beside collections carry this prefix; ':' cannot
+ * occur in a collection name, so they never collide with one, and their
+ * names stay short whatever the collection's name length. */
+#define QV_TEMP_PREFIX "tmp:"
+
+/* Writes into out a fresh temporary path in path's directory, e.g.
+ * "<dir>/tmp:create:<pid>:<n>". */
+void qv_temp_sibling(const char *path, const char *what, char *out, size_t n);
+
 /* Removes a directory tree (best effort). */
 void qv_rmtree(const char *path);
 /* fsyncs a directory. */

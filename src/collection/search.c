@@ -31,6 +31,7 @@ const float *qv_point_vector(const qv_point_view *p, uint32_t vec_index) {
 static void view_of(const qv_segment *s, uint32_t off, qv_point_view *v) {
     v->id = *qv_segment_id(s, off);
     v->payload = qv_segment_payload(s, off);
+    v->version = qv_segment_version(s, off);
     v->seg = s;
     v->offset = off;
 }

@@ -124,7 +124,7 @@ async function startOnce(extraEnv) {
     await Promise.race([waitReady(state, url), spawnError]);
   } catch (e) {
     if (!state.exited) proc.kill('SIGKILL');
-    await Promise.race([exited, sleep(2_000)]);
+    await Promise.race([exited, sleep(2_000, null, { ref: false })]);
     rmSync(storageDir, { recursive: true, force: true });
     e.serverExitedEarly = state.exited;
     throw e;
@@ -145,7 +145,8 @@ async function startOnce(extraEnv) {
       stopped = true;
       try {
         if (!state.exited) proc.kill('SIGTERM');
-        const res = await Promise.race([exited, sleep(STOP_TIMEOUT_MS).then(() => null)]);
+        // An unref'd timer: it must not keep the test process alive once the server has exited.
+        const res = await Promise.race([exited, sleep(STOP_TIMEOUT_MS, null, { ref: false })]);
         if (res === null) {
           proc.kill('SIGKILL');
           await exited;

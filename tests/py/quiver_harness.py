@@ -205,3 +205,43 @@ def copy_storage(src, dst):
 
 def dumps(obj):
     return json.dumps(obj, separators=(",", ":"))
+
+
+def raw_request(port, method, target, body=b"", headers=None, timeout=10.0):
+    """Sends one HTTP/1.1 request with the request target exactly as given
+    (no client-side normalisation) and returns (status, body bytes)."""
+    hdrs = {"Host": f"127.0.0.1:{port}", "Connection": "close"}
+    if body or method in ("POST", "PUT", "PATCH"):
+        hdrs["Content-Type"] = "application/json"
+        hdrs["Content-Length"] = str(len(body))
+    hdrs.update(headers or {})
+    head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head.encode("latin-1") + body)
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not b:
+                break
+            chunks.append(b)
+    data = b"".join(chunks)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    h = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(":")
+        h[k.strip().lower()] = v.strip()
+    if h.get("transfer-encoding", "").lower() == "chunked":
+        out, buf = b"", rest
+        while buf:
+            size_line, _, buf = buf.partition(b"\r\n")
+            n = int(size_line.split(b";")[0], 16)
+            if n == 0:
+                break
+            out, buf = out + buf[:n], buf[n + 2:]
+        rest = out
+    return status, rest

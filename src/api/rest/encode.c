@@ -7,10 +7,8 @@
  * named vectors as an object of the requested names the point has.
  *
  * Payload selectors.  with_payload include/exclude take key paths
- * ("a.b", "a[].c", "a[0]"): an include projects the payload onto the union
- * of the paths, keeping the enclosing objects ({"a":{"b":1}}); an exclude
- * removes the paths.  Both build a temporary tree in the request's scratch
- * arena and print it; `true` prints the stored tree directly.
+ * ("a.b", "a[].c"); the payload is printed through Qdrant's value filter
+ * (see the section below), without building a copy.
  *
  * Collection info follows CollectionInfo of openapi.json: configuration
  * echoes what the user set (jv sub-trees as given) plus Qdrant's defaults,
@@ -117,100 +115,79 @@ void qv_rest_envelope_end(jw *w, double secs) {
 }
 
 /* ======================================================================
- * Payload projection (include / exclude)
+ * Payload selectors (include / exclude)
+ *
+ * Qdrant filters a payload by walking it and keeping each value whose path
+ * passes a test, recursing into what it keeps (its JsonPath::value_filter).
+ * The path of a value is its keys from the root, with "[]" for any array
+ * element.  With include patterns, a value is kept when its path and some
+ * pattern agree on their common prefix (either is a prefix of the other):
+ * include "a.b" keeps an "a" without "b" as {} and a scalar "a" as it is.
+ * With exclude patterns, a value is dropped when some pattern is a prefix
+ * of its path.  An index pattern ("a[0]") never equals "[]", so it selects
+ * no array element, as in Qdrant.  The walk prints as it goes: no copy.
  * ====================================================================== */
 
-/* The part of src that the path segs[0..n) selects, wrapped in the
- * objects/arrays that lead to it.  False when the path selects nothing. */
-static bool qv_rest_project(qv_arena *a, const jv *src, const qv_keypath_seg *s, uint32_t n,
-                            jv *out) {
-    if (n == 0) {
-        *out = *src; /* shared, not copied: the tree is only printed */
-        return true;
+/* The path of the value being visited. */
+typedef struct qv_rest_pstack {
+    uint32_t n;
+    struct {
+        const char *key; /* NULL = an array element ("[]") */
+        uint32_t klen;
+    } item[JV_MAX_DEPTH + 2];
+} qv_rest_pstack;
+
+/* Whether the first n items of the current path equal pattern p's. */
+static bool qv_rest_prefix_eq(const qv_rest_pstack *st, const qv_keypath *p, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        const qv_keypath_seg *s = &p->segs[i];
+        if (!st->item[i].key) {
+            if (s->kind != QV_KEYPATH_ALL) return false;
+        } else if (s->kind != QV_KEYPATH_KEY || s->len != st->item[i].klen ||
+                   memcmp(s->name, st->item[i].key, s->len) != 0) {
+            return false;
+        }
     }
-    if (s->kind == QV_KEYPATH_KEY) {
-        const jv *child = src->type == JV_OBJ ? jv_getn(src, s->name, s->len) : NULL;
-        jv sub;
-        if (!child || !qv_rest_project(a, child, s + 1, n - 1, &sub)) return false;
-        jv_member *m = qv_arena_alloc(a, sizeof *m);
-        if (!m) return false;
-        m->key = s->name, m->klen = s->len, m->val = sub;
-        out->type = JV_OBJ, out->len = 1, out->v.members = m;
-        return true;
-    }
-    if (src->type != JV_ARR) return false;
-    jv *items = qv_arena_alloc(a, sizeof(jv) * (src->len ? src->len : 1));
-    if (!items) return false;
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < src->len; i++) {
-        if (s->kind == QV_KEYPATH_INDEX && i != s->index) continue;
-        if (qv_rest_project(a, &src->v.items[i], s + 1, n - 1, &items[k])) k++;
-    }
-    if (s->kind == QV_KEYPATH_INDEX && k == 0) return false;
-    out->type = JV_ARR, out->len = k, out->v.items = items;
     return true;
 }
 
-/* Union of two projections of the same payload: objects merge by key,
- * arrays of the same length element by element, anything else: b wins. */
-static void qv_rest_merge(qv_arena *a, const jv *x, const jv *y, jv *out) {
-    if (x->type == JV_OBJ && y->type == JV_OBJ) {
-        jv_member *m = qv_arena_alloc(a, sizeof(jv_member) * (x->len + y->len + 1));
-        if (!m) return;
-        uint32_t n = x->len;
-        memcpy(m, x->v.members, sizeof(jv_member) * x->len);
-        for (uint32_t i = 0; i < y->len; i++) {
-            const jv_member *ym = &y->v.members[i];
-            uint32_t j = 0;
-            while (j < n && !(m[j].klen == ym->klen && memcmp(m[j].key, ym->key, ym->klen) == 0))
-                j++;
-            if (j < n)
-                qv_rest_merge(a, &m[j].val, &ym->val, &m[j].val);
-            else
-                m[n++] = *ym;
-        }
-        out->type = JV_OBJ, out->len = n, out->v.members = m;
-    } else if (x->type == JV_ARR && y->type == JV_ARR && x->len == y->len) {
-        jv *items = qv_arena_alloc(a, sizeof(jv) * (x->len + 1));
-        if (!items) return;
-        for (uint32_t i = 0; i < x->len; i++)
-            qv_rest_merge(a, &x->v.items[i], &y->v.items[i], &items[i]);
-        out->type = JV_ARR, out->len = x->len, out->v.items = items;
-    } else {
-        *out = *y;
+/* The selector's verdict on the current path. */
+static bool qv_rest_path_kept(const qv_rest_point_fmt *f, const qv_rest_pstack *st) {
+    bool include = f->payload->mode == QV_REST_PAYLOAD_INCLUDE;
+    for (uint32_t i = 0; i < f->payload->nkeys; i++) {
+        const qv_keypath *p = f->paths[i];
+        if (include && qv_rest_prefix_eq(st, p, st->n < p->nseg ? st->n : p->nseg)) return true;
+        if (!include && st->n >= p->nseg && qv_rest_prefix_eq(st, p, p->nseg)) return false;
     }
+    return !include;
 }
 
-/* src without the part the path segs[0..n) selects (n >= 1). */
-static void qv_rest_remove(qv_arena *a, const jv *src, const qv_keypath_seg *s, uint32_t n,
-                           jv *out) {
-    *out = *src;
-    if (s->kind == QV_KEYPATH_KEY && src->type == JV_OBJ) {
-        jv_member *m = qv_arena_alloc(a, sizeof(jv_member) * (src->len + 1));
-        if (!m) return;
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < src->len; i++) {
-            const jv_member *sm = &src->v.members[i];
-            bool hit = sm->klen == s->len && memcmp(sm->key, s->name, s->len) == 0;
-            if (hit && n == 1) continue;
-            m[k] = *sm;
-            if (hit) qv_rest_remove(a, &sm->val, s + 1, n - 1, &m[k].val);
-            k++;
-        }
-        out->len = k, out->v.members = m;
-    } else if (s->kind != QV_KEYPATH_KEY && src->type == JV_ARR) {
-        jv *items = qv_arena_alloc(a, sizeof(jv) * (src->len + 1));
-        if (!items) return;
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < src->len; i++) {
-            bool hit = s->kind == QV_KEYPATH_ALL || i == s->index;
-            if (hit && n == 1) continue;
-            items[k] = src->v.items[i];
-            if (hit) qv_rest_remove(a, &src->v.items[i], s + 1, n - 1, &items[k]);
-            k++;
-        }
-        out->len = k, out->v.items = items;
+/* Prints v keeping only the members and elements whose paths are kept. */
+static void qv_rest_filter_value(jw *w, const qv_rest_point_fmt *f, qv_rest_pstack *st,
+                                 const jv *v) {
+    if (st->n >= JV_MAX_DEPTH + 1 || (v->type != JV_OBJ && v->type != JV_ARR)) {
+        jw_value(w, v);
+        return;
     }
+    uint32_t at = st->n++;
+    if (v->type == JV_ARR) {
+        st->item[at].key = NULL;
+        jw_arr_begin(w);
+        for (uint32_t i = 0; i < v->len; i++)
+            if (qv_rest_path_kept(f, st)) qv_rest_filter_value(w, f, st, &v->v.items[i]);
+        jw_arr_end(w);
+    } else {
+        jw_obj_begin(w);
+        for (uint32_t i = 0; i < v->len; i++) {
+            const jv_member *m = &v->v.members[i];
+            st->item[at].key = m->key, st->item[at].klen = m->klen;
+            if (!qv_rest_path_kept(f, st)) continue;
+            jw_keyn(w, m->key, m->klen);
+            qv_rest_filter_value(w, f, st, &m->val);
+        }
+        jw_obj_end(w);
+    }
+    st->n--;
 }
 
 static const jv qv_rest_empty_obj = {JV_OBJ, 0, {0}};
@@ -222,20 +199,17 @@ void qv_rest_encode_payload(jw *w, const qv_rest_point_fmt *f, const jv *payload
         jw_null(w);
         return;
     }
-    if (mode == QV_REST_PAYLOAD_ALL || !f->paths) {
+    if (mode == QV_REST_PAYLOAD_ALL || (mode == QV_REST_PAYLOAD_EXCLUDE && !f->paths)) {
         jw_value(w, src);
         return;
     }
-    jv acc = mode == QV_REST_PAYLOAD_INCLUDE ? qv_rest_empty_obj : *src;
-    for (uint32_t i = 0; i < f->payload->nkeys; i++) {
-        const qv_keypath *p = f->paths[i];
-        jv part;
-        if (mode == QV_REST_PAYLOAD_EXCLUDE)
-            qv_rest_remove(f->scratch, &acc, p->segs, p->nseg, &acc);
-        else if (qv_rest_project(f->scratch, src, p->segs, p->nseg, &part))
-            qv_rest_merge(f->scratch, &acc, &part, &acc);
+    if (!f->paths || src->type != JV_OBJ) { /* include nothing */
+        jw_raw(w, "{}", 2);
+        return;
     }
-    jw_value(w, &acc);
+    qv_rest_pstack st;
+    st.n = 0;
+    qv_rest_filter_value(w, f, &st, src);
 }
 
 qv_rc qv_rest_point_fmt_init(qv_rest_point_fmt *f, const qv_collection_config *cfg,
@@ -324,7 +298,7 @@ void qv_rest_encode_scored(jw *w, const qv_rest_point_fmt *f, const qv_point_vie
     jw_key(w, "id");
     qv_rest_encode_pointid(w, &p->id);
     jw_key(w, "version");
-    jw_u64(w, 0); /* the engine does not expose point versions yet */
+    jw_u64(w, p->version);
     jw_key(w, "score");
     jw_f32(w, score);
     jw_key(w, "payload");
@@ -347,138 +321,6 @@ void qv_rest_encode_update_result(jw *w, uint64_t op_num, qv_write_status st) {
  * Collection info
  * ====================================================================== */
 
-static void qv_rest_opt_u64_kv(jw *w, const char *key, const qv_opt_u64 *o) {
-    jw_key(w, key);
-    if (o->has)
-        jw_u64(w, o->v);
-    else
-        jw_null(w);
-}
-
-/* A jv section: written when set (JV_NULL = the user did not send it). */
-static void qv_rest_jv_kv(jw *w, const char *key, const jv *v) {
-    if (v->type == JV_NULL) return;
-    jw_key(w, key);
-    jw_value(w, v);
-}
-
-static const char *qv_rest_datatype_name(qv_datatype d) {
-    return d == QV_DT_FLOAT16 ? "float16" : d == QV_DT_UINT8 ? "uint8" : "float32";
-}
-
-static void qv_rest_encode_vector_params(jw *w, const qv_vector_params *vp) {
-    jw_obj_begin(w);
-    jw_key(w, "size");
-    jw_u64(w, vp->size);
-    jw_key(w, "distance");
-    jw_str(w, qv_distance_name(vp->distance));
-    qv_rest_jv_kv(w, "hnsw_config", &vp->hnsw_config);
-    qv_rest_jv_kv(w, "quantization_config", &vp->quantization_config);
-    if (vp->on_disk.has) {
-        jw_key(w, "on_disk");
-        jw_bool(w, vp->on_disk.v);
-    }
-    if (vp->has_datatype) {
-        jw_key(w, "datatype");
-        jw_str(w, qv_rest_datatype_name(vp->datatype));
-    }
-    qv_rest_jv_kv(w, "multivector_config", &vp->multivector_config);
-    jw_obj_end(w);
-}
-
-void qv_rest_encode_vectors_config(jw *w, const qv_collection_config *cfg) {
-    if (!cfg->named_form && cfg->nvectors == 1) {
-        qv_rest_encode_vector_params(w, &cfg->vectors[0]);
-        return;
-    }
-    jw_obj_begin(w);
-    for (uint32_t i = 0; i < cfg->nvectors; i++) {
-        jw_key(w, cfg->vectors[i].name);
-        qv_rest_encode_vector_params(w, &cfg->vectors[i]);
-    }
-    jw_obj_end(w);
-}
-
-static void qv_rest_encode_params(jw *w, const qv_collection_config *cfg) {
-    jw_obj_begin(w);
-    jw_key(w, "vectors");
-    qv_rest_encode_vectors_config(w, cfg);
-    jw_key(w, "shard_number");
-    jw_u64(w, cfg->shard_number);
-    jw_key(w, "replication_factor");
-    jw_u64(w, cfg->replication_factor);
-    jw_key(w, "write_consistency_factor");
-    jw_u64(w, cfg->write_consistency_factor);
-    jw_key(w, "on_disk_payload");
-    jw_bool(w, cfg->on_disk_payload);
-    qv_rest_jv_kv(w, "sparse_vectors", &cfg->sparse_vectors);
-    jw_obj_end(w);
-}
-
-static void qv_rest_encode_hnsw(jw *w, const qv_hnsw_config *h) {
-    jw_obj_begin(w);
-    jw_key(w, "m");
-    jw_u64(w, h->m);
-    jw_key(w, "ef_construct");
-    jw_u64(w, h->ef_construct);
-    jw_key(w, "full_scan_threshold");
-    jw_u64(w, h->full_scan_threshold);
-    jw_key(w, "max_indexing_threads");
-    jw_u64(w, h->max_indexing_threads);
-    jw_key(w, "on_disk");
-    jw_bool(w, h->on_disk);
-    if (h->payload_m.has) qv_rest_opt_u64_kv(w, "payload_m", &h->payload_m);
-    jw_obj_end(w);
-}
-
-static void qv_rest_encode_optimizer(jw *w, const qv_optimizer_config *o) {
-    jw_obj_begin(w);
-    jw_key(w, "deleted_threshold");
-    jw_f64(w, o->deleted_threshold);
-    jw_key(w, "vacuum_min_vector_number");
-    jw_u64(w, o->vacuum_min_vector_number);
-    jw_key(w, "default_segment_number");
-    jw_u64(w, o->default_segment_number);
-    qv_rest_opt_u64_kv(w, "max_segment_size", &o->max_segment_size);
-    qv_rest_opt_u64_kv(w, "memmap_threshold", &o->memmap_threshold);
-    qv_rest_opt_u64_kv(w, "indexing_threshold", &o->indexing_threshold);
-    jw_key(w, "flush_interval_sec");
-    jw_u64(w, o->flush_interval_sec);
-    qv_rest_opt_u64_kv(w, "max_optimization_threads", &o->max_optimization_threads);
-    jw_obj_end(w);
-}
-
-static void qv_rest_encode_wal(jw *w, const qv_wal_config *c) {
-    jw_obj_begin(w);
-    jw_key(w, "wal_capacity_mb");
-    jw_u64(w, c->wal_capacity_mb);
-    jw_key(w, "wal_segments_ahead");
-    jw_u64(w, c->wal_segments_ahead);
-    jw_key(w, "wal_retain_closed");
-    jw_u64(w, c->wal_retain_closed);
-    jw_obj_end(w);
-}
-
-static void qv_rest_encode_config(jw *w, const qv_collection_config *cfg) {
-    jw_obj_begin(w);
-    jw_key(w, "params");
-    qv_rest_encode_params(w, cfg);
-    jw_key(w, "hnsw_config");
-    qv_rest_encode_hnsw(w, &cfg->hnsw);
-    jw_key(w, "optimizer_config");
-    qv_rest_encode_optimizer(w, &cfg->optimizer);
-    jw_key(w, "wal_config");
-    qv_rest_encode_wal(w, &cfg->wal);
-    jw_key(w, "quantization_config");
-    if (cfg->quantization_config.type == JV_NULL)
-        jw_null(w);
-    else
-        jw_value(w, &cfg->quantization_config);
-    qv_rest_jv_kv(w, "strict_mode_config", &cfg->strict_mode_config);
-    qv_rest_jv_kv(w, "metadata", &cfg->metadata);
-    jw_obj_end(w);
-}
-
 void qv_rest_encode_collection_info(jw *w, const qv_collection_config *cfg,
                                     const qv_collection_stats *st) {
     jw_obj_begin(w);
@@ -500,7 +342,7 @@ void qv_rest_encode_collection_info(jw *w, const qv_collection_config *cfg,
     jw_key(w, "segments_count");
     jw_u64(w, st->segments_count);
     jw_key(w, "config");
-    qv_rest_encode_config(w, cfg);
+    qv_collection_config_write_json(w, cfg);
     jw_key(w, "payload_schema");
     jw_raw(w, "{}", 2);
     jw_obj_end(w);

@@ -44,8 +44,7 @@ void qv_rest_envelope_end(jw *w, double secs);
 
 /* How to print points of one request: the collection's vector layout and
  * the with_payload / with_vector selectors.  Key paths are parsed once by
- * qv_rest_point_fmt_init; scratch holds per-point temporaries (the
- * projected payloads of include/exclude selectors). */
+ * qv_rest_point_fmt_init into scratch (the request arena). */
 typedef struct qv_rest_point_fmt {
     const qv_collection_config *cfg;
     const qv_rest_payload_sel *payload;
@@ -77,7 +76,5 @@ void qv_rest_encode_update_result(jw *w, uint64_t op_num, qv_write_status st);
 void qv_rest_encode_collection_info(jw *w, const qv_collection_config *cfg,
                                     const qv_collection_stats *st);
 
-/* The "params.vectors" value: a VectorParams or a map of them. */
-void qv_rest_encode_vectors_config(jw *w, const qv_collection_config *cfg);
 
 #endif

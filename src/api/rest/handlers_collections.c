@@ -19,7 +19,7 @@
 
 qv_collection *qv_rest_collection(qv_rest_req *rq, qv_rest_resp *rs) {
     const char *name = rq->nparams ? rq->param[0] : "";
-    qv_collection *c = qv_catalog_acquire(rq->cat, name);
+    qv_collection *c = qv_rest_name_unsafe(rq) ? NULL : qv_catalog_acquire(rq->cat, name);
     if (!c) {
         qv_err err;
         qv_fail(&err, QV_ENOTFOUND, "Collection `%.300s` doesn't exist!", name);
@@ -74,13 +74,28 @@ void qv_rest_h_get_collection(qv_rest_req *rq, qv_rest_resp *rs) {
     jw_free(&w);
 }
 
+/* A name with NUL bytes would be cut short by the C string API: validate
+ * it with each NUL shown as a control character, which the catalog
+ * refuses with Qdrant's message. */
+static qv_rc qv_rest_check_name(qv_rest_req *rq, qv_err *err) {
+    const char *name = rq->param[0];
+    size_t len = rq->param_len[0];
+    if (!qv_rest_name_unsafe(rq)) return qv_catalog_check_name(name, err);
+    char *copy = qv_arena_alloc(&rq->arena, len + 1);
+    if (!copy) return qv_fail(err, QV_ENOMEM, "out of memory");
+    for (size_t i = 0; i < len; i++) copy[i] = name[i] ? name[i] : '\x01';
+    copy[len] = 0;
+    qv_rc rc = qv_catalog_check_name(copy, err);
+    return rc ? rc : qv_fail(err, QV_EVALIDATION, "collection_name: invalid collection name");
+}
+
 void qv_rest_h_create_collection(qv_rest_req *rq, qv_rest_resp *rs) {
     const char *name = rq->param[0];
     qv_err err;
     qv_err_clear(&err);
     jv body;
     qv_collection_config cfg;
-    if (qv_catalog_check_name(name, &err) || qv_rest_body_json(rq, false, &body, &err) ||
+    if (qv_rest_check_name(rq, &err) || qv_rest_body_json(rq, false, &body, &err) ||
         qv_rest_decode_create_collection(&body, &cfg, &err)) {
         qv_rest_reply_err(rq, rs, &err);
         return;
@@ -120,14 +135,16 @@ void qv_rest_h_delete_collection(qv_rest_req *rq, qv_rest_resp *rs) {
     qv_err err;
     qv_err_clear(&err);
     bool existed = false;
-    if (qv_catalog_delete(rq->cat, rq->param[0], &existed, &err))
+    if (qv_rest_name_unsafe(rq)) /* no such collection can exist */
+        qv_rest_reply_bool(rq, rs, false);
+    else if (qv_catalog_delete(rq->cat, rq->param[0], &existed, &err))
         qv_rest_reply_err(rq, rs, &err);
     else
         qv_rest_reply_bool(rq, rs, existed);
 }
 
 void qv_rest_h_collection_exists(qv_rest_req *rq, qv_rest_resp *rs) {
-    qv_collection *c = qv_catalog_acquire(rq->cat, rq->param[0]);
+    qv_collection *c = qv_rest_name_unsafe(rq) ? NULL : qv_catalog_acquire(rq->cat, rq->param[0]);
     if (c) qv_collection_release(c);
     jw w;
     jw_init(&w);

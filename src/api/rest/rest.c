@@ -27,8 +27,11 @@
  *
  * Paths.  Repeated slashes collapse and a trailing slash is dropped
  * ("//collections/x/" is "/collections/x"); each segment is then
- * percent-decoded on its own, and a decoded segment holding '/' or NUL is
- * refused with 404 (a collection or snapshot name can never carry a path).
+ * percent-decoded on its own.  A decoded segment holding '/' or NUL never
+ * matches a literal or a parameter other than a collection name, so it is
+ * a 404 (a snapshot name can never carry a path); as a collection name it
+ * reaches the handler, where creation refuses it with Qdrant's 422 and the
+ * other endpoints find no such collection.
  *
  * Not here: TLS, API keys (authentication is a later issue), HTTP/2.
  */
@@ -169,8 +172,10 @@ static char *qv_rest_unescape(qv_arena *a, const char *s, size_t n, bool plus, s
 }
 
 /* Splits path (without the query) into decoded segments: empty segments
- * (repeated or trailing slashes) vanish.  QV_ENOTFOUND for a segment that
- * decodes to '/' or NUL or for too many segments. */
+ * (repeated or trailing slashes) vanish.  A segment that decodes to '/' or
+ * NUL is marked unsafe (the router lets it through only as a collection
+ * name, whose validation then refuses it).  QV_ENOTFOUND for too many
+ * segments. */
 static qv_rc qv_rest_split_path(qv_rest_req *rq, const char *path, size_t n) {
     size_t i = 0;
     rq->nseg = 0;
@@ -183,7 +188,8 @@ static qv_rc qv_rest_split_path(qv_rest_req *rq, const char *path, size_t n) {
         size_t len;
         char *seg = qv_rest_unescape(&rq->arena, path + start, i - start, false, &len);
         if (!seg) return QV_ENOMEM;
-        if (memchr(seg, '/', len) || strlen(seg) != len) return QV_ENOTFOUND;
+        if (memchr(seg, '/', len) || strlen(seg) != len) rq->seg_unsafe |= 1u << rq->nseg;
+        rq->seg_len[rq->nseg] = len;
         rq->seg[rq->nseg++] = seg;
     }
     return QV_OK;

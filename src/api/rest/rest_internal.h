@@ -45,10 +45,14 @@ typedef struct qv_rest_req {
     unsigned method; /* QV_REST_GET ... */
     size_t nseg;
     const char *seg[QV_REST_MAX_SEGS]; /* decoded path segments (arena) */
+    size_t seg_len[QV_REST_MAX_SEGS];  /* their lengths (a segment may hold NUL) */
+    uint32_t seg_unsafe;               /* bit i: segment i decoded to '/' or NUL */
     size_t nparams;
     const char *param[QV_REST_MAX_PARAMS]; /* {collection_name}, {id}, ... */
-    const char *feature;                   /* the route's name, for "not implemented" */
-    const char *body;                      /* NULL or body_len bytes */
+    size_t param_len[QV_REST_MAX_PARAMS];
+    uint32_t param_unsafe; /* bit i: param i holds '/' or NUL (collection names only) */
+    const char *feature;   /* the route's name, for "not implemented" */
+    const char *body;      /* NULL or body_len bytes */
     size_t body_len;
     bool wait;            /* ?wait=true */
     bool has_timeout;     /* ?timeout=N */
@@ -145,5 +149,11 @@ void qv_rest_h_search_batch(qv_rest_req *rq, qv_rest_resp *rs);
  * reply ("Collection `x` doesn't exist!").  Release with
  * qv_collection_release. */
 qv_collection *qv_rest_collection(qv_rest_req *rq, qv_rest_resp *rs);
+
+/* True when the collection name parameter decoded to bytes no collection
+ * name may hold ('/' or NUL): no such collection can exist. */
+static inline bool qv_rest_name_unsafe(const qv_rest_req *rq) {
+    return (rq->param_unsafe & 1u) != 0;
+}
 
 #endif

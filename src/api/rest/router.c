@@ -128,15 +128,20 @@ static const qv_rest_route_row qv_rest_routes[] = {
 static bool qv_rest_match(const char *pattern, qv_rest_req *rq) {
     const char *p = pattern;
     size_t i = 0, np = 0;
+    uint32_t unsafe_params = 0;
     while (*p) {
         while (*p == '/') p++;
         if (!*p) break;
         size_t n = strcspn(p, "/");
         if (i >= rq->nseg) return false;
+        bool unsafe = (rq->seg_unsafe >> i) & 1u;
         if (*p == '{') {
-            if (np == QV_REST_MAX_PARAMS) return false;
+            /* only a collection name may arrive with '/' or NUL in it */
+            if (np == QV_REST_MAX_PARAMS || (unsafe && strncmp(p, "{c}", 3) != 0)) return false;
+            if (unsafe) unsafe_params |= 1u << np;
+            rq->param_len[np] = rq->seg_len[i];
             rq->param[np++] = rq->seg[i];
-        } else if (strlen(rq->seg[i]) != n || memcmp(rq->seg[i], p, n) != 0) {
+        } else if (unsafe || rq->seg_len[i] != n || memcmp(rq->seg[i], p, n) != 0) {
             return false;
         }
         i++;
@@ -144,6 +149,7 @@ static bool qv_rest_match(const char *pattern, qv_rest_req *rq) {
     }
     if (i != rq->nseg) return false;
     rq->nparams = np;
+    rq->param_unsafe = unsafe_params;
     return true;
 }
 

@@ -1,0 +1,471 @@
+"""bench.py - the foundation benchmark of Quiver (driven by bench/run.sh).
+
+Measures, in one run on this machine:
+  1. REST upsert throughput (384-d and 1536-d synthetic vectors, batches of
+     256 points with a small payload, wait=false and wait=true, 1 and 4
+     keep-alive connections), each configuration on a fresh server.
+  2. Exact search QPS on man-lsa-384 (100k x 384; synthetic if absent):
+     single queries over 1 and 4 connections, /points/query/batch with 8 and
+     16 queries per request; recall@10 against the ground truth; the
+     memory-bandwidth bound (bench/membw.c, same run) and faiss IndexFlatIP
+     (same data, same run) as peers.
+  3. Server RSS after loading and bytes per vector.
+  Plus perf profiles of the server during upsert and search, bucketed.
+Writes bench/out/report.json and docs/benchmarks.md.  Not a test: it asserts
+nothing (recall below 1.0 is reported, not fatal).
+"""
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+QUIVER = os.path.join(ROOT, "build", "release", "quiver")
+LOADGEN = os.path.join(OUT, "loadgen")
+MEMBW = os.path.join(OUT, "membw")
+DATASET = os.path.normpath(os.path.join(ROOT, "..", "shared", "datasets", "man-lsa-384"))
+PY = sys.executable
+
+# sizes (env overrides for quick runs)
+N384 = int(os.environ.get("BENCH_N384", 100000))
+N1536 = int(os.environ.get("BENCH_N1536", 100000))
+SEARCH_SECONDS = float(os.environ.get("BENCH_SEARCH_SECONDS", 8))
+HAVE_PERF = shutil.which("perf") is not None and os.environ.get("BENCH_NO_PERF") != "1"
+
+T_START = time.time()
+
+
+def log(*a):
+    print("[bench %5.0fs]" % (time.time() - T_START), *a, flush=True)
+
+
+def sh(cmd, **kw):
+    return subprocess.run([str(c) for c in cmd], check=True, capture_output=True, text=True, **kw).stdout
+
+
+# ---- server ---------------------------------------------------------------------------
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Server:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="quiver-bench-", dir="/var/tmp")
+        self.port = free_port()
+        env = dict(os.environ)
+        env.update({
+            "QDRANT__SERVICE__HTTP_PORT": str(self.port),
+            "QDRANT__SERVICE__HOST": "127.0.0.1",
+            "QDRANT__STORAGE__STORAGE_PATH": self.dir,
+            "QDRANT__LOG_LEVEL": "WARN",
+        })
+        self.logf = open(os.path.join(OUT, "server.log"), "a")
+        self.p = subprocess.Popen([QUIVER], env=env, stdout=self.logf, stderr=self.logf)
+        for _ in range(200):
+            try:
+                self.req("GET", "/collections")
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not start (see bench/out/server.log)")
+
+    def req(self, method, path, body=None, timeout=600):
+        data = json.dumps(body).encode() if body is not None else None
+        r = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=data, method=method,
+                                   headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(r, timeout=timeout) as f:
+            return json.loads(f.read())
+
+    def create(self, name, dim):
+        self.req("PUT", "/collections/" + name, {"vectors": {"size": dim, "distance": "Cosine"}})
+
+    def count(self, name):
+        return self.req("GET", "/collections/" + name)["result"]["points_count"]
+
+    def status(self):
+        st = {}
+        with open("/proc/%d/status" % self.p.pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "VmHWM"):
+                    st[k] = int(v.split()[0]) * 1024
+        return st
+
+    def cpu(self):
+        with open("/proc/%d/stat" % self.p.pid) as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        tck = os.sysconf("SC_CLK_TCK")
+        return (int(parts[11]) + int(parts[12])) / tck
+
+    def disk(self):
+        total = 0
+        for d, _, fs in os.walk(self.dir):
+            for fn in fs:
+                try:
+                    total += os.path.getsize(os.path.join(d, fn))
+                except OSError:
+                    pass
+        return total
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.logf.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def loadgen(srv, *args):
+    out = sh([LOADGEN, "--port", str(srv.port)] + [str(a) for a in args])
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# ---- perf -----------------------------------------------------------------------------
+BUCKETS = [
+    ("distance kernels", r"dot|l2sq|l1_|kernel|scan_batch|distance"),
+    ("JSON parse / float parse", r"jv_|parse_|strto|jp_|json|scan_digits|skip_ws|decode|__strtof|____strtof|round_and_return|str_to_mpn|mpn_"),
+    ("JSON/float output", r"fmt_|dec_|jw_|encode|shortest|layout|snprintf|vfprintf"),
+    ("memcpy/memset", r"memcpy|memmove|memset|__memcpy|clear_page|copy_page"),
+    ("malloc/free", r"malloc|free|_int_|arena|calloc|realloc|brk|mmap|munmap|page_fault|do_anonymous|alloc_pages|rmqueue"),
+    ("network/syscall (kernel)", r"tcp|skb|sock|ip_|net_|__sys|syscall|entry_|copy_user|copyout|copyin|rep_movs|recv|send|poll|epoll|loopback|__x64|do_sys|inet|napi|__netif|rw_verify"),
+    ("fsync/filesystem", r"ext4|jbd2|fsync|blk|bio|nvme|virtio|writeback|filemap|vfs_write|xfs|iomap"),
+    ("WAL/segment/CRC", r"wal_|crc32|segment|opcodec|qv_collection|jvbin"),
+    ("locks/scheduler", r"futex|mutex|spin|sched|schedule|wake|pthread_|lock"),
+]
+
+
+def perf_start(pid, path):
+    if not HAVE_PERF:
+        return None
+    return subprocess.Popen(["perf", "record", "-F", "1999", "-p", str(pid), "-o", path, "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def perf_stop(p, path, label):
+    if p is None:
+        return None
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return None
+    try:
+        txt = sh(["perf", "report", "-i", path, "--stdio", "--no-children", "--sort", "sym", "-q",
+                  "--percent-limit", "0.3"], timeout=180)
+    except Exception as e:  # noqa: BLE001
+        return {"error": str(e)}
+    syms = []
+    for line in txt.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+\[(.)\]\s+(.*\S)", line)
+        if m:
+            syms.append((float(m.group(1)), m.group(2), m.group(3)))
+    buckets = {}
+    for pct, kind, name in syms:
+        b = "other"
+        for bn, rx in BUCKETS:
+            if re.search(rx, name, re.I):
+                b = bn
+                break
+        buckets[b] = buckets.get(b, 0) + pct
+    with open(os.path.join(OUT, "perf-%s.txt" % label), "w") as f:
+        f.write(txt)
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    return {"top": [{"pct": p_, "space": "kernel" if k == "k" else "user", "symbol": n} for p_, k, n in syms[:15]],
+            "buckets": dict(sorted(((k, round(v, 1)) for k, v in buckets.items()), key=lambda kv: -kv[1])),
+            "kernel_pct": round(sum(p_ for p_, k, _ in syms if k == "k"), 1)}
+
+
+# ---- machine ----------------------------------------------------------------------------
+def machine():
+    model = "?"
+    flags = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and model == "?":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                flags = line
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) * 1024
+    load = os.getloadavg()
+    return {"nproc": os.cpu_count(), "cpu_model": model, "avx512f": "avx512f" in flags,
+            "mem_bytes": mem, "kernel": platform.release(),
+            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "loadavg_at_start": [round(x, 2) for x in load]}
+
+
+# ---- the measurements ----------------------------------------------------------------------
+def upserts(data):
+    res = []
+    for dim, n, base in [(384, N384, data["s384"]), (1536, N1536, data["s1536"])]:
+        bodies = os.path.join(OUT, "upsert-%d-%d.bodies" % (dim, n))
+        if not os.path.exists(bodies) or os.path.getmtime(bodies) < os.path.getmtime(base):
+            log("building upsert bodies %d-d" % dim)
+            sh([LOADGEN, "--upsert-f32", base, "--dim", dim, "--batch", 256, "--count", n, "--save-bodies", bodies])
+        for wait in ("false", "true"):
+            for conns in (1, 4):
+                srv = Server()
+                try:
+                    rss0 = srv.status()["VmRSS"]
+                    srv.create("bench", dim)
+                    cpu0 = srv.cpu()
+                    r = loadgen(srv, "--method", "PUT", "--path", "/collections/bench/points?wait=" + wait,
+                                "--conns", conns, "--bodies", bodies)
+                    t_ack = r["seconds"]
+                    t_drain = 0.0
+                    if wait == "false":
+                        t1 = time.time()
+                        while srv.count("bench") < n and time.time() - t1 < 300:
+                            time.sleep(0.01)
+                        t_drain = time.time() - t1
+                    got = srv.count("bench")
+                    cpu = srv.cpu() - cpu0
+                    st = srv.status()
+                    row = {
+                        "dim": dim, "wait": wait == "true", "conns": conns, "points": n, "points_stored": got,
+                        "errors": r["errors"], "seconds_to_ack": round(t_ack, 3),
+                        "seconds_to_visible": round(t_ack + t_drain, 3),
+                        "points_per_s": round(n / (t_ack + t_drain), 1),
+                        "points_per_s_ack": round(n / t_ack, 1),
+                        "components_per_s": round(n * dim / (t_ack + t_drain)),
+                        "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "p99_ms": r["p99_ms"],
+                        "body_bytes_avg": r["body_bytes_avg"], "request_MB_per_s": r["sent_MB_per_s"],
+                        "server_cpu_s": round(cpu, 3), "server_cpu_us_per_point": round(cpu / n * 1e6, 2),
+                        "client_cpu_s": r["client_cpu_s"],
+                        "rss_empty": rss0, "rss_after": st["VmRSS"], "rss_peak": st["VmHWM"],
+                        "bytes_per_point_rss": round((st["VmRSS"] - rss0) / max(got, 1)),
+                        "disk_bytes": srv.disk(),
+                    }
+                    if r["errors"]:
+                        row["first_error"] = r.get("first_error_body")
+                    res.append(row)
+                    log("upsert dim=%d wait=%s conns=%d: %.0f points/s (ack %.0f/s), server cpu %.1f us/pt, errors %d"
+                        % (dim, wait, conns, row["points_per_s"], row["points_per_s_ack"],
+                           row["server_cpu_us_per_point"], r["errors"]))
+                finally:
+                    srv.stop()
+    return res
+
+
+def profile_upsert(data):
+    """One more 384-d run (wait=true, 1 connection) under perf."""
+    bodies = os.path.join(OUT, "upsert-384-%d.bodies" % N384)
+    out = {}
+    for wait in ("true", "false"):
+        srv = Server()
+        try:
+            srv.create("bench", 384)
+            pf = os.path.join(OUT, "perf-upsert.data")
+            p = perf_start(srv.p.pid, pf)
+            time.sleep(0.3)
+            loadgen(srv, "--method", "PUT", "--path", "/collections/bench/points?wait=" + wait, "--conns", 1,
+                    "--bodies", bodies, "--requests", 160)
+            if wait == "false":
+                while srv.count("bench") < 160 * 256:
+                    time.sleep(0.01)
+            out["upsert_wait_" + wait] = perf_stop(p, pf, "upsert-wait-" + wait)
+        finally:
+            srv.stop()
+    return out
+
+
+def read_gt():
+    gt = np.fromfile(os.path.join(DATASET, "groundtruth.u32"), dtype="<u4").reshape(-1, 100)
+    gs = np.fromfile(os.path.join(DATASET, "groundtruth-scores.f32"), dtype="<f4").reshape(-1, 100)
+    return gt, gs
+
+
+def recall_from_dump(path, gt, gs, per):
+    """recall@10 of the dumped responses (body order), plain and tie-aware."""
+    ids = []
+    scores = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                ids.append(None)
+                continue
+            res = json.loads(line)["result"]
+            groups = res if isinstance(res, list) else [res]
+            for g in groups:
+                pts = g["points"]
+                ids.append([p["id"] for p in pts])
+                scores.append([p["score"] for p in pts])
+    n = min(len(ids), gt.shape[0])
+    hit = tie = 0
+    missing = 0
+    for i in range(n):
+        if ids[i] is None:
+            missing += 1
+            continue
+        truth = set(int(x) for x in gt[i, :10])
+        got = ids[i][:10]
+        hit += len(truth.intersection(got))
+        # tie-aware: a returned id counts if its exact score reaches the 10th true score
+        thr = gs[i, 9] - 1e-5
+        pos = {int(x): k for k, x in enumerate(gt[i])}
+        tie += sum(1 for x in got if x in truth or (x in pos and gs[i, pos[x]] >= thr))
+    m = max(n - missing, 1)
+    return {"recall_at_10": round(hit / (10 * m), 5), "recall_at_10_tie_aware": round(tie / (10 * m), 5),
+            "queries_checked": n - missing}
+
+
+def search(data, bw):
+    res = {"dataset": data["search_name"], "rows": [], "profiles": {}}
+    srv = Server()
+    try:
+        rss0 = srv.status()["VmRSS"]
+        srv.create("s", 384)
+        bodies = os.path.join(OUT, "upsert-search.bodies")
+        if not os.path.exists(bodies) or os.path.getmtime(bodies) < os.path.getmtime(data["search_base"]):
+            sh([LOADGEN, "--upsert-f32", data["search_base"], "--dim", 384, "--batch", 256, "--save-bodies", bodies])
+        r = loadgen(srv, "--method", "PUT", "--path", "/collections/s/points?wait=true", "--conns", 4,
+                    "--bodies", bodies)
+        n = srv.count("s")
+        st = srv.status()
+        res["load"] = {"points": n, "seconds": r["seconds"], "points_per_s": round(n / r["seconds"], 1),
+                       "errors": r["errors"], "rss_empty": rss0, "rss_after_load": st["VmRSS"],
+                       "rss_peak": st["VmHWM"], "bytes_per_vector_rss": round((st["VmRSS"] - rss0) / max(n, 1)),
+                       "raw_vector_bytes": 384 * 4, "disk_bytes": srv.disk()}
+        log("search set loaded: %d points, %.0f points/s, RSS %.1f MB" % (n, n / r["seconds"], st["VmRSS"] / 1e6))
+        pass_bytes = n * 384 * 4
+        gt, gs = read_gt() if data["has_gt"] else (None, None)
+        q = data["search_queries"]
+        nq = os.path.getsize(q) // (384 * 4)
+        configs = [(0, 1), (0, 4), (8, 1), (8, 2), (16, 1), (16, 2)]
+        for batch, conns in configs:
+            path = "/collections/s/points/query" + ("/batch" if batch else "")
+            dump = os.path.join(OUT, "dump-b%d-c%d.jsonl" % (batch, conns))
+            per = max(batch, 1)
+            nbodies = (nq + per - 1) // per
+            label = "search-b%d-c%d" % (batch, conns)
+            pf = os.path.join(OUT, "perf-search.data")
+            p = perf_start(srv.p.pid, pf) if (conns == 1 and batch in (0, 16)) else None
+            cpu0 = srv.cpu()
+            args = ["--path", path, "--conns", conns, "--query-f32", q, "--dim", 384, "--duration", SEARCH_SECONDS,
+                    "--min-requests", nbodies, "--warmup", 2 * conns, "--dump", dump]
+            if batch:
+                args += ["--batch", batch]
+            r = loadgen(srv, *args)
+            cpu = srv.cpu() - cpu0
+            prof = perf_stop(p, pf, label) if p else None
+            if prof:
+                res["profiles"][label] = prof
+            qps = r["items_per_s"]
+            bound = bw / pass_bytes * per
+            row = {"batch": batch, "conns": conns, "qps": round(qps, 1), "requests_per_s": r["rps"],
+                   "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "p99_ms": r["p99_ms"], "errors": r["errors"],
+                   "requests": r["requests"], "server_cpu_s": round(cpu, 2),
+                   "server_cpu_ms_per_query": round(cpu / max(r["items"], 1) * 1e3, 3),
+                   "effective_GBps": round(qps / per * pass_bytes / 1e9, 2),
+                   "bound_qps": round(bound, 1), "ratio_to_bound": round(qps / bound, 3)}
+            if gt is not None:
+                row.update(recall_from_dump(dump, gt, gs, per))
+            res["rows"].append(row)
+            log("search batch=%d conns=%d: %.1f QPS (bound %.0f), recall %s" %
+                (batch, conns, qps, bound, row.get("recall_at_10")))
+    finally:
+        srv.stop()
+    return res
+
+
+def faiss_peer(data):
+    try:
+        out = sh([PY, os.path.join(HERE, "faiss_peer.py"), data["search_base"], data["search_queries"],
+                  os.path.join(DATASET, "groundtruth.u32") if data["has_gt"] else "-"], timeout=900)
+        return json.loads(out.strip().splitlines()[-1])
+    except subprocess.CalledProcessError as e:
+        return {"error": (e.stderr or "")[-2000:]}
+
+
+def prepare():
+    data = {}
+    s384 = os.path.join(OUT, "synth-384.f32")
+    s384q = os.path.join(OUT, "synth-384-queries.f32")
+    s1536 = os.path.join(OUT, "synth-1536.f32")
+    if not os.path.exists(s384) or os.path.getsize(s384) < N384 * 384 * 4:
+        log("generating synthetic 384-d")
+        sh([PY, os.path.join(HERE, "gen.py"), "synth", str(N384), "384", s384, "--queries", "1000", s384q])
+    if not os.path.exists(s1536) or os.path.getsize(s1536) < N1536 * 1536 * 4:
+        log("generating synthetic 1536-d")
+        sh([PY, os.path.join(HERE, "gen.py"), "synth", str(N1536), "1536", s1536, "--seed", "7"])
+    data["s384"], data["s1536"] = s384, s1536
+    if os.path.exists(os.path.join(DATASET, "base.f16")):
+        mb = os.path.join(OUT, "man-lsa-384.f32")
+        mq = os.path.join(OUT, "man-lsa-384-queries.f32")
+        if not os.path.exists(mb):
+            sh([PY, os.path.join(HERE, "gen.py"), "f16", os.path.join(DATASET, "base.f16"), "384", mb])
+        if not os.path.exists(mq):
+            sh([PY, os.path.join(HERE, "gen.py"), "f16", os.path.join(DATASET, "queries.f16"), "384", mq])
+        data.update(search_base=mb, search_queries=mq, search_name="man-lsa-384 (100k x 384, real)", has_gt=True)
+    else:
+        data.update(search_base=s384, search_queries=s384q, search_name="synthetic 100k x 384 (man-lsa-384 absent)",
+                    has_gt=False)
+    return data
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    open(os.path.join(OUT, "server.log"), "w").close()
+    rep = {"machine": machine()}
+    log("machine:", rep["machine"]["cpu_model"], rep["machine"]["nproc"], "cpus")
+    rep["membw"] = json.loads(sh([MEMBW]).strip())
+    bw = max(v for k, v in rep["membw"].items() if k.startswith("gbps_")) * 1e9
+    log("memory read bandwidth: %s" % rep["membw"])
+    data = prepare()
+    rep["search"] = search(data, bw)
+    log("faiss peer")
+    rep["faiss"] = faiss_peer(data)
+    # ratios
+    f = rep["faiss"]
+    if "rows" in f:
+        fm = {(r["batch"], r["threads"]): r["qps"] for r in f["rows"]}
+        for row in rep["search"]["rows"]:
+            b = row["batch"]
+            row["faiss_qps_1t"] = fm.get((b, 1))
+            row["faiss_qps_2t"] = fm.get((b, 2))
+            best = max(fm.get((b, 1)) or 0, fm.get((b, 2)) or 0)
+            row["ratio_to_faiss_best"] = round(row["qps"] / best, 3) if best else None
+    rep["upsert"] = upserts(data)
+    rep["profiles"] = dict(rep["search"].pop("profiles"))
+    log("profiling upserts")
+    rep["profiles"].update(profile_upsert(data))
+    rep["membw_end"] = json.loads(sh([MEMBW]).strip())
+    rep["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    rep["wall_seconds"] = round(time.time() - T_START, 1)
+    with open(os.path.join(OUT, "report.json"), "w") as fo:
+        json.dump(rep, fo, indent=1)
+    sh([PY, os.path.join(HERE, "report_md.py"), os.path.join(OUT, "report.json"),
+        os.path.join(ROOT, "docs", "benchmarks.md")])
+    log("wrote bench/out/report.json and docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()
