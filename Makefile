@@ -109,7 +109,8 @@ fuzz: $(FUZZ_BIN)
 	  test $${PIPESTATUS[0]} -eq 0; done
 
 # ---- style ----
-FMT_FILES = $(shell find src tests/unit tests/fuzz tools bench -name '*.[ch]' 2>/dev/null)
+# Only the project's own tracked sources (never virtualenvs or node_modules).
+FMT_FILES = $(shell git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'tools/*.[ch]' 'bench/*.[ch]')
 format-check:
 	clang-format --dry-run -Werror $(FMT_FILES)
 format:

@@ -70,11 +70,11 @@ static double g_duration = 0;
 static const char *g_dump;
 static char **g_dumped; /* per body: first response, length-prefixed */
 
-static atomic_long g_next;     /* next request number */
-static atomic_long g_errors;   /* non-2xx or I/O failures */
-static atomic_long g_done;     /* completed timed requests */
-static atomic_long g_items;    /* items in completed timed requests */
-static atomic_llong g_bytes;   /* request bytes sent */
+static atomic_long g_next;   /* next request number */
+static atomic_long g_errors; /* non-2xx or I/O failures */
+static atomic_long g_done;   /* completed timed requests */
+static atomic_long g_items;  /* items in completed timed requests */
+static atomic_llong g_bytes; /* request bytes sent */
 static atomic_int g_stop;
 static double g_deadline;
 static int g_first_status_err = 0;
@@ -112,7 +112,9 @@ static void sb_add(sbuf *b, const char *s, size_t n) {
     b->n += n;
     b->p[b->n] = 0;
 }
-static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+static void sb_str(sbuf *b, const char *s) {
+    sb_add(b, s, strlen(s));
+}
 static void sb_float(sbuf *b, float f) {
     char t[32];
     int n = snprintf(t, sizeof t, "%.9g", (double)f);
@@ -188,8 +190,10 @@ static void build_upserts(const char *path, size_t dim, size_t batch, size_t cou
         for (size_t r = lo; r < hi; r++) {
             char t[160];
             long id = id0 + (long)r;
-            snprintf(t, sizeof t, "%s{\"id\":%ld,\"payload\":{\"tag\":\"%s\",\"group\":%ld,\"n\":%ld},\"vector\":",
-                     r > lo ? "," : "", id, tags[id % 5], id % 100, id);
+            snprintf(
+                t, sizeof t,
+                "%s{\"id\":%ld,\"payload\":{\"tag\":\"%s\",\"group\":%ld,\"n\":%ld},\"vector\":",
+                r > lo ? "," : "", id, tags[id % 5], id % 100, id);
             sb_str(&b, t);
             sb_vec(&b, m + r * dim, dim);
             sb_str(&b, "}");
@@ -301,14 +305,16 @@ static ssize_t fill(conn_t *c) {
 static const char *find_hdr(const char *h, size_t hlen, const char *name) {
     size_t nl = strlen(name);
     for (const char *p = h; p + nl < h + hlen; p++) {
-        if ((p == h || p[-1] == '\n') && strncasecmp(p, name, nl) == 0 && p[nl] == ':') return p + nl + 1;
+        if ((p == h || p[-1] == '\n') && strncasecmp(p, name, nl) == 0 && p[nl] == ':')
+            return p + nl + 1;
     }
     return NULL;
 }
 
 /* Reads one response; sets *status, *body and *blen (pointing into c->buf), and
  * *close_after.  Returns the bytes to consume from c->buf, or 0 on failure. */
-static size_t read_response(conn_t *c, int *status, const char **body, size_t *blen, int *close_after) {
+static size_t read_response(conn_t *c, int *status, const char **body, size_t *blen,
+                            int *close_after) {
     size_t hend = 0;
     for (;;) {
         char *e = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
@@ -434,7 +440,8 @@ static void *worker(void *arg) {
                 char *copy = malloc(sizeof(size_t) + rlen), *expect = NULL;
                 memcpy(copy, &rlen, sizeof(size_t));
                 memcpy(copy + sizeof(size_t), rb, rlen);
-                if (!__atomic_compare_exchange_n(&g_dumped[bi], &expect, copy, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                if (!__atomic_compare_exchange_n(&g_dumped[bi], &expect, copy, 0, __ATOMIC_ACQ_REL,
+                                                 __ATOMIC_ACQUIRE))
                     free(copy);
             }
         }
@@ -452,11 +459,12 @@ static int cmpd(const void *a, const void *b) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: loadgen --port P [--host H] [--method M] --path PATH [--conns N]\n"
-            "  (--bodies FILE | --upsert-f32 FILE --dim D [--batch 256] [--count N] [--id-offset K]\n"
-            "   | --query-f32 FILE --dim D [--batch B] [--count N] [--limit 10])\n"
-            "  [--requests R] [--duration S --min-requests M] [--warmup W] [--dump FILE]\n");
+    fprintf(
+        stderr,
+        "usage: loadgen --port P [--host H] [--method M] --path PATH [--conns N]\n"
+        "  (--bodies FILE | --upsert-f32 FILE --dim D [--batch 256] [--count N] [--id-offset K]\n"
+        "   | --query-f32 FILE --dim D [--batch B] [--count N] [--limit 10])\n"
+        "  [--requests R] [--duration S --min-requests M] [--warmup W] [--dump FILE]\n");
     exit(2);
 }
 
@@ -469,33 +477,57 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
-        if (ARG("--host")) g_host = v;
-        else if (ARG("--port")) g_port = atoi(v);
-        else if (ARG("--method")) g_method = v;
-        else if (ARG("--path")) g_path = v;
-        else if (ARG("--conns")) g_conns = atoi(v);
-        else if (ARG("--bodies")) bodies = v;
-        else if (ARG("--upsert-f32")) upsert = v;
-        else if (ARG("--query-f32")) query = v;
-        else if (ARG("--dim")) dim = (size_t)atol(v);
-        else if (ARG("--batch")) batch = (size_t)atol(v), batch_set = 1;
-        else if (ARG("--count")) count = (size_t)atol(v);
-        else if (ARG("--id-offset")) id0 = atol(v);
-        else if (ARG("--limit")) limit = atoi(v);
-        else if (ARG("--requests")) g_requests = atol(v);
-        else if (ARG("--min-requests")) g_min_requests = atol(v);
-        else if (ARG("--duration")) g_duration = atof(v);
-        else if (ARG("--warmup")) g_warmup = atol(v);
-        else if (ARG("--dump")) g_dump = v;
-        else if (ARG("--save-bodies")) save = v;
-        else usage();
+        if (ARG("--host"))
+            g_host = v;
+        else if (ARG("--port"))
+            g_port = atoi(v);
+        else if (ARG("--method"))
+            g_method = v;
+        else if (ARG("--path"))
+            g_path = v;
+        else if (ARG("--conns"))
+            g_conns = atoi(v);
+        else if (ARG("--bodies"))
+            bodies = v;
+        else if (ARG("--upsert-f32"))
+            upsert = v;
+        else if (ARG("--query-f32"))
+            query = v;
+        else if (ARG("--dim"))
+            dim = (size_t)atol(v);
+        else if (ARG("--batch"))
+            batch = (size_t)atol(v), batch_set = 1;
+        else if (ARG("--count"))
+            count = (size_t)atol(v);
+        else if (ARG("--id-offset"))
+            id0 = atol(v);
+        else if (ARG("--limit"))
+            limit = atoi(v);
+        else if (ARG("--requests"))
+            g_requests = atol(v);
+        else if (ARG("--min-requests"))
+            g_min_requests = atol(v);
+        else if (ARG("--duration"))
+            g_duration = atof(v);
+        else if (ARG("--warmup"))
+            g_warmup = atol(v);
+        else if (ARG("--dump"))
+            g_dump = v;
+        else if (ARG("--save-bodies"))
+            save = v;
+        else
+            usage();
 #undef ARG
     }
     if (g_conns < 1) usage();
-    if (bodies) load_bodies_file(bodies);
-    else if (upsert && dim) build_upserts(upsert, dim, batch, count, id0);
-    else if (query && dim) build_queries(query, dim, batch_set ? batch : 0, count, limit);
-    else usage();
+    if (bodies)
+        load_bodies_file(bodies);
+    else if (upsert && dim)
+        build_upserts(upsert, dim, batch, count, id0);
+    else if (query && dim)
+        build_queries(query, dim, batch_set ? batch : 0, count, limit);
+    else
+        usage();
     if (!g_nbodies) die("no bodies");
     if (save) {
         FILE *f = fopen(save, "wb");
@@ -543,8 +575,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < g_conns; i++) pthread_join(th[i], NULL);
     double el = now() - t0;
     getrusage(RUSAGE_SELF, &ru1);
-    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) + (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-                 1e-6 * (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
+    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+                 (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+                 1e-6 * (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec +
+                                 ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
 
     size_t n = 0;
     for (int i = 0; i < g_conns; i++) n += cs[i].nlat;
@@ -561,15 +595,18 @@ int main(int argc, char **argv) {
     long items = atomic_load(&g_items), errs = atomic_load(&g_errors);
     printf("{\"conns\":%d,\"requests\":%zu,\"errors\":%ld,\"seconds\":%.4f,\"rps\":%.2f,"
            "\"items\":%ld,\"items_per_s\":%.2f,\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,"
-           "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"body_bytes_avg\":%.0f,\"sent_MB_per_s\":%.2f,\"client_cpu_s\":%.3f",
-           g_conns, n, errs, el, (double)n / el, items, (double)items / el, n ? sum / (double)n * 1e3 : 0,
-           PCT(0.50), PCT(0.95), PCT(0.99), n ? all[n - 1] * 1e3 : 0, (double)body_bytes / (double)g_nbodies,
-           (double)atomic_load(&g_bytes) / el / 1e6, cpu);
+           "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"body_bytes_avg\":%.0f,\"sent_MB_per_s\":%.2f,"
+           "\"client_cpu_s\":%.3f",
+           g_conns, n, errs, el, (double)n / el, items, (double)items / el,
+           n ? sum / (double)n * 1e3 : 0, PCT(0.50), PCT(0.95), PCT(0.99), n ? all[n - 1] * 1e3 : 0,
+           (double)body_bytes / (double)g_nbodies, (double)atomic_load(&g_bytes) / el / 1e6, cpu);
     if (errs) {
         printf(",\"first_error_status\":%d,\"first_error_body\":\"", g_first_status_err);
         for (const char *p = g_err_sample; *p; p++)
-            if (*p == '"' || *p == '\\') printf("\\%c", *p);
-            else if ((unsigned char)*p >= 0x20) putchar(*p);
+            if (*p == '"' || *p == '\\')
+                printf("\\%c", *p);
+            else if ((unsigned char)*p >= 0x20)
+                putchar(*p);
         printf("\"");
     }
     printf("}\n");

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BYTES ((size_t)1 << 30)
+#define BYTES  ((size_t)1 << 30)
 #define PASSES 6
 
 static float *g_a;

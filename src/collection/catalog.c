@@ -149,7 +149,8 @@ static qv_rc load_all(qv_catalog *cat, qv_err *err) {
         qv_err e2;
         qv_rc rc = qv_collection_open(path, e->d_name, &c, &e2);
         if (rc) QV_LOG_ERROR("collection %s failed to load: %s", e->d_name, e2.msg);
-        if (c && !add_locked(cat, c)) qv_collection_destroy(c);
+        if (c && !add_locked(cat, c))
+            qv_collection_destroy(c);
         else if (c)
             QV_LOG_INFO("loaded collection %s (%u points)", c->name,
                         c->seg ? qv_segment_live_count(c->seg) : 0);
@@ -201,8 +202,7 @@ void qv_catalog_close(qv_catalog *cat) {
 
 /* ---- the table ----------------------------------------------------------------- */
 
-qv_rc qv_catalog_create(qv_catalog *cat, const char *name, qv_collection_config *cfg,
-                        qv_err *err) {
+qv_rc qv_catalog_create(qv_catalog *cat, const char *name, qv_collection_config *cfg, qv_err *err) {
     qv_rc rc = qv_catalog_check_name(name, err);
     if (rc) return rc;
     pthread_mutex_lock(&cat->mu);

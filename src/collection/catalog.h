@@ -45,8 +45,7 @@ qv_rc qv_catalog_check_name(const char *name, qv_err *err);
 
 /* Creates a collection; QV_EEXISTS if the name is taken.  Takes ownership
  * of *cfg's contents on success (cfg is left empty). */
-qv_rc qv_catalog_create(qv_catalog *cat, const char *name, qv_collection_config *cfg,
-                        qv_err *err);
+qv_rc qv_catalog_create(qv_catalog *cat, const char *name, qv_collection_config *cfg, qv_err *err);
 
 /* Deletes a collection; *existed tells whether there was one. */
 qv_rc qv_catalog_delete(qv_catalog *cat, const char *name, bool *existed, qv_err *err);

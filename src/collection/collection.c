@@ -44,8 +44,8 @@
 #include "index/filter.h"
 
 #define ENVELOPE_VERSION 1
-#define CONFIG_MAGIC "QVCOLCFG"
-#define CURRENT_MAGIC "QVCURRNT"
+#define CONFIG_MAGIC     "QVCOLCFG"
+#define CURRENT_MAGIC    "QVCURRNT"
 
 /* ---- small file helpers --------------------------------------------------- */
 
@@ -164,8 +164,10 @@ static qv_rc config_load(const char *dir, qv_collection_config *cfg, qv_err *err
     qv_arena_init(&a);
     jv j;
     rc = jv_parse(&a, body, len, &j, err);
-    if (rc == QV_OK) rc = qv_collection_config_read_json(&j, cfg, err);
-    else rc = qv_fail(err, QV_ECORRUPT, "%s: %s", path, err ? err->msg : "bad JSON");
+    if (rc == QV_OK)
+        rc = qv_collection_config_read_json(&j, cfg, err);
+    else
+        rc = qv_fail(err, QV_ECORRUPT, "%s: %s", path, err ? err->msg : "bad JSON");
     qv_arena_free(&a);
     free(body);
     return rc;
@@ -396,8 +398,8 @@ qv_rc qv_collection_flush(qv_collection *c, bool force_checkpoint, qv_err *err) 
     pthread_rwlock_rdlock(&c->lock);
     qv_rc rc = wal_sync(c->wal, wal_last_op(c->wal), err);
     uint64_t cap = c->cfg.wal.wal_capacity_mb << 20;
-    bool want = force_checkpoint ? c->applied_op != c->checkpoint_op
-                                 : atomic_load(&c->wal_bytes) >= cap;
+    bool want =
+        force_checkpoint ? c->applied_op != c->checkpoint_op : atomic_load(&c->wal_bytes) >= cap;
     if (rc == QV_OK && want) rc = checkpoint_locked(c, err);
     pthread_rwlock_unlock(&c->lock);
     pthread_mutex_unlock(&c->cp_mutex);
@@ -485,10 +487,17 @@ static qv_rc payload_for(qv_collection *c, const qv_update_op *op, uint32_t off,
     const jv *old = qv_segment_payload(c->seg, off);
     *out = NULL;
     switch (op->kind) {
-    case QV_OP_SET_PAYLOAD: *out = qv_payload_merge(old, &op->payload, key); break;
-    case QV_OP_OVERWRITE_PAYLOAD: *out = qv_payload_new(&op->payload); break;
-    case QV_OP_DELETE_PAYLOAD: *out = qv_payload_remove(old, paths, op->nnames); break;
-    default: return QV_OK; /* clear */
+    case QV_OP_SET_PAYLOAD:
+        *out = qv_payload_merge(old, &op->payload, key);
+        break;
+    case QV_OP_OVERWRITE_PAYLOAD:
+        *out = qv_payload_new(&op->payload);
+        break;
+    case QV_OP_DELETE_PAYLOAD:
+        *out = qv_payload_remove(old, paths, op->nnames);
+        break;
+    default:
+        return QV_OK; /* clear */
     }
     return *out ? QV_OK : QV_ENOMEM;
 }
@@ -531,15 +540,18 @@ static qv_rc apply_delete_vectors(qv_collection *c, const qv_update_op *op, uint
 static qv_rc apply_op(qv_collection *c, const qv_update_op *op, uint64_t opnum, qv_err *err) {
     switch (op->kind) {
     case QV_OP_UPSERT:
-    case QV_OP_UPDATE_VECTORS: return apply_points(c, op, opnum, err);
+    case QV_OP_UPDATE_VECTORS:
+        return apply_points(c, op, opnum, err);
     case QV_OP_DELETE:
         for (uint32_t i = 0; i < op->nids; i++) qv_segment_delete(c->seg, opnum, &op->ids[i]);
         return QV_OK;
     case QV_OP_SET_PAYLOAD:
     case QV_OP_OVERWRITE_PAYLOAD:
     case QV_OP_DELETE_PAYLOAD:
-    case QV_OP_CLEAR_PAYLOAD: return apply_payload(c, op, opnum, err);
-    case QV_OP_DELETE_VECTORS: return apply_delete_vectors(c, op, opnum);
+    case QV_OP_CLEAR_PAYLOAD:
+        return apply_payload(c, op, opnum, err);
+    case QV_OP_DELETE_VECTORS:
+        return apply_delete_vectors(c, op, opnum);
     }
     return qv_fail(err, QV_ECORRUPT, "unknown operation kind %u", op->kind);
 }
@@ -548,8 +560,7 @@ static qv_rc apply_op(qv_collection *c, const qv_update_op *op, uint64_t opnum, 
 
 static qv_rc check_vector(qv_collection *c, qv_vec_in *v, qv_err *err) {
     int vi = qv_collection_config_vector(&c->cfg, v->name);
-    if (vi < 0)
-        return qv_fail(err, QV_EBADINPUT, "Not existing vector name error: %s", v->name);
+    if (vi < 0) return qv_fail(err, QV_EBADINPUT, "Not existing vector name error: %s", v->name);
     const qv_vector_params *vp = &c->cfg.vectors[vi];
     if (v->dim != vp->size)
         return qv_fail(err, QV_EBADINPUT, "Vector dimension error: expected dim: %u, got %u",
@@ -628,8 +639,8 @@ static qv_rc validate(qv_collection *c, qv_arena *a, qv_update_op *op, qv_err *e
 
 qv_rc qv_collection_update(qv_collection *c, qv_update_op *op, bool wait, uint64_t *op_num,
                            qv_write_status *status, qv_err *err) {
-    if (c->broken) return qv_fail(err, QV_EUNAVAILABLE, "collection %s is broken: %s", c->name,
-                                  c->broken_msg);
+    if (c->broken)
+        return qv_fail(err, QV_EUNAVAILABLE, "collection %s is broken: %s", c->name, c->broken_msg);
     qv_arena a;
     qv_arena_init(&a);
     pthread_rwlock_wrlock(&c->lock);
@@ -645,7 +656,8 @@ qv_rc qv_collection_update(qv_collection *c, qv_update_op *op, bool wait, uint64
     if (rc == QV_OK) {
         atomic_fetch_add(&c->wal_bytes, len);
         rc = apply_op(c, op, opnum, err);
-        if (rc == QV_OK) c->applied_op = opnum;
+        if (rc == QV_OK)
+            c->applied_op = opnum;
         else {
             /* Logged but not applied: only OOM gets here. Mark the collection
              * broken rather than diverge from its own WAL. */

@@ -31,7 +31,7 @@ struct qv_filter;
 
 /* ---- Configuration ----------------------------------------------------- */
 
-#define QV_MAX_VECTOR_DIM 65536
+#define QV_MAX_VECTOR_DIM    65536
 #define QV_MAX_NAMED_VECTORS 64
 
 /* Optional value: has = the user (or a default Qdrant fills in) set it. */

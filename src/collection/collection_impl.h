@@ -37,8 +37,8 @@ struct qv_collection {
     qv_collection_config cfg;
     qv_segment *seg;
     wal *wal;
-    uint64_t checkpoint_op; /* every op <= this is in the checkpoint */
-    uint64_t applied_op;    /* last op applied to seg */
+    uint64_t checkpoint_op;         /* every op <= this is in the checkpoint */
+    uint64_t applied_op;            /* last op applied to seg */
     atomic_uint_fast64_t wal_bytes; /* appended since the last checkpoint */
     bool broken;
     char broken_msg[256];
@@ -61,8 +61,8 @@ qv_rc qv_collection_flush(qv_collection *c, bool force_checkpoint, qv_err *err);
 void qv_collection_destroy(qv_collection *c);
 
 /* Scans (caller holds the lock) for points matching filter. */
-qv_rc qv_collection_select_ids(qv_collection *c, const struct qv_filter *filter,
-                               qv_arena *a, qv_pointid **ids, uint32_t *n, qv_err *err);
+qv_rc qv_collection_select_ids(qv_collection *c, const struct qv_filter *filter, qv_arena *a,
+                               qv_pointid **ids, uint32_t *n, qv_err *err);
 
 /* Temporary directories beside collections carry this prefix; ':' cannot
  * occur in a collection name, so they never collide with one, and their

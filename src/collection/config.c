@@ -26,7 +26,8 @@ void qv_collection_config_defaults(qv_collection_config *c) {
         .indexing_threshold = {true, 10000},
         .flush_interval_sec = 5,
     };
-    c->wal = (qv_wal_config){.wal_capacity_mb = 32, .wal_segments_ahead = 0, .wal_retain_closed = 1};
+    c->wal =
+        (qv_wal_config){.wal_capacity_mb = 32, .wal_segments_ahead = 0, .wal_retain_closed = 1};
 }
 
 void qv_collection_config_free(qv_collection_config *c) {
@@ -75,9 +76,12 @@ int qv_collection_config_vector(const qv_collection_config *c, const char *name)
 
 static const char *datatype_name(qv_datatype d) {
     switch (d) {
-    case QV_DT_FLOAT16: return "float16";
-    case QV_DT_UINT8: return "uint8";
-    default: return "float32";
+    case QV_DT_FLOAT16:
+        return "float16";
+    case QV_DT_UINT8:
+        return "uint8";
+    default:
+        return "float32";
     }
 }
 
@@ -278,7 +282,7 @@ static void rd_vector(cfg_reader *r, const char *name, size_t nlen, const jv *o,
         v->has_datatype = true;
         v->datatype = strcmp(dt->v.s, "float16") == 0 ? QV_DT_FLOAT16
                       : strcmp(dt->v.s, "uint8") == 0 ? QV_DT_UINT8
-                                                        : QV_DT_FLOAT32;
+                                                      : QV_DT_FLOAT32;
     }
     rd_jv(r, o, "hnsw_config", &v->hnsw_config);
     rd_jv(r, o, "quantization_config", &v->quantization_config);
@@ -304,8 +308,10 @@ static void rd_vectors(cfg_reader *r, const jv *vecs) {
     }
     for (uint32_t i = 0; i < vecs->len; i++) {
         const jv_member *m = &vecs->v.members[i];
-        if (m->val.type != JV_OBJ) r->bad = true;
-        else rd_vector(r, m->key, m->klen, &m->val, &c->vectors[i]);
+        if (m->val.type != JV_OBJ)
+            r->bad = true;
+        else
+            rd_vector(r, m->key, m->klen, &m->val, &c->vectors[i]);
     }
 }
 
@@ -351,8 +357,10 @@ qv_rc qv_collection_config_read_json(const jv *j, qv_collection_config *c, qv_er
     qv_collection_config_defaults(c);
     cfg_reader r = {c, false};
     const jv *p = jv_get(j, "params");
-    if (!p || p->type != JV_OBJ) r.bad = true;
-    else rd_params(&r, p);
+    if (!p || p->type != JV_OBJ)
+        r.bad = true;
+    else
+        rd_params(&r, p);
     rd_hnsw_opt_wal(&r, j);
     rd_jv(&r, j, "quantization_config", &c->quantization_config);
     rd_jv(&r, j, "strict_mode_config", &c->strict_mode_config);

@@ -57,8 +57,7 @@ static bool matches(const qv_collection *c, const qv_filter *f, uint32_t off) {
 
 static qv_rc read_begin(qv_collection *c, qv_err *err) {
     if (c->broken)
-        return qv_fail(err, QV_EUNAVAILABLE, "collection %s is broken: %s", c->name,
-                       c->broken_msg);
+        return qv_fail(err, QV_EUNAVAILABLE, "collection %s is broken: %s", c->name, c->broken_msg);
     pthread_rwlock_rdlock(&c->lock);
     return QV_OK;
 }
@@ -127,8 +126,10 @@ static uint32_t lower_bound(const qv_segment *s, const uint32_t *order, uint32_t
     uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (qv_pointid_cmp(qv_segment_id(s, order[mid]), id) < 0) lo = mid + 1;
-        else hi = mid;
+        if (qv_pointid_cmp(qv_segment_id(s, order[mid]), id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -163,8 +164,7 @@ qv_rc qv_collection_scroll(qv_collection *c, const qv_filter *filter, const qv_p
     return QV_OK;
 }
 
-qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, uint64_t *count,
-                          qv_err *err) {
+qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, uint64_t *count, qv_err *err) {
     qv_rc rc = read_begin(c, err);
     if (rc) return rc;
     uint64_t k = 0;
@@ -333,9 +333,12 @@ static void scan_batch(qv_collection *c, qstate **qs, size_t nq) {
     for (uint32_t off = 0; off < size; off++) {
         const float *v = qv_segment_vector(c->seg, vi, off);
         if (!v || !qv_segment_is_live(c->seg, off)) continue;
-        if (d == QV_DIST_EUCLID) k->l2sq_multi(qv, nq, v, dim, out);
-        else if (d == QV_DIST_MANHATTAN) k->l1_multi(qv, nq, v, dim, out);
-        else k->dot_multi(qv, nq, v, dim, out);
+        if (d == QV_DIST_EUCLID)
+            k->l2sq_multi(qv, nq, v, dim, out);
+        else if (d == QV_DIST_MANHATTAN)
+            k->l1_multi(qv, nq, v, dim, out);
+        else
+            k->dot_multi(qv, nq, v, dim, out);
         for (size_t i = 0; i < nq; i++) {
             qstate *s = qs[i];
             if (s->has_exclude && s->exclude_off == off) continue;
@@ -419,8 +422,10 @@ qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, qv_quer
     if (rc == QV_OK) {
         for (size_t i = 0; i < n; i++) {
             if (begin) begin(ctx, i);
-            if (queries[i].kind == QV_QUERY_NONE) emit_by_id(c, &st[i], cb, ctx);
-            else emit(c, &st[i], cb, ctx);
+            if (queries[i].kind == QV_QUERY_NONE)
+                emit_by_id(c, &st[i], cb, ctx);
+            else
+                emit(c, &st[i], cb, ctx);
         }
     }
     for (size_t i = 0; st && i < n; i++) free(st[i].top.h);

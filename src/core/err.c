@@ -25,22 +25,38 @@ void qv_err_clear(qv_err *err) {
 
 const char *qv_rc_name(qv_rc rc) {
     switch (rc) {
-    case QV_OK: return "ok";
-    case QV_EBADINPUT: return "bad input";
-    case QV_EFORMAT: return "format error";
-    case QV_EBADREQUEST: return "bad request";
-    case QV_EVALIDATION: return "validation error";
-    case QV_ENOTFOUND: return "not found";
-    case QV_EEXISTS: return "already exists";
-    case QV_ETIMEOUT: return "timeout";
-    case QV_ENOTALLOWED: return "not allowed";
-    case QV_EUNIMPLEMENTED: return "not implemented";
-    case QV_ETOOLARGE: return "too large";
-    case QV_EUNAVAILABLE: return "unavailable";
-    case QV_EINTERNAL: return "internal error";
-    case QV_EIO: return "i/o error";
-    case QV_ECORRUPT: return "corrupt data";
-    case QV_ENOMEM: return "out of memory";
+    case QV_OK:
+        return "ok";
+    case QV_EBADINPUT:
+        return "bad input";
+    case QV_EFORMAT:
+        return "format error";
+    case QV_EBADREQUEST:
+        return "bad request";
+    case QV_EVALIDATION:
+        return "validation error";
+    case QV_ENOTFOUND:
+        return "not found";
+    case QV_EEXISTS:
+        return "already exists";
+    case QV_ETIMEOUT:
+        return "timeout";
+    case QV_ENOTALLOWED:
+        return "not allowed";
+    case QV_EUNIMPLEMENTED:
+        return "not implemented";
+    case QV_ETOOLARGE:
+        return "too large";
+    case QV_EUNAVAILABLE:
+        return "unavailable";
+    case QV_EINTERNAL:
+        return "internal error";
+    case QV_EIO:
+        return "i/o error";
+    case QV_ECORRUPT:
+        return "corrupt data";
+    case QV_ENOMEM:
+        return "out of memory";
     }
     return "unknown";
 }

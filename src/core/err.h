@@ -62,8 +62,7 @@ typedef struct qv_err {
 
 /* Records kind and a printf-style message into *err (err may be NULL) and
  * returns kind, so that callers can write `return qv_fail(err, ...)`. */
-qv_rc qv_fail(qv_err *err, qv_rc kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+qv_rc qv_fail(qv_err *err, qv_rc kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Clears *err to QV_OK with an empty message. */
 void qv_err_clear(qv_err *err);

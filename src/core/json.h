@@ -41,10 +41,10 @@
 typedef enum jv_type {
     JV_NULL = 0,
     JV_BOOL,
-    JV_NUM, /* unresolved number: v.s/len hold its source text */
-    JV_INT, /* resolved integer fitting int64 */
+    JV_NUM,  /* unresolved number: v.s/len hold its source text */
+    JV_INT,  /* resolved integer fitting int64 */
     JV_UINT, /* resolved integer above INT64_MAX */
-    JV_DBL, /* resolved non-integer (or out-of-range integer) */
+    JV_DBL,  /* resolved non-integer (or out-of-range integer) */
     JV_STR,
     JV_ARR,
     JV_OBJ,

@@ -27,7 +27,7 @@
 #include "core/jvbin.h"
 
 #define OPCODEC_VERSION 1
-#define VEC_KIND_DENSE 0
+#define VEC_KIND_DENSE  0
 
 static void put_id(qv_buf *b, const qv_pointid *id) {
     if (!id->is_uuid) {
@@ -88,7 +88,8 @@ uint8_t *qv_op_encode(const qv_update_op *op, size_t *len) {
     qv_buf_put_u8(&b, op->key != NULL);
     if (op->key) qv_buf_put_str(&b, op->key, strlen(op->key));
     qv_buf_put_varint(&b, op->nnames);
-    for (uint32_t i = 0; i < op->nnames; i++) qv_buf_put_str(&b, op->names[i], strlen(op->names[i]));
+    for (uint32_t i = 0; i < op->nnames; i++)
+        qv_buf_put_str(&b, op->names[i], strlen(op->names[i]));
     if (b.oom) {
         qv_buf_free(&b);
         return NULL;

@@ -28,14 +28,14 @@
 struct qv_filter;
 
 typedef enum qv_op_kind {
-    QV_OP_UPSERT = 1,          /* points: insert or replace whole points */
-    QV_OP_DELETE = 2,          /* ids (or filter) */
-    QV_OP_SET_PAYLOAD = 3,     /* ids (or filter), payload merged at key or root */
+    QV_OP_UPSERT = 1,            /* points: insert or replace whole points */
+    QV_OP_DELETE = 2,            /* ids (or filter) */
+    QV_OP_SET_PAYLOAD = 3,       /* ids (or filter), payload merged at key or root */
     QV_OP_OVERWRITE_PAYLOAD = 4, /* ids (or filter), payload replaced */
-    QV_OP_DELETE_PAYLOAD = 5,  /* ids (or filter), keys removed */
-    QV_OP_CLEAR_PAYLOAD = 6,   /* ids (or filter), payload emptied */
-    QV_OP_UPDATE_VECTORS = 7,  /* points: named vectors replaced, others kept */
-    QV_OP_DELETE_VECTORS = 8,  /* ids (or filter), named vectors removed */
+    QV_OP_DELETE_PAYLOAD = 5,    /* ids (or filter), keys removed */
+    QV_OP_CLEAR_PAYLOAD = 6,     /* ids (or filter), payload emptied */
+    QV_OP_UPDATE_VECTORS = 7,    /* points: named vectors replaced, others kept */
+    QV_OP_DELETE_VECTORS = 8,    /* ids (or filter), named vectors removed */
 } qv_op_kind;
 
 /* One named vector of a point.  Dense only for now; sparse and multi-vectors

@@ -73,8 +73,8 @@ void qv_payload_free(qv_payload *p) {
 
 typedef struct seg_vec {
     uint32_t dim;
-    float *rows;      /* cap x dim */
-    uint64_t *has;    /* presence bitmap, cap bits */
+    float *rows;   /* cap x dim */
+    uint64_t *has; /* presence bitmap, cap bits */
 } seg_vec;
 
 struct qv_segment {
@@ -95,7 +95,7 @@ struct qv_segment {
 };
 
 #define MAP_EMPTY 0u
-#define MAP_TOMB UINT32_MAX
+#define MAP_TOMB  UINT32_MAX
 
 static inline bool bit_get(const uint64_t *b, uint32_t i) {
     return (b[i >> 6] >> (i & 63)) & 1u;
@@ -356,10 +356,10 @@ bool qv_segment_delete(qv_segment *s, uint64_t opnum, const qv_pointid *id) {
 
 /* ---- checkpoint files ----------------------------------------------------- */
 
-#define POINTS_MAGIC "QVPOINTS"
-#define VECTORS_MAGIC "QVVECTRS"
+#define POINTS_MAGIC       "QVPOINTS"
+#define VECTORS_MAGIC      "QVVECTRS"
 #define SEG_FORMAT_VERSION 1
-#define SEG_HEADER_SIZE 32
+#define SEG_HEADER_SIZE    32
 
 /* A buffered file writer that checksums everything it writes. */
 typedef struct crc_writer {
@@ -374,8 +374,10 @@ static void cw_flush(crc_writer *w) {
     while (!w->failed && done < w->buf.len) {
         ssize_t k = write(w->fd, w->buf.data + done, w->buf.len - done);
         if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) w->failed = true;
-        else done += (size_t)k;
+        if (k <= 0)
+            w->failed = true;
+        else
+            done += (size_t)k;
     }
     w->buf.len = 0;
 }
@@ -539,8 +541,7 @@ static qv_rc read_checked(const char *path, uint8_t **data, size_t *len, qv_err 
         if (k <= 0) break;
         got += (size_t)k;
     }
-    if (got != (size_t)st.st_size ||
-        qv_crc32c(0, buf, got - 4) != qv_load_u32le(buf + got - 4)) {
+    if (got != (size_t)st.st_size || qv_crc32c(0, buf, got - 4) != qv_load_u32le(buf + got - 4)) {
         rc = qv_fail(err, QV_ECORRUPT, "%s fails its checksum", path);
         goto done;
     }
@@ -625,7 +626,8 @@ static qv_rc load_points(qv_segment *s, const char *dir, uint64_t *cp_op, uint8_
     }
     *masks = malloc(maskbytes * (n ? n : 1));
     bool ok = *masks && seg_grow(s, (uint32_t)n);
-    for (uint64_t i = 0; ok && i < n; i++) ok = load_point(s, &r, *masks + i * maskbytes, maskbytes);
+    for (uint64_t i = 0; ok && i < n; i++)
+        ok = load_point(s, &r, *masks + i * maskbytes, maskbytes);
     ok = ok && !r.bad && qv_rd_left(&r) == 0;
     free(data);
     if (!ok) return qv_fail(err, QV_ECORRUPT, "%s: malformed point records", path);

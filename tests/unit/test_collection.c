@@ -16,7 +16,7 @@
 #include "collection/collection_impl.h"
 #include "index/filter.h"
 
-#define DIM 8
+#define DIM  8
 #define NPTS 500
 
 static char root[256];

@@ -20,9 +20,9 @@
 #include "collection/collection_impl.h"
 #include "core/log.h"
 
-#define DIM 16
-#define WRITERS 4
-#define READERS 4
+#define DIM            16
+#define WRITERS        4
+#define READERS        4
 #define OPS_PER_WRITER 300
 #define IDS_PER_WRITER 200
 
@@ -34,7 +34,8 @@ static qv_rc upsert_one(int w, uint64_t id, int round) {
     qv_arena a;
     qv_arena_init(&a);
     float v[DIM];
-    for (int k = 0; k < DIM; k++) v[k] = (float)((id * 31 + (uint64_t)k * 7 + (uint64_t)round) % 97) / 97.0f;
+    for (int k = 0; k < DIM; k++)
+        v[k] = (float)((id * 31 + (uint64_t)k * 7 + (uint64_t)round) % 97) / 97.0f;
     qv_vec_in vin = {"", DIM, v};
     char text[64];
     snprintf(text, sizeof text, "{\"w\":%d,\"r\":%d}", w, round);
@@ -85,13 +86,13 @@ static void *reader(void *arg) {
     while (atomic_load(&writers_done) < WRITERS || rounds < 5) {
         float q[DIM];
         for (int k = 0; k < DIM; k++) q[k] = (float)((rounds + k) % 5);
-        qv_query query = {.kind = QV_QUERY_NEAREST, .using = "", .vector = q, .dim = DIM,
-                          .limit = 10};
+        qv_query query = {
+            .kind = QV_QUERY_NEAREST, .using = "", .vector = q, .dim = DIM, .limit = 10};
         if (qv_collection_query(coll, &query, 1, NULL, check_point, &bad, NULL) != QV_OK) bad++;
         qv_pointid next;
         bool has_next;
-        if (qv_collection_scroll(coll, NULL, NULL, 50, check_point, &bad, &next, &has_next,
-                                 NULL) != QV_OK)
+        if (qv_collection_scroll(coll, NULL, NULL, 50, check_point, &bad, &next, &has_next, NULL) !=
+            QV_OK)
             bad++;
         uint64_t n;
         if (qv_collection_count(coll, NULL, &n, NULL) != QV_OK || n > WRITERS * IDS_PER_WRITER)

@@ -76,5 +76,4 @@ void qv_rest_encode_update_result(jw *w, uint64_t op_num, qv_write_status st);
 void qv_rest_encode_collection_info(jw *w, const qv_collection_config *cfg,
                                     const qv_collection_stats *st);
 
-
 #endif
