@@ -3,61 +3,83 @@
 # what is missing first: Debian packages, a virtualenv in .venv with the
 # pinned Python client, node_modules in tests/js from package-lock.json.
 #
+# Every stage runs even when an earlier one failed, so one run reports all
+# failures; the script exits non-zero if any stage failed.
+#
 # Environment knobs: FUZZ_SECONDS (default 15 per fuzz target),
 # QV_SKIP_VALGRIND=1, QV_SKIP_FUZZ=1 (for quick local runs; CI runs all).
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=$(nproc)
 passed=0
 failed=0
-stage() { echo; echo "=== $* ==="; }
-ok() { passed=$((passed + 1)); }
+failures=()
 
-scripts/deps.sh --test
+# run NAME CMD...: one stage; its result is counted, never fatal.
+run() {
+    local name=$1
+    shift
+    echo
+    echo "=== $name ==="
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "*** stage failed: $name"
+    fi
+}
 
-stage "format check"
-make -s format-check && ok
+skip() { echo; echo "=== $1 === skipped: $2"; }
 
-stage "release build + unit tests"
-make -s -j"$JOBS" BUILD=release all
-make -s -j"$JOBS" BUILD=release unit && ok
+scripts/deps.sh --test || exit 1
 
-stage "ASan+UBSan build + unit tests"
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-make -s -j"$JOBS" BUILD=asan all
-make -s -j"$JOBS" BUILD=asan unit && ok
-
-stage "ThreadSanitizer build + unit tests (concurrency)"
-TSAN_OPTIONS=halt_on_error=1 make -s -j"$JOBS" BUILD=tsan unit && ok
+run "format check" make -s format-check
+run "release build" make -s -j"$JOBS" BUILD=release all
+run "release unit tests" make -s -j"$JOBS" BUILD=release unit
+run "ASan+UBSan build" make -s -j"$JOBS" BUILD=asan all
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 run "ASan+UBSan unit tests" \
+    make -s -j"$JOBS" BUILD=asan unit
+run "TSan build" make -s -j"$JOBS" BUILD=tsan all
+TSAN_OPTIONS=halt_on_error=1 run "TSan unit tests" make -s -j"$JOBS" BUILD=tsan unit
 
 if [ "${QV_SKIP_VALGRIND:-0}" != 1 ]; then
-  stage "valgrind on unit tests"
-  make -s BUILD=release valgrind && ok
+    run "valgrind on unit tests" make -s BUILD=release valgrind
 else
-  echo "valgrind skipped: QV_SKIP_VALGRIND=1"
+    skip "valgrind on unit tests" "QV_SKIP_VALGRIND=1"
 fi
 
 if [ "${QV_SKIP_FUZZ:-0}" != 1 ]; then
-  stage "fuzz targets (${FUZZ_SECONDS:-15}s each)"
-  make -s -j"$JOBS" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}" && ok
+    run "fuzz targets (${FUZZ_SECONDS:-15}s each)" \
+        make -s -j"$JOBS" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 else
-  echo "fuzzing skipped: QV_SKIP_FUZZ=1"
+    skip "fuzz targets" "QV_SKIP_FUZZ=1"
 fi
 
-stage "Python client suite (qdrant-client, pytest)"
-if [ ! -x .venv/bin/pytest ] || ! cmp -s tests/py/requirements.txt .venv/.requirements; then
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r tests/py/requirements.txt
-  cp tests/py/requirements.txt .venv/.requirements
-fi
-QUIVER_BIN="$ROOT/build/release/quiver" .venv/bin/pytest -q tests/py && ok
+setup_venv() {
+    if [ ! -x .venv/bin/pytest ] || ! cmp -s tests/py/requirements.txt .venv/.requirements; then
+        python3 -m venv .venv &&
+            .venv/bin/pip install -q --disable-pip-version-check -r tests/py/requirements.txt &&
+            cp tests/py/requirements.txt .venv/.requirements
+    fi
+}
+run "Python virtualenv (tests/py/requirements.txt)" setup_venv
+QUIVER_BIN="$ROOT/build/release/quiver" run "Python client suite (qdrant-client, pytest)" \
+    .venv/bin/pytest -q tests/py
+QUIVER_BIN="$ROOT/build/tsan/quiver" run "server under ThreadSanitizer, many client threads" \
+    .venv/bin/pytest -q tests/tsan
 
-if [ -f tests/js/package.json ]; then
-  stage "JavaScript client suite (@qdrant/js-client-rest, node:test)"
-  (cd tests/js && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } &&
-     QUIVER_BIN="$ROOT/build/release/quiver" node --test) && ok
-fi
+js_suite() {
+    cd tests/js || return 1
+    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+        npm ci --no-audit --no-fund --loglevel=error || return 1
+    fi
+    QUIVER_BIN="$ROOT/build/release/quiver" node --test
+}
+run "JavaScript client suite (@qdrant/js-client-rest, node:test)" js_suite
 
 echo
-echo "test suites: $passed passed, $failed failed"
+for f in "${failures[@]}"; do echo "failed stage: $f"; done
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -19,10 +19,12 @@
 #include "api/json_filter.h"
 #include "index/filter.h"
 
+/* Multi-line literals are parenthesised so clang's -Wstring-concatenation
+ * knows the concatenation is meant. */
 static const char *const fuzz_payloads[] = {
     "{}",
-    "{\"a\":1,\"b\":\"x\",\"c\":[1,2.5,null,[3]],\"d\":[{\"x\":1,\"y\":[{\"z\":true}]},{\"x\":null}"
-    "]}",
+    ("{\"a\":1,\"b\":\"x\",\"c\":[1,2.5,null,[3]],"
+     "\"d\":[{\"x\":1,\"y\":[{\"z\":true}]},{\"x\":null}]}"),
     "{\"g\":{\"lat\":10.5,\"lon\":-170},\"t\":\"2024-01-15T10:00:00+01:00\",\"s\":\"Hello world\"}",
     "{\"a\":[],\"b\":[null],\"c\":{\"d\":{\"e\":[[]]}},\"g\":[{\"lat\":0,\"lon\":0},{\"lat\":1}]}",
 };
