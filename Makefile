@@ -75,12 +75,14 @@ $(B)/tests/%: tests/unit/%.c tests/unit/harness.h $(B)/libquiver.a
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(B)/libquiver.a $(LDFLAGS_ALL) $(LIBS) -lcmocka
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || { echo "** $$t failed"; fail=1; }; done; \
+	  exit $$fail
 
 valgrind: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== valgrind $$t"; \
+	@fail=0; for t in $(UNIT_BIN); do echo "== valgrind $$t"; \
 	  QV_UNDER_VALGRIND=1 valgrind -q --error-exitcode=99 --leak-check=full \
-	    --errors-for-leak-kinds=definite,indirect $$t; done
+	    --errors-for-leak-kinds=definite,indirect $$t || { echo "** $$t failed"; fail=1; }; \
+	  done; exit $$fail
 
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_CC ?= clang-14

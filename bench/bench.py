@@ -157,8 +157,10 @@ BUCKETS = [
 def perf_start(pid, path):
     if not HAVE_PERF:
         return None
-    return subprocess.Popen(["perf", "record", "-F", "1999", "-p", str(pid), "-o", path, "-q"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(["perf", "record", "-F", "1999", "-p", str(pid), "-o", path, "-q"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)  # perf takes a moment to attach; samples before that are lost
+    return p
 
 
 def perf_stop(p, path, label):
@@ -284,12 +286,12 @@ def profile_upsert(data):
             srv.create("bench", 384)
             pf = os.path.join(OUT, "perf-upsert.data")
             p = perf_start(srv.p.pid, pf)
-            time.sleep(0.3)
+            nreq = min(160, N384 // 256)
             loadgen(srv, "--method", "PUT", "--path", "/collections/bench/points?wait=" + wait, "--conns", 1,
-                    "--bodies", bodies, "--requests", 160)
-            if wait == "false":
-                while srv.count("bench") < 160 * 256:
-                    time.sleep(0.01)
+                    "--bodies", bodies, "--requests", nreq)
+            t1 = time.time()
+            while wait == "false" and srv.count("bench") < nreq * 256 and time.time() - t1 < 60:
+                time.sleep(0.01)
             out["upsert_wait_" + wait] = perf_stop(p, pf, "upsert-wait-" + wait)
         finally:
             srv.stop()

@@ -374,7 +374,7 @@ static qv_rc scan_all(qv_collection *c, qstate *st, size_t n) {
 
 /* Emits a query's results (best first, offset skipped). */
 static void emit(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) {
-    qsort_r(s->top.h, s->top.n, sizeof(hit), cmp_best_first, &s->top);
+    if (s->top.n > 1) qsort_r(s->top.h, s->top.n, sizeof(hit), cmp_best_first, &s->top);
     for (size_t i = s->q->offset; i < s->top.n; i++) {
         qv_point_view v;
         view_of(c->seg, s->top.h[i].off, &v);

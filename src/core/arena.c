@@ -24,6 +24,11 @@ void qv_arena_init(qv_arena *a) {
     memset(a, 0, sizeof *a);
 }
 
+void qv_arena_init_cap(qv_arena *a, size_t bytes) {
+    qv_arena_init(a);
+    a->first = bytes;
+}
+
 void qv_arena_free(qv_arena *a) {
     qv_arena_chunk *c = a->head;
     while (c) {
@@ -31,14 +36,15 @@ void qv_arena_free(qv_arena *a) {
         free(c);
         c = next;
     }
+    size_t first = a->first;
     qv_arena_init(a);
+    a->first = first;
 }
 
 void *qv_arena_alloc(qv_arena *a, size_t n) {
-    n = (n + 15u) & ~(size_t)15u;
-    if (n == 0) n = 16;
+    n = qv_arena_need(n);
     if (!a->head || a->cap - a->used < n) {
-        size_t want = a->head ? a->head->size * 2 : ARENA_MIN_CHUNK;
+        size_t want = a->head ? a->head->size * 2 : a->first ? a->first : ARENA_MIN_CHUNK;
         if (want > ARENA_MAX_CHUNK) want = ARENA_MAX_CHUNK;
         if (want < n) want = n;
         if (want > SIZE_MAX - sizeof(qv_arena_chunk)) return NULL;

@@ -19,10 +19,21 @@ typedef struct qv_arena {
     size_t used;          /* bytes used in head */
     size_t cap;           /* bytes available in head */
     size_t total;         /* bytes handed out over the arena's life */
+    size_t first;         /* size of the first chunk (0 = the default 4 KiB) */
 } qv_arena;
 
 /* An empty arena; allocates nothing until the first qv_arena_alloc. */
 void qv_arena_init(qv_arena *a);
+
+/* An empty arena whose first chunk holds exactly `bytes` (as counted by
+ * qv_arena_need); for documents whose size is known in advance, so that a
+ * small stored payload does not pin a 4 KiB chunk. */
+void qv_arena_init_cap(qv_arena *a, size_t bytes);
+
+/* What qv_arena_alloc(n) consumes of a chunk (n rounded up to 16). */
+static inline size_t qv_arena_need(size_t n) {
+    return n == 0 ? 16 : (n + 15u) & ~(size_t)15u;
+}
 
 /* Frees every chunk; the arena is empty again and may be reused. */
 void qv_arena_free(qv_arena *a);

@@ -859,6 +859,31 @@ bool jv_copy(qv_arena *arena, const jv *v, jv *out) {
     }
 }
 
+/* Mirrors jv_copy's allocations exactly (each one rounded by the arena). */
+size_t jv_copy_size(const jv *v) {
+    size_t n = 0;
+    switch (v->type) {
+    case JV_STR:
+    case JV_NUM:
+        return qv_arena_need((size_t)v->len + 1);
+    case JV_ARR:
+        if (!v->len) return 0;
+        n = qv_arena_need(v->len * sizeof(jv));
+        for (uint32_t k = 0; k < v->len; k++) n += jv_copy_size(&v->v.items[k]);
+        return n;
+    case JV_OBJ:
+        if (!v->len) return 0;
+        n = qv_arena_need(v->len * sizeof(jv_member));
+        for (uint32_t k = 0; k < v->len; k++) {
+            n += qv_arena_need((size_t)v->v.members[k].klen + 1);
+            n += jv_copy_size(&v->v.members[k].val);
+        }
+        return n;
+    default:
+        return 0;
+    }
+}
+
 /* A number in resolved form (a JV_NUM is resolved into a copy). */
 static jv resolved(const jv *v) {
     jv r = *v;

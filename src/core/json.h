@@ -111,6 +111,9 @@ void jv_resolve_numbers(jv *v);
  * false on OOM. */
 bool jv_copy(qv_arena *arena, const jv *v, jv *out);
 
+/* Arena bytes jv_copy(v) will consume (for qv_arena_init_cap). */
+size_t jv_copy_size(const jv *v);
+
 /* Structural equality: numbers compare by value across kinds (1 == 1.0 is
  * false, as serde_json::Value compares them: ints with ints, floats with
  * floats); objects compare as maps. */

@@ -50,12 +50,7 @@ bool qv_pointid_parse_uuid(const char *s, size_t len, qv_pointid *out) {
         len -= 2;
     }
     if (!parse_hex128(s, len, b)) return false;
-    uint64_t hi = 0, lo = 0;
-    for (int i = 0; i < 8; i++) hi = (hi << 8) | b[i];
-    for (int i = 8; i < 16; i++) lo = (lo << 8) | b[i];
-    out->hi = hi;
-    out->lo = lo;
-    out->is_uuid = 1;
+    *out = qv_pointid_from_uuid_bytes(b);
     return true;
 }
 
@@ -79,6 +74,22 @@ int qv_pointid_cmp(const qv_pointid *a, const qv_pointid *b) {
     if (a->hi != b->hi) return a->hi < b->hi ? -1 : 1;
     if (a->lo != b->lo) return a->lo < b->lo ? -1 : 1;
     return 0;
+}
+
+void qv_pointid_uuid_bytes(const qv_pointid *id, uint8_t out[16]) {
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(id->hi >> (56 - 8 * i));
+        out[8 + i] = (uint8_t)(id->lo >> (56 - 8 * i));
+    }
+}
+
+qv_pointid qv_pointid_from_uuid_bytes(const uint8_t b[16]) {
+    qv_pointid id = {0, 0, 1};
+    for (int i = 0; i < 8; i++) {
+        id.hi = (id.hi << 8) | b[i];
+        id.lo = (id.lo << 8) | b[8 + i];
+    }
+    return id;
 }
 
 /* splitmix64 finaliser: cheap and well mixed for sequential IDs. */

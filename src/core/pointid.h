@@ -41,6 +41,11 @@ static inline bool qv_pointid_eq(const qv_pointid *a, const qv_pointid *b) {
     return a->lo == b->lo && a->hi == b->hi && a->is_uuid == b->is_uuid;
 }
 
+/* The 16 bytes of a UUID ID in big-endian (canonical string) order, and
+ * back; the on-disk and WAL formats store UUIDs this way. */
+void qv_pointid_uuid_bytes(const qv_pointid *id, uint8_t out[16]);
+qv_pointid qv_pointid_from_uuid_bytes(const uint8_t b[16]);
+
 /* A well-mixed 64-bit hash for hash tables. */
 uint64_t qv_pointid_hash(const qv_pointid *id);
 

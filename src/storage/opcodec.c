@@ -37,10 +37,7 @@ static void put_id(qv_buf *b, const qv_pointid *id) {
     }
     qv_buf_put_u8(b, 1);
     uint8_t t[16];
-    for (int i = 0; i < 8; i++) {
-        t[i] = (uint8_t)(id->hi >> (56 - 8 * i));
-        t[8 + i] = (uint8_t)(id->lo >> (56 - 8 * i));
-    }
+    qv_pointid_uuid_bytes(id, t);
     qv_buf_put(b, t, 16);
 }
 
@@ -108,12 +105,7 @@ static bool get_id(qv_rd *r, qv_pointid *id) {
     }
     const uint8_t *t = kind == 1 ? qv_rd_bytes(r, 16) : NULL;
     if (!t) return false;
-    id->hi = id->lo = 0;
-    for (int i = 0; i < 8; i++) {
-        id->hi = (id->hi << 8) | t[i];
-        id->lo = (id->lo << 8) | t[8 + i];
-    }
-    id->is_uuid = 1;
+    *id = qv_pointid_from_uuid_bytes(t);
     return true;
 }
 

@@ -55,7 +55,8 @@
 qv_payload *qv_payload_new(const jv *obj) {
     qv_payload *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    qv_arena_init(&p->arena);
+    size_t need = jv_copy_size(obj);
+    qv_arena_init_cap(&p->arena, need ? need : 16);
     if (!jv_copy(&p->arena, obj, &p->root)) {
         qv_payload_free(p);
         return NULL;
@@ -410,10 +411,7 @@ static void cw_id(crc_writer *w, const qv_pointid *id) {
         return;
     }
     uint8_t t[16];
-    for (int i = 0; i < 8; i++) {
-        t[i] = (uint8_t)(id->hi >> (56 - 8 * i));
-        t[8 + i] = (uint8_t)(id->lo >> (56 - 8 * i));
-    }
+    qv_pointid_uuid_bytes(id, t);
     cw_put(w, t, 16);
 }
 
@@ -562,12 +560,7 @@ static bool rd_id(qv_rd *r, qv_pointid *id) {
     }
     const uint8_t *t = kind == 1 ? qv_rd_bytes(r, 16) : NULL;
     if (!t) return false;
-    id->hi = id->lo = 0;
-    for (int i = 0; i < 8; i++) {
-        id->hi = (id->hi << 8) | t[i];
-        id->lo = (id->lo << 8) | t[8 + i];
-    }
-    id->is_uuid = 1;
+    *id = qv_pointid_from_uuid_bytes(t);
     return true;
 }
 
@@ -583,15 +576,16 @@ static bool load_point(qv_segment *s, qv_rd *r, uint8_t *mask, size_t maskbytes)
         uint32_t n = qv_rd_u32le(r);
         const uint8_t *d = qv_rd_bytes(r, n);
         if (!d) return false;
-        p = calloc(1, sizeof *p);
-        if (!p) return false;
-        qv_arena_init(&p->arena);
+        /* Decode into a scratch arena, then copy into an exactly sized
+         * document (see qv_payload_new). */
+        qv_arena tmp;
+        qv_arena_init(&tmp);
+        jv root;
         size_t used;
-        if (jvbin_read(&p->arena, d, n, &used, &p->root, NULL) != QV_OK || used != n ||
-            p->root.type != JV_OBJ) {
-            qv_payload_free(p);
-            return false;
-        }
+        bool ok = jvbin_read(&tmp, d, n, &used, &root, NULL) == QV_OK && used == n &&
+                  root.type == JV_OBJ && (p = qv_payload_new(&root)) != NULL;
+        qv_arena_free(&tmp);
+        if (!ok) return false;
     }
     const uint8_t *m = qv_rd_bytes(r, maskbytes);
     uint32_t dup;
