@@ -42,7 +42,8 @@ PY = sys.executable
 # sizes (env overrides for quick runs)
 N384 = int(os.environ.get("BENCH_N384", 100000))
 N1536 = int(os.environ.get("BENCH_N1536", 100000))
-SEARCH_SECONDS = float(os.environ.get("BENCH_SEARCH_SECONDS", 8))
+SEARCH_SECONDS = float(os.environ.get("BENCH_SEARCH_SECONDS", 6))
+REPEAT = int(os.environ.get("BENCH_REPEAT", 2))  # best of REPEAT runs (the machine is shared)
 HAVE_PERF = shutil.which("perf") is not None and os.environ.get("BENCH_NO_PERF") != "1"
 
 T_START = time.time()
@@ -133,6 +134,14 @@ class Server:
             self.p.wait()
         self.logf.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def sys_busy():
+    """Busy CPU seconds of the whole machine so far (all processes)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def loadgen(srv, *args):
@@ -233,46 +242,55 @@ def upserts(data):
             sh([LOADGEN, "--upsert-f32", base, "--dim", dim, "--batch", 256, "--count", n, "--save-bodies", bodies])
         for wait in ("false", "true"):
             for conns in (1, 4):
-                srv = Server()
-                try:
-                    rss0 = srv.status()["VmRSS"]
-                    srv.create("bench", dim)
-                    cpu0 = srv.cpu()
-                    r = loadgen(srv, "--method", "PUT", "--path", "/collections/bench/points?wait=" + wait,
-                                "--conns", conns, "--bodies", bodies)
-                    t_ack = r["seconds"]
-                    t_drain = 0.0
-                    if wait == "false":
-                        t1 = time.time()
-                        while srv.count("bench") < n and time.time() - t1 < 300:
-                            time.sleep(0.01)
-                        t_drain = time.time() - t1
-                    got = srv.count("bench")
-                    cpu = srv.cpu() - cpu0
-                    st = srv.status()
-                    row = {
-                        "dim": dim, "wait": wait == "true", "conns": conns, "points": n, "points_stored": got,
-                        "errors": r["errors"], "seconds_to_ack": round(t_ack, 3),
-                        "seconds_to_visible": round(t_ack + t_drain, 3),
-                        "points_per_s": round(n / (t_ack + t_drain), 1),
-                        "points_per_s_ack": round(n / t_ack, 1),
-                        "components_per_s": round(n * dim / (t_ack + t_drain)),
-                        "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "p99_ms": r["p99_ms"],
-                        "body_bytes_avg": r["body_bytes_avg"], "request_MB_per_s": r["sent_MB_per_s"],
-                        "server_cpu_s": round(cpu, 3), "server_cpu_us_per_point": round(cpu / n * 1e6, 2),
-                        "client_cpu_s": r["client_cpu_s"],
-                        "rss_empty": rss0, "rss_after": st["VmRSS"], "rss_peak": st["VmHWM"],
-                        "bytes_per_point_rss": round((st["VmRSS"] - rss0) / max(got, 1)),
-                        "disk_bytes": srv.disk(),
-                    }
-                    if r["errors"]:
-                        row["first_error"] = r.get("first_error_body")
-                    res.append(row)
-                    log("upsert dim=%d wait=%s conns=%d: %.0f points/s (ack %.0f/s), server cpu %.1f us/pt, errors %d"
-                        % (dim, wait, conns, row["points_per_s"], row["points_per_s_ack"],
-                           row["server_cpu_us_per_point"], r["errors"]))
-                finally:
-                    srv.stop()
+                best = None
+                for rep in range(REPEAT):
+                    srv = Server()
+                    try:
+                        rss0 = srv.status()["VmRSS"]
+                        srv.create("bench", dim)
+                        cpu0, busy0 = srv.cpu(), sys_busy()
+                        r = loadgen(srv, "--method", "PUT", "--path", "/collections/bench/points?wait=" + wait,
+                                    "--conns", conns, "--bodies", bodies)
+                        t_ack = r["seconds"]
+                        t_drain = 0.0
+                        if wait == "false":
+                            t1 = time.time()
+                            while srv.count("bench") < n and time.time() - t1 < 300:
+                                time.sleep(0.01)
+                            t_drain = time.time() - t1
+                        got = srv.count("bench")
+                        cpu = srv.cpu() - cpu0
+                        other = sys_busy() - busy0 - cpu - r["client_cpu_s"]
+                        st = srv.status()
+                        row = {
+                            "dim": dim, "wait": wait == "true", "conns": conns, "points": n, "points_stored": got,
+                            "errors": r["errors"], "seconds_to_ack": round(t_ack, 3),
+                            "seconds_to_visible": round(t_ack + t_drain, 3),
+                            "points_per_s": round(n / (t_ack + t_drain), 1),
+                            "points_per_s_ack": round(n / t_ack, 1),
+                            "components_per_s": round(n * dim / (t_ack + t_drain)),
+                            "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "p99_ms": r["p99_ms"],
+                            "body_bytes_avg": r["body_bytes_avg"], "request_MB_per_s": r["sent_MB_per_s"],
+                            "server_cpu_s": round(cpu, 3), "server_cpu_us_per_point": round(cpu / n * 1e6, 2),
+                            "client_cpu_s": r["client_cpu_s"],
+                            "other_load_cores": round(max(other, 0) / (t_ack + t_drain), 2),
+                            "rss_empty": rss0, "rss_after": st["VmRSS"], "rss_peak": st["VmHWM"],
+                            "bytes_per_point_rss": round((st["VmRSS"] - rss0) / max(got, 1)),
+                            "disk_bytes": srv.disk(),
+                        }
+                        if r["errors"]:
+                            row["first_error"] = r.get("first_error_body")
+                        row["runs_points_per_s"] = (best or {}).get("runs_points_per_s", []) + [row["points_per_s"]]
+                        if best is None or row["points_per_s"] > best["points_per_s"]:
+                            best = row
+                        else:
+                            best["runs_points_per_s"] = row["runs_points_per_s"]
+                        log("upsert dim=%d wait=%s conns=%d: %.0f points/s (ack %.0f/s), server cpu %.1f us/pt, errors %d"
+                            % (dim, wait, conns, row["points_per_s"], row["points_per_s_ack"],
+                               row["server_cpu_us_per_point"], r["errors"]))
+                    finally:
+                        srv.stop()
+                res.append(best)
     return res
 
 
@@ -364,35 +382,51 @@ def search(data, bw):
         configs = [(0, 1), (0, 4), (8, 1), (8, 2), (16, 1), (16, 2)]
         for batch, conns in configs:
             path = "/collections/s/points/query" + ("/batch" if batch else "")
-            dump = os.path.join(OUT, "dump-b%d-c%d.jsonl" % (batch, conns))
             per = max(batch, 1)
             nbodies = (nq + per - 1) // per
-            label = "search-b%d-c%d" % (batch, conns)
+            best = None
+            for rep in range(REPEAT):
+                dump = os.path.join(OUT, "dump-b%d-c%d.jsonl" % (batch, conns))
+                cpu0, busy0 = srv.cpu(), sys_busy()
+                args = ["--path", path, "--conns", conns, "--query-f32", q, "--dim", 384, "--duration",
+                        SEARCH_SECONDS, "--min-requests", nbodies, "--warmup", 2 * conns, "--dump", dump]
+                if batch:
+                    args += ["--batch", batch]
+                r = loadgen(srv, *args)
+                cpu = srv.cpu() - cpu0
+                other = sys_busy() - busy0 - cpu - r["client_cpu_s"]
+                qps = r["items_per_s"]
+                bound = bw / pass_bytes * per
+                row = {"batch": batch, "conns": conns, "qps": round(qps, 1), "requests_per_s": r["rps"],
+                       "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "p99_ms": r["p99_ms"], "errors": r["errors"],
+                       "requests": r["requests"], "server_cpu_s": round(cpu, 2),
+                       "server_cpu_ms_per_query": round(cpu / max(r["items"], 1) * 1e3, 3),
+                       "server_cores_busy": round(cpu / r["seconds"], 2),
+                       "other_load_cores": round(max(other, 0) / r["seconds"], 2),
+                       "effective_GBps": round(qps / per * pass_bytes / 1e9, 2),
+                       "bound_qps": round(bound, 1), "ratio_to_bound": round(qps / bound, 3),
+                       "runs_qps": []}
+                if gt is not None:
+                    row.update(recall_from_dump(dump, gt, gs, per))
+                if best is None or row["qps"] > best["qps"]:
+                    row["runs_qps"] = (best or {}).get("runs_qps", [])
+                    best = row
+                best["runs_qps"].append(round(qps, 1))
+            res["rows"].append(best)
+            log("search batch=%d conns=%d: %.1f QPS (runs %s, bound %.0f), recall %s (tie-aware %s), other load %.2f"
+                % (batch, conns, best["qps"], best["runs_qps"], best["bound_qps"], best.get("recall_at_10"),
+                   best.get("recall_at_10_tie_aware"), best["other_load_cores"]))
+        # profiles, separate from the measured runs (perf costs CPU)
+        for batch in (0, 16):
+            label = "search-b%d-c1" % batch
             pf = os.path.join(OUT, "perf-search.data")
-            p = perf_start(srv.p.pid, pf) if (conns == 1 and batch in (0, 16)) else None
-            cpu0 = srv.cpu()
-            args = ["--path", path, "--conns", conns, "--query-f32", q, "--dim", 384, "--duration", SEARCH_SECONDS,
-                    "--min-requests", nbodies, "--warmup", 2 * conns, "--dump", dump]
+            p = perf_start(srv.p.pid, pf)
+            args = ["--path", "/collections/s/points/query" + ("/batch" if batch else ""), "--conns", 1,
+                    "--query-f32", q, "--dim", 384, "--duration", 4]
             if batch:
                 args += ["--batch", batch]
-            r = loadgen(srv, *args)
-            cpu = srv.cpu() - cpu0
-            prof = perf_stop(p, pf, label) if p else None
-            if prof:
-                res["profiles"][label] = prof
-            qps = r["items_per_s"]
-            bound = bw / pass_bytes * per
-            row = {"batch": batch, "conns": conns, "qps": round(qps, 1), "requests_per_s": r["rps"],
-                   "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "p99_ms": r["p99_ms"], "errors": r["errors"],
-                   "requests": r["requests"], "server_cpu_s": round(cpu, 2),
-                   "server_cpu_ms_per_query": round(cpu / max(r["items"], 1) * 1e3, 3),
-                   "effective_GBps": round(qps / per * pass_bytes / 1e9, 2),
-                   "bound_qps": round(bound, 1), "ratio_to_bound": round(qps / bound, 3)}
-            if gt is not None:
-                row.update(recall_from_dump(dump, gt, gs, per))
-            res["rows"].append(row)
-            log("search batch=%d conns=%d: %.1f QPS (bound %.0f), recall %s" %
-                (batch, conns, qps, bound, row.get("recall_at_10")))
+            loadgen(srv, *args)
+            res["profiles"][label] = perf_stop(p, pf, label)
     finally:
         srv.stop()
     return res
@@ -436,7 +470,8 @@ def prepare():
 def main():
     os.makedirs(OUT, exist_ok=True)
     open(os.path.join(OUT, "server.log"), "w").close()
-    rep = {"machine": machine()}
+    rep = {"machine": machine(), "repeat": REPEAT, "search_seconds": SEARCH_SECONDS,
+           "sizes": {"n384": N384, "n1536": N1536}}
     log("machine:", rep["machine"]["cpu_model"], rep["machine"]["nproc"], "cpus")
     rep["membw"] = json.loads(sh([MEMBW]).strip())
     bw = max(v for k, v in rep["membw"].items() if k.startswith("gbps_")) * 1e9

@@ -24,6 +24,7 @@
 #include "collection/catalog.h"
 #include "core/distance.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "storage/lockfile.h"
 
 extern char **environ;
@@ -105,6 +106,7 @@ static int serve(qv_config *cfg) {
     QV_LOG_INFO("signal %d: stopping", sig);
     qv_rest_stop(rest);
     qv_catalog_close(cat);
+    qv_pool_search_shutdown();
     qv_storage_unlock(lockfd);
     QV_LOG_INFO("stopped cleanly");
     return 0;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "collection/collection_impl.h"
+#include "core/pool.h"
 #include "index/filter.h"
 
 /* ---- point views -------------------------------------------------------------- */
@@ -321,33 +322,90 @@ static bool passes_threshold(const qstate *s, float score) {
     return s->higher ? score > s->q->score_threshold : score < s->q->score_threshold;
 }
 
-/* Scores one batch of queries (same vector index) against every point. */
-static void scan_batch(qv_collection *c, qstate **qs, size_t nq) {
+typedef void (*multi_fn)(const float *const *queries, size_t nq, const float *v, size_t dim,
+                         float *out);
+
+/* Scores a batch of queries (same vector) against offsets [lo, hi),
+ * keeping each query's best hits in tops[i]. */
+static void scan_range(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, uint32_t hi,
+                       topk *tops) {
     const qv_kernels *k = qv_kernels_best();
     const float *qv[QV_KERNEL_MAX_BATCH];
     float out[QV_KERNEL_MAX_BATCH];
     uint32_t vi = (uint32_t)qs[0]->vi, dim = c->cfg.vectors[vi].size;
     qv_distance d = qs[0]->dist;
+    multi_fn multi = d == QV_DIST_EUCLID      ? k->l2sq_multi
+                     : d == QV_DIST_MANHATTAN ? k->l1_multi
+                                              : k->dot_multi;
     for (size_t i = 0; i < nq; i++) qv[i] = qs[i]->q->vector;
-    uint32_t size = qv_segment_size(c->seg);
-    for (uint32_t off = 0; off < size; off++) {
+    for (uint32_t off = lo; off < hi; off++) {
         const float *v = qv_segment_vector(c->seg, vi, off);
         if (!v || !qv_segment_is_live(c->seg, off)) continue;
-        if (d == QV_DIST_EUCLID)
-            k->l2sq_multi(qv, nq, v, dim, out);
-        else if (d == QV_DIST_MANHATTAN)
-            k->l1_multi(qv, nq, v, dim, out);
-        else
-            k->dot_multi(qv, nq, v, dim, out);
+        multi(qv, nq, v, dim, out);
         for (size_t i = 0; i < nq; i++) {
             qstate *s = qs[i];
             if (s->has_exclude && s->exclude_off == off) continue;
             float score = final_score(d, out[i]);
             if (!passes_threshold(s, score) || !matches(c, s->q->filter, off)) continue;
             hit h = {s->higher ? score : -score, off};
-            topk_push(&s->top, h);
+            topk_push(&tops[i], h);
         }
     }
+}
+
+/* Below this many points a scan is not worth splitting over threads. */
+#define PAR_MIN_POINTS 16384
+#define PAR_MIN_PART   4096
+
+typedef struct scan_par {
+    qv_collection *c;
+    qstate **qs;
+    size_t nq;
+    uint32_t size, parts;
+    topk *tops; /* parts x nq heaps */
+} scan_par;
+
+static void scan_part(void *ctx, size_t part) {
+    scan_par *sp = ctx;
+    uint32_t lo = (uint32_t)((uint64_t)sp->size * part / sp->parts);
+    uint32_t hi = (uint32_t)((uint64_t)sp->size * (part + 1) / sp->parts);
+    scan_range(sp->c, sp->qs, sp->nq, lo, hi, sp->tops + part * sp->nq);
+}
+
+/* Splits the scan of a large segment over the search pool: each part keeps
+ * its own heaps (no sharing while scanning), merged at the end.  The
+ * caller's read lock covers the workers, which wait for nothing else. */
+static bool scan_parallel(qv_collection *c, qstate **qs, size_t nq, uint32_t size) {
+    qv_pool *pool = qv_pool_search();
+    uint32_t parts = qv_pool_width(pool) * 2;
+    if (parts > size / PAR_MIN_PART) parts = size / PAR_MIN_PART;
+    topk *tops = calloc((size_t)parts * nq, sizeof(topk));
+    bool ok = tops != NULL;
+    for (size_t t = 0; ok && t < (size_t)parts * nq; t++) {
+        tops[t] = (topk){malloc(sizeof(hit) * qs[t % nq]->top.k), 0, qs[t % nq]->top.k, c->seg};
+        ok = tops[t].h != NULL;
+    }
+    if (ok) {
+        scan_par sp = {c, qs, nq, size, parts, tops};
+        qv_pool_run(pool, parts, scan_part, &sp);
+        for (size_t t = 0; t < (size_t)parts * nq; t++)
+            for (size_t h = 0; h < tops[t].n; h++) topk_push(&qs[t % nq]->top, tops[t].h[h]);
+    }
+    for (size_t t = 0; tops && t < (size_t)parts * nq; t++) free(tops[t].h);
+    free(tops);
+    return ok;
+}
+
+/* Scores one batch of queries (same vector index) against every point. */
+static void scan_batch(qv_collection *c, qstate **qs, size_t nq) {
+    uint32_t size = qv_segment_size(c->seg);
+    if (size >= PAR_MIN_POINTS && qv_pool_width(qv_pool_search()) > 1 &&
+        scan_parallel(c, qs, nq, size))
+        return;
+    topk local[QV_KERNEL_MAX_BATCH];
+    for (size_t i = 0; i < nq; i++) local[i] = qs[i]->top;
+    scan_range(c, qs, nq, 0, size, local);
+    for (size_t i = 0; i < nq; i++) qs[i]->top = local[i];
 }
 
 /* Groups the nearest queries by vector, QV_KERNEL_MAX_BATCH at a time, so

@@ -13,6 +13,7 @@
 
 #include "collection/catalog.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "collection/collection_impl.h"
 #include "index/filter.h"
 
@@ -193,6 +194,93 @@ static void test_wrong_dimension_changes_nothing(void **state) {
     qv_catalog_close(cat);
 }
 
+typedef struct batch_ctx {
+    hits *h;
+    size_t cur;
+} batch_ctx;
+
+static void batch_begin(void *ctx, size_t i) {
+    batch_ctx *b = ctx;
+    b->cur = i;
+    b->h[i].n = 0;
+}
+
+static bool batch_collect(void *ctx, const qv_point_view *p, float score) {
+    batch_ctx *b = ctx;
+    return collect(&b->h[b->cur], p, score);
+}
+
+/* A segment large enough for the scan to be split over the search pool:
+ * results must equal a brute-force top-k, with and without a filter-free
+ * batch of several queries sharing the pass. */
+#define BIG  40000
+#define BDIM 4
+static float big[BIG][BDIM];
+
+static void test_parallel_scan_matches_brute_force(void **state) {
+    qv_catalog *cat = open_cat();
+    qv_collection_config cfg;
+    make_config(&cfg, QV_DIST_EUCLID);
+    cfg.vectors[0].size = BDIM;
+    qv_err err;
+    assert_int_equal(qv_catalog_create(cat, "big", &cfg, &err), QV_OK);
+    qv_collection *c = qv_catalog_acquire(cat, "big");
+    qv_arena a;
+    qv_arena_init(&a);
+    qv_update_op op = {.kind = QV_OP_UPSERT, .npoints = BIG};
+    op.points = qv_arena_calloc(&a, sizeof(qv_point_in) * BIG);
+    qv_vec_in *vins = qv_arena_calloc(&a, sizeof(qv_vec_in) * BIG);
+    for (int i = 0; i < BIG; i++) {
+        for (int k = 0; k < BDIM; k++) big[i][k] = frand();
+        vins[i] = (qv_vec_in){"", BDIM, big[i]};
+        op.points[i] =
+            (qv_point_in){.id = qv_pointid_num((uint64_t)i), .nvec = 1, .vecs = &vins[i]};
+    }
+    uint64_t opnum;
+    qv_write_status st;
+    assert_int_equal(qv_collection_update(c, &op, false, &opnum, &st, &err), QV_OK);
+    qv_arena_free(&a);
+    enum { NQ = 5, K = 7 };
+    float qs[NQ][BDIM];
+    qv_query q[NQ];
+    for (int i = 0; i < NQ; i++) {
+        for (int k = 0; k < BDIM; k++) qs[i][k] = frand();
+        q[i] = (qv_query){
+            .kind = QV_QUERY_NEAREST, .using = "", .vector = qs[i], .dim = BDIM, .limit = K};
+    }
+    /* once as one batch (one shared pass), once query by query */
+    static hits h[NQ], h1[NQ];
+    batch_ctx bc = {h, 0};
+    assert_int_equal(qv_collection_query(c, q, NQ, batch_begin, batch_collect, &bc, &err), QV_OK);
+    for (int i = 0; i < NQ; i++) {
+        h1[i].n = 0;
+        assert_int_equal(qv_collection_query(c, &q[i], 1, NULL, collect, &h1[i], &err), QV_OK);
+        assert_int_equal(h1[i].n, h[i].n);
+        assert_memory_equal(h1[i].ids, h[i].ids, sizeof(uint64_t) * h[i].n);
+    }
+    for (int i = 0; i < NQ; i++) {
+        bool used[BIG] = {false};
+        for (int r = 0; r < K; r++) {
+            int best = -1;
+            float bd = INFINITY;
+            for (int p = 0; p < BIG; p++) {
+                if (used[p]) continue;
+                float d = 0;
+                for (int k = 0; k < BDIM; k++) d += (qs[i][k] - big[p][k]) * (qs[i][k] - big[p][k]);
+                if (d < bd) {
+                    bd = d;
+                    best = p;
+                }
+            }
+            used[best] = true;
+            assert_int_equal(h[i].ids[r], (uint64_t)best);
+            assert_true(fabsf(h[i].scores[r] - sqrtf(bd)) <= 1e-5f);
+        }
+    }
+    qv_collection_release(c);
+    qv_catalog_close(cat);
+}
+
 static void test_names(void **state) {
     assert_int_equal(qv_catalog_check_name("ok-name_1", NULL), QV_OK);
     const char *bad[] = {"", "a/b", "a\\b", "a:b", "a*b", "..", ".", "a\x01", "a?b", "a|b"};
@@ -211,9 +299,11 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_and_recovery),
         cmocka_unit_test(test_wrong_dimension_changes_nothing),
+        cmocka_unit_test(test_parallel_scan_matches_brute_force),
         cmocka_unit_test(test_names),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    qv_pool_search_shutdown();
     qv_rmtree(root);
     return rc;
 }
