@@ -33,7 +33,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
-QUIVER = os.path.join(ROOT, "build", "release", "quiver")
+QUIVER_BUILT = os.path.join(ROOT, "build", "release", "quiver")
+# the server runs from a private copy: others may rebuild build/release/quiver during the run, which would
+# change the code under test and break perf's symbol lookup
+QUIVER = os.path.join(OUT, "quiver-under-test")
 LOADGEN = os.path.join(OUT, "loadgen")
 MEMBW = os.path.join(OUT, "membw")
 DATASET = os.path.normpath(os.path.join(ROOT, "..", "shared", "datasets", "man-lsa-384"))
@@ -44,6 +47,16 @@ N384 = int(os.environ.get("BENCH_N384", 100000))
 N1536 = int(os.environ.get("BENCH_N1536", 100000))
 SEARCH_SECONDS = float(os.environ.get("BENCH_SEARCH_SECONDS", 6))
 REPEAT = int(os.environ.get("BENCH_REPEAT", 2))  # best of REPEAT runs (the machine is shared)
+# ... and while the best run so far had more than QUIET cores of other processes' CPU, up to EXTRA more runs
+QUIET = float(os.environ.get("BENCH_QUIET_CORES", 0.3))
+EXTRA = int(os.environ.get("BENCH_EXTRA_RUNS", 2))
+
+
+def more_runs(rep, best):
+    """Whether to run a configuration again: REPEAT runs, more while the best was disturbed."""
+    if rep < REPEAT:
+        return True
+    return rep < REPEAT + EXTRA and best is not None and best["other_load_cores"] > QUIET
 HAVE_PERF = shutil.which("perf") is not None and os.environ.get("BENCH_NO_PERF") != "1"
 
 T_START = time.time()
@@ -243,7 +256,11 @@ def upserts(data):
         for wait in ("false", "true"):
             for conns in (1, 4):
                 best = None
-                for rep in range(REPEAT):
+                rep = 0
+                while more_runs(rep, best):
+                    rep += 1
+                    if rep > REPEAT:
+                        time.sleep(2)
                     srv = Server()
                     try:
                         rss0 = srv.status()["VmRSS"]
@@ -273,6 +290,7 @@ def upserts(data):
                             "body_bytes_avg": r["body_bytes_avg"], "request_MB_per_s": r["sent_MB_per_s"],
                             "server_cpu_s": round(cpu, 3), "server_cpu_us_per_point": round(cpu / n * 1e6, 2),
                             "client_cpu_s": r["client_cpu_s"],
+                            "server_cores_busy": round(cpu / (t_ack + t_drain), 2),
                             "other_load_cores": round(max(other, 0) / (t_ack + t_drain), 2),
                             "rss_empty": rss0, "rss_after": st["VmRSS"], "rss_peak": st["VmHWM"],
                             "bytes_per_point_rss": round((st["VmRSS"] - rss0) / max(got, 1)),
@@ -285,11 +303,13 @@ def upserts(data):
                             best = row
                         else:
                             best["runs_points_per_s"] = row["runs_points_per_s"]
-                        log("upsert dim=%d wait=%s conns=%d: %.0f points/s (ack %.0f/s), server cpu %.1f us/pt, errors %d"
-                            % (dim, wait, conns, row["points_per_s"], row["points_per_s_ack"],
-                               row["server_cpu_us_per_point"], r["errors"]))
+                        log("upsert dim=%d wait=%s conns=%d: %.0f points/s (ack %.0f/s), server cpu %.1f us/pt, "
+                            "errors %d, other load %.2f" % (dim, wait, conns, row["points_per_s"],
+                                                           row["points_per_s_ack"], row["server_cpu_us_per_point"],
+                                                           r["errors"], row["other_load_cores"]))
                     finally:
                         srv.stop()
+                best["runs"] = rep
                 res.append(best)
     return res
 
@@ -385,7 +405,11 @@ def search(data, bw):
             per = max(batch, 1)
             nbodies = (nq + per - 1) // per
             best = None
-            for rep in range(REPEAT):
+            rep = 0
+            while more_runs(rep, best):
+                rep += 1
+                if rep > REPEAT:
+                    time.sleep(2)
                 dump = os.path.join(OUT, "dump-b%d-c%d.jsonl" % (batch, conns))
                 cpu0, busy0 = srv.cpu(), sys_busy()
                 args = ["--path", path, "--conns", conns, "--query-f32", q, "--dim", 384, "--duration",
@@ -412,6 +436,7 @@ def search(data, bw):
                     row["runs_qps"] = (best or {}).get("runs_qps", [])
                     best = row
                 best["runs_qps"].append(round(qps, 1))
+            best["runs"] = rep
             res["rows"].append(best)
             log("search batch=%d conns=%d: %.1f QPS (runs %s, bound %.0f), recall %s (tie-aware %s), other load %.2f"
                 % (batch, conns, best["qps"], best["runs_qps"], best["bound_qps"], best.get("recall_at_10"),
@@ -433,10 +458,17 @@ def search(data, bw):
 
 
 def faiss_peer(data):
+    import resource
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    b0, t0 = sys_busy(), time.time()
     try:
         out = sh([PY, os.path.join(HERE, "faiss_peer.py"), data["search_base"], data["search_queries"],
                   os.path.join(DATASET, "groundtruth.u32") if data["has_gt"] else "-"], timeout=900)
-        return json.loads(out.strip().splitlines()[-1])
+        res = json.loads(out.strip().splitlines()[-1])
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        own = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+        res["other_load_cores"] = round(max(sys_busy() - b0 - own, 0) / (time.time() - t0), 2)
+        return res
     except subprocess.CalledProcessError as e:
         return {"error": (e.stderr or "")[-2000:]}
 
@@ -469,8 +501,15 @@ def prepare():
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    shutil.copy2(QUIVER_BUILT, QUIVER)
     open(os.path.join(OUT, "server.log"), "w").close()
+    try:
+        commit = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).strip()
+        dirty = bool(sh(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "src"]).strip())
+    except Exception:  # noqa: BLE001
+        commit, dirty = "?", None
     rep = {"machine": machine(), "repeat": REPEAT, "search_seconds": SEARCH_SECONDS,
+           "quiet_cores": QUIET, "extra_runs": EXTRA, "commit": commit, "src_modified": dirty,
            "sizes": {"n384": N384, "n1536": N1536}}
     log("machine:", rep["machine"]["cpu_model"], rep["machine"]["nproc"], "cpus")
     rep["membw"] = json.loads(sh([MEMBW]).strip())
@@ -480,6 +519,23 @@ def main():
     rep["search"] = search(data, bw)
     log("faiss peer")
     rep["faiss"] = faiss_peer(data)
+    runs = 1
+    while "rows" in rep["faiss"] and rep["faiss"]["other_load_cores"] > QUIET and runs < 1 + EXTRA:
+        time.sleep(2)
+        again = faiss_peer(data)
+        runs += 1
+        if "rows" not in again:
+            break
+        for a, b in zip(rep["faiss"]["rows"], again["rows"]):
+            if b["qps"] > a["qps"]:
+                a.update(b)
+        rep["faiss"]["other_load_cores_runs"] = rep["faiss"].get("other_load_cores_runs", [rep["faiss"]["other_load_cores"]]) + [again["other_load_cores"]]
+        rep["faiss"]["other_load_cores"] = min(rep["faiss"]["other_load_cores"], again["other_load_cores"])
+    if "rows" in rep["faiss"]:
+        rep["faiss"]["runs"] = runs
+        log("faiss: %s (other load %.2f, %d runs)" % (
+            ", ".join("b%d/%dt %.0f" % (r["batch"], r["threads"], r["qps"]) for r in rep["faiss"]["rows"]),
+            rep["faiss"]["other_load_cores"], runs))
     # ratios
     f = rep["faiss"]
     if "rows" in f:

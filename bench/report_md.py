@@ -36,15 +36,18 @@ def prof_line(label):
 
 
 bw = max(v for k, v in rep["membw"].items() if k.startswith("gbps_"))
+bw1 = rep["membw"].get("gbps_1t", bw)
 bw_end = max(v for k, v in rep.get("membw_end", rep["membw"]).items() if k.startswith("gbps_"))
 
 p("# Benchmarks")
 p()
 p("Produced by `bench/run.sh` (one command: builds the server and the tools, runs everything, writes this file "
   "and `bench/out/report.json`). It is a report, never a timed test. Figures are from one run on a shared "
-  "2-core machine, so each configuration is the best of %s runs (all runs are in the JSON), and the CPU time "
-  "used by other processes during each measurement is recorded (`other_load_cores`)." %
-  rep.get("repeat", 2))
+  "2-core machine that other engineers use at the same time, so each configuration is the best of %s runs, "
+  "with up to %s more while the best run so far saw more than %.1f cores of other processes' CPU time; that CPU "
+  "time is recorded per measurement (*other load*, in cores: whole-machine busy time minus the server's and the "
+  "client's, so it also holds kernel writeback threads). Read a row with a high *other load* as a lower bound." %
+  (rep.get("repeat", 2), rep.get("extra_runs", 0), rep.get("quiet_cores", 0.3)))
 p()
 p("## Machine and run")
 p()
@@ -60,6 +63,7 @@ p("| read bandwidth (`bench/membw.c`, 1 GiB, best of 6) | %s GB/s at start, %s G
                if k.startswith("gbps_"))))
 p("| load average at start / end | %s / %s |" % (m["loadavg_at_start"], m.get("loadavg_at_end")))
 p("| whole run | %.0f s |" % rep.get("wall_seconds", 0))
+p("| code | commit %s%s |" % (rep.get("commit", "?"), " plus uncommitted changes under src/" if rep.get("src_modified") else ""))
 p()
 p("Server: `build/release/quiver` (make BUILD=release, -O2), storage on a temporary directory on the root disk, "
   "REST on a free loopback port. Client: `bench/loadgen.c`, keep-alive HTTP/1.1, one thread per connection, "
@@ -107,13 +111,13 @@ p("Synthetic vectors from `bench/gen.py` (mixture of heavy-tailed anisotropic cl
   "`points_count` after the last acknowledgement; *ack/s* is the rate of acknowledgements alone)." %
   " / ".join(sorted(set(fmt(r["points"]) for r in up))))
 p()
-p("| dim | wait | conns | points/s | components/s | ack/s | p50 ms | p99 ms | request MB/s | server CPU µs/point | ns/component | other load (cores) | runs (points/s) |")
-p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+p("| dim | wait | conns | points/s | components/s | ack/s | p50 ms | p99 ms | request MB/s | server CPU µs/point | ns/component | server cores busy | other load (cores) | runs (points/s) |")
+p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for r in up:
-    p("| %d | %s | %d | %s | %s | %s | %.1f | %.1f | %.0f | %.1f | %.0f | %.2f | %s |" % (
+    p("| %d | %s | %d | %s | %s | %s | %.1f | %.1f | %.0f | %.1f | %.0f | %.2f | %.2f | %s |" % (
         r["dim"], "true" if r["wait"] else "false", r["conns"], fmt(r["points_per_s"]), fmt(r["components_per_s"]),
         fmt(r["points_per_s_ack"]), r["p50_ms"], r["p99_ms"], r["request_MB_per_s"], r["server_cpu_us_per_point"],
-        r["server_cpu_us_per_point"] * 1000 / r["dim"], r["other_load_cores"],
+        r["server_cpu_us_per_point"] * 1000 / r["dim"], r.get("server_cores_busy", 0), r["other_load_cores"],
         ", ".join(fmt(x) for x in r.get("runs_points_per_s", []))))
 errs = sum(r["errors"] for r in up)
 p()
@@ -151,14 +155,22 @@ if pl:
 pf = prof_line("upsert_wait_false")
 if pf:
     p("With `wait=false` the profile is similar (%s)." % pf[0])
-p("`wait=true` costs %.0f%% of the `wait=false` rate on average (the fsync of the WAL is per request, "
-  "~1.3 MB at 384-d, so it is amortised over 256 points). Four connections give %.2f× one connection: on 2 "
-  "cores the second core parallelises the parsing, but the client and the kernel's loopback copies share those "
-  "same cores. The client itself used %.2f–%.2f CPU-seconds per run (bodies are pre-built; it only copies "
-  "bytes). The lever is the JSON number parser: at %.0f ns per component the ceiling for one core is "
-  "about %s components/s." % (
-      100 * avg(r["points_per_s"] for r in w_t) / max(avg(r["points_per_s"] for r in w_f), 1),
-      avg(r["points_per_s"] for r in up if r["conns"] == 4) / max(avg(r["points_per_s"] for r in up if r["conns"] == 1), 1),
+rate_t = avg(r["points_per_s"] for r in w_t)
+rate_f = avg(r["points_per_s"] for r in w_f)
+c4 = avg(r["points_per_s"] for r in up if r["conns"] == 4)
+c1 = avg(r["points_per_s"] for r in up if r["conns"] == 1)
+busy4 = avg(r.get("server_cores_busy", 0) for r in up if r["conns"] == 4)
+busy1 = avg(r.get("server_cores_busy", 0) for r in up if r["conns"] == 1)
+oth = avg(r["other_load_cores"] for r in up)
+p("`wait=true` reaches %.0f%% of the `wait=false` rate on average: a `wait=true` request ends with one "
+  "fdatasync of the WAL (group commit: one sync covers every request appended before it), about 1.3 MB of "
+  "records at 384-d, so the sync is amortised over 256 points and fsync is not what limits ingestion. Four "
+  "connections give %.2f× one connection; the server keeps %.2f cores busy with one connection and %.2f with "
+  "four (2 cores, shared with the client, the kernel's loopback copies and, in this run, %.2f cores of other "
+  "processes on average). The client used %.2f–%.2f CPU-seconds per run (bodies are pre-built; it only copies "
+  "bytes). The lever is the JSON number parser: at %.0f ns per component one core tops out near %s "
+  "components/s, two near twice that." % (
+      100 * rate_t / max(rate_f, 1), c4 / max(c1, 1), busy1, busy4, oth,
       min(r["client_cpu_s"] for r in up), max(r["client_cpu_s"] for r in up), avg(nsc),
       fmt(1e9 / max(avg(nsc), 1e-9))))
 p()
@@ -178,7 +190,6 @@ p("Data: %s, loaded through REST (%s points/s, 4 connections, `wait=true`). Each
       rep["search"]["dataset"], fmt(ld["points_per_s"]), pass_mb, bw, m["nproc"], pass_mb, bw1,
       rep.get("search_seconds", "")))
 p()
-bw1 = rep["membw"].get("gbps_1t", bw)
 p("| queries/request | conns | QPS | bound QPS | QPS / bound | QPS / 1-thread bound | effective GB/s | faiss 1t | faiss 2t | QPS / faiss best | p50 ms | p95 ms | p99 ms | server cores busy | other load | recall@10 | tie-aware | runs (QPS) |")
 p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for r in sr:
@@ -211,26 +222,33 @@ p()
 p1 = prof_line("search-b0-c1")
 p16 = prof_line("search-b16-c1")
 single = [r for r in sr if r["batch"] == 0]
-p("**What limits it.** Single queries: each query is one scan of %.1f MB, so the ceiling is memory bandwidth; "
-  "one connection reaches %.1f GB/s effective, %.0f%% of the measured read bandwidth%s. Four connections "
-  "(%s QPS) cannot do better than one because a single thread already draws most of the bandwidth "
-  "(membw: %s). Batched queries share a pass: the bound grows with the batch, but the work per byte grows "
-  "too (8 or 16 dot products per vector), so batches are compute-bound on 2 cores%s." % (
-      pass_mb, s1["effective_GBps"], 100 * s1["effective_GBps"] / bw,
-      (" (perf: %s)" % p1[1]) if p1 else "",
-      "/".join(fmt(r["qps"], 1) for r in single if r["conns"] > 1),
-      ", ".join("%s %.1f GB/s" % (k.replace("gbps_", ""), v) for k, v in rep["membw"].items() if k.startswith("gbps_")),
-      (" (perf with 16 queries per request: %s; buckets %s)" % (p16[1], p16[0])) if p16 else ""))
-b16 = [r for r in sr if r["batch"] == 16 and r["conns"] == 1]
-b8 = [r for r in sr if r["batch"] == 8 and r["conns"] == 1]
-if b16 and b8:
-    q16, q8 = b16[0]["qps"], b8[0]["qps"]
-    flops = q16 * ld["points"] * 384 * 2 / 1e9
-    p("With one connection, 16 queries per request run at %s QPS against %s for 8 (%.2f×): %.0f GFLOP/s of "
-      "dot products on one core, against ~145 GFLOP/s that an 8-query register-blocked kernel reaches in cache "
-      "on this CPU (BENCHMARKS.md), so the multi-query scan leaves arithmetic on the table (per-vector call and "
-      "top-k bookkeeping per query, see the profile). A second connection uses the second core." % (
-          fmt(q16, 1), fmt(q8, 1), q16 / q8, flops))
+s4 = next((r for r in sr if r["batch"] == 0 and r["conns"] == 4), None)
+bw2 = rep["membw"].get("gbps_%d" % m["nproc"], bw)
+txt = ("**What limits it.** Single queries: each query is one scan of %.1f MB by one server thread. With one "
+       "connection the scan streams %.1f GB/s, %.0f%% of what one thread can read (membw 1 thread: %.1f GB/s), "
+       "so a single query is at the memory-bandwidth ceiling of one core%s." % (
+           pass_mb, s1["effective_GBps"], 100 * s1["effective_GBps"] / bw1, bw1,
+           (" (perf: %s)" % p1[1]) if p1 else ""))
+if s4:
+    txt += (" Four connections run four scans on the 2 cores and stream %.1f GB/s, %.0f%% of the %d-thread read "
+            "bandwidth (%.1f GB/s); p50 latency rises from %.1f to %.1f ms because the scans share the cores and "
+            "the memory bus." % (s4["effective_GBps"], 100 * s4["effective_GBps"] / bw2, m["nproc"], bw2,
+                                 s1["p50_ms"], s4["p50_ms"]))
+p(txt)
+p()
+bt = [r for r in sr if r["batch"]]
+if bt:
+    txt = ("Batched queries share one pass, so their bandwidth bound grows with the batch, but so does the "
+           "arithmetic per byte: 8 or 16 dot products per vector read. Measured: ")
+    txt += "; ".join("%d per request on %d connection%s: %s QPS, %.0f GFLOP/s, %.2f server cores busy, other load %.2f" % (
+        r["batch"], r["conns"], "s" if r["conns"] > 1 else "", fmt(r["qps"], 1),
+        r["qps"] * ld["points"] * 384 * 2 / 1e9, r["server_cores_busy"], r["other_load_cores"]) for r in bt)
+    txt += (". An 8-query register-blocked kernel reaches ~145 GFLOP/s per core in cache on this CPU "
+            "(BENCHMARKS.md), so the batched scan is bound neither by bandwidth nor by the FMA units but by the "
+            "work around each kernel call: one call per stored vector, then a per-query loop over the scores "
+            "with a filter check and a top-k heap push%s." % (
+                (" (perf with 16 queries per request: %s)" % p16[1]) if p16 else ""))
+    p(txt)
 p()
 
 # ---- memory --------------------------------------------------------------------------------------------
@@ -248,13 +266,15 @@ for r in up:
 p()
 one = [r for r in up if r["conns"] == 1 and r["dim"] == 384]
 four = [r for r in up if r["conns"] == 4 and r["dim"] == 384]
-p("**What limits it.** The vectors themselves are %d bytes (384-d f32); the rest of the resident growth is "
-  "payload, ids and the allocator's retained request buffers: with one connection a 384-d point costs %s "
-  "bytes of RSS, with four %s. Each connection has its own thread (libmicrohttpd thread-per-connection) and "
-  "glibc gives each thread its own malloc arena, where the ~1.3 MB request bodies and their parse trees stay "
-  "cached after the request, so RSS grows with concurrent writers rather than with data. Disk holds the WAL "
-  "(the request's vectors as binary) plus segment files." % (
-      384 * 4, fmt(avg(r["bytes_per_point_rss"] for r in one)), fmt(avg(r["bytes_per_point_rss"] for r in four))))
+p("**What limits it.** The vectors themselves are %d bytes at 384-d (f32, no quantization yet); a 384-d point "
+  "costs %s bytes of RSS when loaded over one connection and %s over four, so the non-vector part (ids, "
+  "versions, the small payload, liveness, allocator slack) is about %s bytes per point. RSS is higher for the "
+  "same data with four writers; a likely cause (not verified) is that each connection has its own thread "
+  "(libmicrohttpd thread-per-connection) whose malloc arena keeps the ~1.3 MB request bodies and parse trees "
+  "after the request. Disk holds the WAL (the requests' vectors in binary) and segment files: %s for 100k "
+  "384-d points." % (
+      384 * 4, fmt(avg(r["bytes_per_point_rss"] for r in one)), fmt(avg(r["bytes_per_point_rss"] for r in four)),
+      fmt(avg(r["bytes_per_point_rss"] for r in one) - 384 * 4), mb(ld["disk_bytes"])))
 p()
 p("## Files")
 p()
