@@ -224,6 +224,26 @@ def perf_stop(p, path, label):
 
 
 # ---- machine ----------------------------------------------------------------------------
+def membw():
+    """Best of up to 3 runs of bench/membw (each best of 6 passes), per thread count; more than one run only
+    while other processes are busy (the figure is the machine's, so take it when it is quiet)."""
+    best = None
+    for i in range(3):
+        b0, t0 = sys_busy(), time.time()
+        r = json.loads(sh([MEMBW]).strip())
+        # membw's own CPU: at most nproc cores for the run; other load = the rest
+        if best is None:
+            best = r
+        else:
+            best = {k: max(v, r.get(k, 0)) if k.startswith("gbps_") else v for k, v in best.items()}
+        busy = (sys_busy() - b0) / (time.time() - t0)
+        if busy < 1.3 or i == 2:  # membw keeps ~1-2 cores busy during its passes; above that: others
+            break
+        time.sleep(3)
+    best["runs"] = i + 1
+    return best
+
+
 def machine():
     model = "?"
     flags = ""
@@ -512,7 +532,7 @@ def main():
            "quiet_cores": QUIET, "extra_runs": EXTRA, "commit": commit, "src_modified": dirty,
            "sizes": {"n384": N384, "n1536": N1536}}
     log("machine:", rep["machine"]["cpu_model"], rep["machine"]["nproc"], "cpus")
-    rep["membw"] = json.loads(sh([MEMBW]).strip())
+    rep["membw"] = membw()
     bw = max(v for k, v in rep["membw"].items() if k.startswith("gbps_")) * 1e9
     log("memory read bandwidth: %s" % rep["membw"])
     data = prepare()
@@ -550,7 +570,14 @@ def main():
     rep["profiles"] = dict(rep["search"].pop("profiles"))
     log("profiling upserts")
     rep["profiles"].update(profile_upsert(data))
-    rep["membw_end"] = json.loads(sh([MEMBW]).strip())
+    rep["membw_end"] = membw()
+    # the bound uses the best bandwidth seen in this run (a property of the machine, not of the moment)
+    best_bw = max(bw, max(v for k, v in rep["membw_end"].items() if k.startswith("gbps_")) * 1e9)
+    if best_bw > bw:
+        for row in rep["search"]["rows"]:
+            row["bound_qps"] = round(row["bound_qps"] * best_bw / bw, 1)
+            row["ratio_to_bound"] = round(row["qps"] / row["bound_qps"], 3)
+    rep["bound_bandwidth_GBps"] = round(best_bw / 1e9, 2)
     rep["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     rep["wall_seconds"] = round(time.time() - T_START, 1)
     with open(os.path.join(OUT, "report.json"), "w") as fo:

@@ -35,8 +35,8 @@ def prof_line(label):
     return bs, top, pr
 
 
-bw = max(v for k, v in rep["membw"].items() if k.startswith("gbps_"))
-bw1 = rep["membw"].get("gbps_1t", bw)
+bw = rep.get("bound_bandwidth_GBps") or max(v for k, v in rep["membw"].items() if k.startswith("gbps_"))
+bw1 = max(rep["membw"].get("gbps_1t", 0), rep.get("membw_end", {}).get("gbps_1t", 0)) or bw
 bw_end = max(v for k, v in rep.get("membw_end", rep["membw"]).items() if k.startswith("gbps_"))
 
 p("# Benchmarks")
@@ -181,7 +181,7 @@ p()
 pass_mb = ld["points"] * 384 * 4 / 1e6
 p("Data: %s, loaded through REST (%s points/s, 4 connections, `wait=true`). Each query (or each batch of "
   "queries, which share one pass in Quiver) reads the whole f32 matrix, %.1f MB. **Bound** = read bandwidth "
-  "(%.1f GB/s, the best of 1 and %d threads, measured at the start of this run) / %.1f MB × queries per "
+  "(%.1f GB/s, the best of 1 and %d threads, at the start and the end of this run) / %.1f MB × queries per "
   "request. Single queries with 4 connections are 4 independent scans, so their bound is the same as with 1. "
   "A query runs on one server thread, so the 1-thread read bandwidth (%.1f GB/s) is the ceiling of one "
   "connection; that ratio is given too. "
@@ -223,7 +223,7 @@ p1 = prof_line("search-b0-c1")
 p16 = prof_line("search-b16-c1")
 single = [r for r in sr if r["batch"] == 0]
 s4 = next((r for r in sr if r["batch"] == 0 and r["conns"] == 4), None)
-bw2 = rep["membw"].get("gbps_%d" % m["nproc"], bw)
+bw2 = max(rep["membw"].get("gbps_%d" % m["nproc"], 0), rep.get("membw_end", {}).get("gbps_%d" % m["nproc"], 0)) or bw
 txt = ("**What limits it.** Single queries: each query is one scan of %.1f MB by one server thread. With one "
        "connection the scan streams %.1f GB/s, %.0f%% of what one thread can read (membw 1 thread: %.1f GB/s), "
        "so a single query is at the memory-bandwidth ceiling of one core%s." % (
