@@ -163,17 +163,37 @@ def loadgen(srv, *args):
 
 
 # ---- perf -----------------------------------------------------------------------------
-BUCKETS = [
-    ("distance kernels", r"dot|l2sq|l1_|kernel|scan_batch|distance"),
-    ("JSON parse / float parse", r"jv_|parse_|strto|jp_|json|scan_digits|skip_ws|decode|__strtof|____strtof|round_and_return|str_to_mpn|mpn_"),
-    ("JSON/float output", r"fmt_|dec_|jw_|encode|shortest|layout|snprintf|vfprintf"),
-    ("memcpy/memset", r"memcpy|memmove|memset|__memcpy|clear_page|copy_page"),
-    ("malloc/free", r"malloc|free|_int_|arena|calloc|realloc|brk|mmap|munmap|page_fault|do_anonymous|alloc_pages|rmqueue"),
-    ("network/syscall (kernel)", r"tcp|skb|sock|ip_|net_|__sys|syscall|entry_|copy_user|copyout|copyin|rep_movs|recv|send|poll|epoll|loopback|__x64|do_sys|inet|napi|__netif|rw_verify"),
-    ("fsync/filesystem", r"ext4|jbd2|fsync|blk|bio|nvme|virtio|writeback|filemap|vfs_write|xfs|iomap"),
-    ("WAL/segment/CRC", r"wal_|crc32|segment|opcodec|qv_collection|jvbin"),
-    ("locks/scheduler", r"futex|mutex|spin|sched|schedule|wake|pthread_|lock"),
+BUCKETS = [  # first match wins
+    ("JSON / float parsing", r"parse_|fast_f|jv_to|jv_get|jv_parse|jp_|strto|skip_ws|scan_digits|qv_rest_f32|qv_rest_dense|decode"),
+    ("scan: kernels + top-k", r"dot_multi|avx512_dot|avx2_dot|_dot$|l2sq|l1_|scan_range|scan_batch|scan_all|topk"),
+    ("WAL encode / CRC / apply", r"qv_op_encode|opcodec|jvbin|crc|wal_|segment|qv_collection|map_probe|qv_normalize"),
+    ("JSON output", r"fmt_|dec_|jw_|encode|shortest|layout|printf"),
+    ("memcpy / memmove", r"memcpy|memmove|memset|__memcpy|copy_page"),
+    ("page faults / allocation", r"malloc|free|_int_|arena|calloc|realloc|brk|mmap|munmap|page_fault|clear_page|do_anonymous|alloc_pages|rmqueue|folio_alloc"),
+    ("network / syscalls (kernel)", r"tcp|skb|sock|ip_|net_|__sys|syscall|entry_|copy_user|_copy_to_iter|_copy_from_iter|rep_movs|recv|send|poll|epoll|loopback|__x64|do_sys|inet|napi|__netif|rw_verify"),
+    ("filesystem / fsync", r"ext4|jbd2|fsync|blk|bio|nvme|virtio|iowrite|writeback|filemap|vfs_write|xfs|iomap|copy_folio_from_iter"),
+    ("locks / scheduler", r"futex|mutex|spin|sched|schedule|wake|pthread_|lock|finish_task_switch"),
 ]
+
+
+def parse_perf(txt):
+    syms = []
+    for line in txt.splitlines():
+        mm = re.match(r"\s*([\d.]+)%\s+\[(.)\]\s+(.*\S)", line)
+        if mm:
+            syms.append((float(mm.group(1)), mm.group(2), mm.group(3)))
+    buckets = {}
+    for pct, kind, name in syms:
+        b = "other"
+        for bn, rx in BUCKETS:
+            if re.search(rx, name, re.I):
+                b = bn
+                break
+        buckets[b] = buckets.get(b, 0) + pct
+    return {"top": [{"pct": p_, "space": "kernel" if k == "k" else "user", "symbol": n} for p_, k, n in syms[:15]],
+            "buckets": dict(sorted(((k, round(v, 1)) for k, v in buckets.items()), key=lambda kv: -kv[1])),
+            "kernel_pct": round(sum(p_ for p_, k, _ in syms if k == "k"), 1),
+            "note": "percent of the server's samples, symbols above 0.3% only"}
 
 
 def perf_start(pid, path):
@@ -199,28 +219,13 @@ def perf_stop(p, path, label):
                   "--percent-limit", "0.3"], timeout=180)
     except Exception as e:  # noqa: BLE001
         return {"error": str(e)}
-    syms = []
-    for line in txt.splitlines():
-        m = re.match(r"\s*([\d.]+)%\s+\[(.)\]\s+(.*\S)", line)
-        if m:
-            syms.append((float(m.group(1)), m.group(2), m.group(3)))
-    buckets = {}
-    for pct, kind, name in syms:
-        b = "other"
-        for bn, rx in BUCKETS:
-            if re.search(rx, name, re.I):
-                b = bn
-                break
-        buckets[b] = buckets.get(b, 0) + pct
     with open(os.path.join(OUT, "perf-%s.txt" % label), "w") as f:
         f.write(txt)
     try:
         os.unlink(path)
     except OSError:
         pass
-    return {"top": [{"pct": p_, "space": "kernel" if k == "k" else "user", "symbol": n} for p_, k, n in syms[:15]],
-            "buckets": dict(sorted(((k, round(v, 1)) for k, v in buckets.items()), key=lambda kv: -kv[1])),
-            "kernel_pct": round(sum(p_ for p_, k, _ in syms if k == "k"), 1)}
+    return parse_perf(txt)
 
 
 # ---- machine ----------------------------------------------------------------------------

@@ -65,7 +65,8 @@ p("| load average at start / end | %s / %s |" % (m["loadavg_at_start"], m.get("l
 p("| whole run | %.0f s |" % rep.get("wall_seconds", 0))
 p("| code | commit %s%s |" % (rep.get("commit", "?"), " plus uncommitted changes under src/" if rep.get("src_modified") else ""))
 p()
-p("Server: `build/release/quiver` (make BUILD=release, -O2), storage on a temporary directory on the root disk, "
+p("Server: `build/release/quiver` (make BUILD=release, -O2), run from a private copy in `bench/out` so that a "
+  "rebuild by someone else during the run cannot change the code under test; storage on a temporary directory on the root disk, "
   "REST on a free loopback port. Client: `bench/loadgen.c`, keep-alive HTTP/1.1, one thread per connection, "
   "bodies prepared in memory before the clock starts, on the same 2 cores as the server.")
 p()
@@ -80,6 +81,18 @@ bestb = max((r for r in sr if r["batch"]), key=lambda r: r["qps"])
 ld = rep["search"]["load"]
 p("## Summary")
 p()
+allrows = [r for r in rep["upsert"]] + rep["search"]["rows"]
+oth_avg = sum(r["other_load_cores"] for r in allrows) / len(allrows)
+if oth_avg > rep.get("quiet_cores", 0.3):
+    p("- **Conditions**: other processes used on average **%.2f of the %d cores** during the measurements of this "
+      "run (%.2f–%.2f), and the read bandwidth measured %s GB/s instead of the 35–42 GB/s BENCHMARKS.md reports "
+      "for a quiet machine. Absolute figures below are lower bounds; the ratios to faiss compare runs made "
+      "under similar load (faiss: %.2f cores of other load)." % (
+          oth_avg, m["nproc"], min(r["other_load_cores"] for r in allrows),
+          max(r["other_load_cores"] for r in allrows), "%.1f–%.1f" % (
+              min(v for k, v in list(rep["membw"].items()) + list(rep.get("membw_end", {}).items()) if k.startswith("gbps_")),
+              max(v for k, v in list(rep["membw"].items()) + list(rep.get("membw_end", {}).items()) if k.startswith("gbps_"))),
+          rep.get("faiss", {}).get("other_load_cores", float("nan"))))
 p("- **Upsert** (REST, 256 points per request, 384-d): best %s points/s = %s vector components/s "
   "(goal 8,000,000: **%.2f×** the goal); with `wait=true` %s points/s (%.2f×)." % (
       fmt(best384["points_per_s"]), fmt(best384["components_per_s"]), best384["components_per_s"] / 8e6,
@@ -148,29 +161,38 @@ p("**What limits it.** The server spends %.0f–%.0f ns of CPU per vector compon
       avg(r["server_cpu_us_per_point"] for r in up if r["dim"] == 1536)))
 if pl:
     bs, top, pr = pl
-    jp = pr["buckets"].get("JSON parse / float parse", 0)
+    jp = pr["buckets"].get("JSON / float parsing", 0)
     p("A perf profile of the server during a 384-d `wait=true` run, one connection, puts %.0f%% of its samples "
       "in JSON and float parsing (buckets: %s; top symbols: %s). Kernel time is %.0f%% (socket receive copies "
       "and the page-cache write of the WAL)." % (jp, bs, top, pr["kernel_pct"]))
 pf = prof_line("upsert_wait_false")
 if pf:
     p("With `wait=false` the profile is similar (%s)." % pf[0])
-rate_t = avg(r["points_per_s"] for r in w_t)
-rate_f = avg(r["points_per_s"] for r in w_f)
 c4 = avg(r["points_per_s"] for r in up if r["conns"] == 4)
 c1 = avg(r["points_per_s"] for r in up if r["conns"] == 1)
 busy4 = avg(r.get("server_cores_busy", 0) for r in up if r["conns"] == 4)
 busy1 = avg(r.get("server_cores_busy", 0) for r in up if r["conns"] == 1)
 oth = avg(r["other_load_cores"] for r in up)
-p("`wait=true` reaches %.0f%% of the `wait=false` rate on average: a `wait=true` request ends with one "
-  "fdatasync of the WAL (group commit: one sync covers every request appended before it), about 1.3 MB of "
-  "records at 384-d, so the sync is amortised over 256 points and fsync is not what limits ingestion. Four "
-  "connections give %.2f× one connection; the server keeps %.2f cores busy with one connection and %.2f with "
-  "four (2 cores, shared with the client, the kernel's loopback copies and, in this run, %.2f cores of other "
-  "processes on average). The client used %.2f–%.2f CPU-seconds per run (bodies are pre-built; it only copies "
-  "bytes). The lever is the JSON number parser: at %.0f ns per component one core tops out near %s "
-  "components/s, two near twice that." % (
-      100 * rate_t / max(rate_f, 1), c4 / max(c1, 1), busy1, busy4, oth,
+fs = []
+for d in sorted(set(r["dim"] for r in up)):
+    t = [r for r in w_t if r["dim"] == d]
+    f_ = [r for r in w_f if r["dim"] == d]
+    if t and f_:
+        ratio = avg(r["points_per_s"] for r in t) / max(avg(r["points_per_s"] for r in f_), 1)
+        dl = avg(r["other_load_cores"] for r in t) - avg(r["other_load_cores"] for r in f_)
+        fs.append("%d-d %.2f×%s" % (d, ratio, (" (but its `wait=true` runs had %.2f more cores of other load, so "
+                                              "this run cannot tell fsync from interference there)" % dl)
+                                    if ratio < 0.85 and dl > 0.2 else ""))
+p("`wait=true` against `wait=false`: %s. A `wait=true` request ends with one fdatasync of the WAL (group "
+  "commit: one sync covers every request appended before it), about 1.3 MB of records at 384-d and 5.4 MB at "
+  "1536-d, amortised over 256 points; the profiles put %.1f%% of the server's samples in filesystem/fsync "
+  "code with `wait=true`. Four connections give %.2f× one connection; the server keeps %.2f cores busy with "
+  "one connection and %.2f with four (2 cores, shared with the client, the kernel's loopback copies and, in "
+  "this run, %.2f cores of other processes on average). The client used %.2f–%.2f CPU-seconds per run "
+  "(bodies are pre-built; it only copies bytes). The lever is the JSON number parser: at %.0f ns per "
+  "component one core tops out near %s components/s, two near twice that." % (
+      "; ".join(fs), (rep.get("profiles", {}).get("upsert_wait_true") or {}).get("buckets", {}).get("filesystem / fsync", 0),
+      c4 / max(c1, 1), busy1, busy4, oth,
       min(r["client_cpu_s"] for r in up), max(r["client_cpu_s"] for r in up), avg(nsc),
       fmt(1e9 / max(avg(nsc), 1e-9))))
 p()
@@ -183,19 +205,19 @@ p("Data: %s, loaded through REST (%s points/s, 4 connections, `wait=true`). Each
   "queries, which share one pass in Quiver) reads the whole f32 matrix, %.1f MB. **Bound** = read bandwidth "
   "(%.1f GB/s, the best of 1 and %d threads, at the start and the end of this run) / %.1f MB × queries per "
   "request. Single queries with 4 connections are 4 independent scans, so their bound is the same as with 1. "
-  "A query runs on one server thread, so the 1-thread read bandwidth (%.1f GB/s) is the ceiling of one "
-  "connection; that ratio is given too. "
+  "The server splits a large scan over its search thread pool (parts scanned by the pool threads, per-part top-k heaps "
+  "merged), so even one query on one connection can use every core and the machine's bandwidth. "
   "Each configuration runs %s s (at least one pass over the 1,000 queries, whose responses are checked "
   "against `groundtruth.u32`)." % (
-      rep["search"]["dataset"], fmt(ld["points_per_s"]), pass_mb, bw, m["nproc"], pass_mb, bw1,
+      rep["search"]["dataset"], fmt(ld["points_per_s"]), pass_mb, bw, m["nproc"], pass_mb,
       rep.get("search_seconds", "")))
 p()
-p("| queries/request | conns | QPS | bound QPS | QPS / bound | QPS / 1-thread bound | effective GB/s | faiss 1t | faiss 2t | QPS / faiss best | p50 ms | p95 ms | p99 ms | server cores busy | other load | recall@10 | tie-aware | runs (QPS) |")
-p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+p("| queries/request | conns | QPS | bound QPS | QPS / bound | effective GB/s | faiss 1t | faiss 2t | QPS / faiss best | p50 ms | p95 ms | p99 ms | server cores busy | other load | recall@10 | tie-aware | runs (QPS) |")
+p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for r in sr:
-    p("| %s | %d | %s | %s | %.2f | %.2f | %.1f | %s | %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f | %s | %s | %s |" % (
+    p("| %s | %d | %s | %s | %.2f | %.1f | %s | %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f | %s | %s | %s |" % (
         r["batch"] or "1 (single)", r["conns"], fmt(r["qps"], 1), fmt(r["bound_qps"]), r["ratio_to_bound"],
-        r["effective_GBps"] / bw1, r["effective_GBps"], fmt(r.get("faiss_qps_1t"), 1), fmt(r.get("faiss_qps_2t"), 1),
+        r["effective_GBps"], fmt(r.get("faiss_qps_1t"), 1), fmt(r.get("faiss_qps_2t"), 1),
         ("%.2f" % r["ratio_to_faiss_best"]) if r.get("ratio_to_faiss_best") else "–",
         r["p50_ms"], r["p95_ms"], r["p99_ms"], r["server_cores_busy"], r["other_load_cores"],
         r.get("recall_at_10", "–"), r.get("recall_at_10_tie_aware", "–"),
@@ -213,6 +235,14 @@ if "rows" in f:
                                                r["ms_per_call"], r.get("recall_at_10", "–"),
                                                r.get("recall_at_10_tie_aware", "–")))
     p()
+    f1 = next((r for r in f["rows"] if r["batch"] == 0 and r["threads"] == 1), None)
+    f2 = next((r for r in f["rows"] if r["batch"] == 0 and r["threads"] == 2), None)
+    if f1 and f2 and f2["qps"] < f1["qps"]:
+        p("faiss with 2 OpenMP threads on single queries is slower than with 1 (%.1f vs %.1f QPS). This run did "
+          "not analyse why; OpenMP threads waiting for a thread descheduled on the busy second core is the "
+          "likely cause, so the single-query ratio uses faiss's 1-thread figure (the best of the two)." % (
+              f2["qps"], f1["qps"]))
+        p()
     p("Below 20 queries per call faiss scans the data once per query (its BLAS path starts at 20), so its "
       "batches of 8 and 16 gain only from the second thread; the 1,000-query rows use the BLAS path and "
       "show what a shared, cache-blocked pass can reach on this machine.")
@@ -224,16 +254,19 @@ p16 = prof_line("search-b16-c1")
 single = [r for r in sr if r["batch"] == 0]
 s4 = next((r for r in sr if r["batch"] == 0 and r["conns"] == 4), None)
 bw2 = max(rep["membw"].get("gbps_%d" % m["nproc"], 0), rep.get("membw_end", {}).get("gbps_%d" % m["nproc"], 0)) or bw
-txt = ("**What limits it.** Single queries: each query is one scan of %.1f MB by one server thread. With one "
-       "connection the scan streams %.1f GB/s, %.0f%% of what one thread can read (membw 1 thread: %.1f GB/s), "
-       "so a single query is at the memory-bandwidth ceiling of one core%s." % (
-           pass_mb, s1["effective_GBps"], 100 * s1["effective_GBps"] / bw1, bw1,
-           (" (perf: %s)" % p1[1]) if p1 else ""))
+txt = ("**What limits it.** Single queries: each query is one pass over %.1f MB, split over the server's "
+       "search threads. With one connection the pass streams %.1f GB/s, %.0f%% of the best read bandwidth "
+       "measured in this run (%.1f GB/s; membw with 1 thread: %.1f GB/s), with %.2f server cores busy while "
+       "other processes held %.2f cores%s. The scan itself is memory-bound (the profile is almost all in the "
+       "distance kernel, which does one multiply-add per 4 bytes read); what is missing to the bound is CPU "
+       "time the server did not get on a shared machine, plus the split's merge and per-request overhead." % (
+           pass_mb, s1["effective_GBps"], 100 * s1["effective_GBps"] / bw, bw, bw1, s1["server_cores_busy"],
+           s1["other_load_cores"], (" (perf: %s)" % p1[1]) if p1 else ""))
 if s4:
-    txt += (" Four connections run four scans on the 2 cores and stream %.1f GB/s, %.0f%% of the %d-thread read "
-            "bandwidth (%.1f GB/s); p50 latency rises from %.1f to %.1f ms because the scans share the cores and "
-            "the memory bus." % (s4["effective_GBps"], 100 * s4["effective_GBps"] / bw2, m["nproc"], bw2,
-                                 s1["p50_ms"], s4["p50_ms"]))
+    txt += (" Four connections run four split scans on the same cores and stream %.1f GB/s (%.2f server cores "
+            "busy, other load %.2f); p50 latency rises from %.1f to %.1f ms because the scans queue for the cores "
+            "and the memory bus." % (s4["effective_GBps"], s4["server_cores_busy"], s4["other_load_cores"],
+                                     s1["p50_ms"], s4["p50_ms"]))
 p(txt)
 p()
 bt = [r for r in sr if r["batch"]]
@@ -243,11 +276,20 @@ if bt:
     txt += "; ".join("%d per request on %d connection%s: %s QPS, %.0f GFLOP/s, %.2f server cores busy, other load %.2f" % (
         r["batch"], r["conns"], "s" if r["conns"] > 1 else "", fmt(r["qps"], 1),
         r["qps"] * ld["points"] * 384 * 2 / 1e9, r["server_cores_busy"], r["other_load_cores"]) for r in bt)
-    txt += (". An 8-query register-blocked kernel reaches ~145 GFLOP/s per core in cache on this CPU "
-            "(BENCHMARKS.md), so the batched scan is bound neither by bandwidth nor by the FMA units but by the "
-            "work around each kernel call: one call per stored vector, then a per-query loop over the scores "
-            "with a filter check and a top-k heap push%s." % (
-                (" (perf with 16 queries per request: %s)" % p16[1]) if p16 else ""))
+    kern = 0.0
+    if p16:
+        kern = sum(t["pct"] for t in p16[2]["top"] if "dot" in t["symbol"] or "l2sq" in t["symbol"])
+    per_core = [r["qps"] * ld["points"] * 384 * 2 / 1e9 / max(r["server_cores_busy"], 0.05) for r in bt]
+    txt += (". Per busy server core that is %.0f–%.0f GFLOP/s, while an 8-query register-blocked kernel reaches "
+            "~145 GFLOP/s per core in cache on this CPU (BENCHMARKS.md), and the scan reads only %.1f–%.1f GB/s, "
+            "far below the bandwidth. So batches are bound by neither the memory bus nor the FMA units; %s"
+            % (min(per_core), max(per_core), min(r["effective_GBps"] for r in bt),
+               max(r["effective_GBps"] for r in bt),
+               ("perf with 16 queries per request puts %.0f%% of the server's samples inside the distance kernel "
+                "itself (%s), so the multi-query kernel runs well below its in-cache speed while streaming: its "
+                "blocking over queries and vectors, and prefetching, are the lever (the per-query top-k loop "
+                "after each call is the rest)." % (kern, p16[1])) if p16 else
+               "the kernel and the per-query top-k loop around it are the lever."))
     p(txt)
 p()
 
@@ -271,10 +313,13 @@ p("**What limits it.** The vectors themselves are %d bytes at 384-d (f32, no qua
   "versions, the small payload, liveness, allocator slack) is about %s bytes per point. RSS is higher for the "
   "same data with four writers; a likely cause (not verified) is that each connection has its own thread "
   "(libmicrohttpd thread-per-connection) whose malloc arena keeps the ~1.3 MB request bodies and parse trees "
-  "after the request. Disk holds the WAL (the requests' vectors in binary) and segment files: %s for 100k "
-  "384-d points." % (
+  "after the request. At 1536-d a point costs %s bytes of RSS over one connection (%s raw). Disk holds the "
+  "WAL (the requests' vectors in binary) and segment files: %s for 100k 384-d points, about the raw size "
+  "once." % (
       384 * 4, fmt(avg(r["bytes_per_point_rss"] for r in one)), fmt(avg(r["bytes_per_point_rss"] for r in four)),
-      fmt(avg(r["bytes_per_point_rss"] for r in one) - 384 * 4), mb(ld["disk_bytes"])))
+      fmt(avg(r["bytes_per_point_rss"] for r in one) - 384 * 4),
+      fmt(avg(r["bytes_per_point_rss"] for r in up if r["dim"] == 1536 and r["conns"] == 1)), fmt(1536 * 4),
+      mb(ld["disk_bytes"])))
 p()
 p("## Files")
 p()
