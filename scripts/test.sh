@@ -68,6 +68,8 @@ run "Python virtualenv (tests/py/requirements.txt)" setup_venv
 QUIVER_BIN="$ROOT/build/release/quiver" run "Python client suite (qdrant-client, pytest)" \
     .venv/bin/pytest -q tests/py
 run "gRPC .proto files match Qdrant's wire contract" .venv/bin/pytest -q tests/proto
+QUIVER_BIN="$ROOT/build/release/quiver" run "gRPC API through qdrant-client (prefer_grpc) and grpcio" \
+    .venv/bin/pytest -q tests/grpc
 QUIVER_BIN="$ROOT/build/tsan/quiver" run "server under ThreadSanitizer, many client threads" \
     .venv/bin/pytest -q tests/tsan
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/grpc/grpc_server.h"
 #include "api/rest/rest.h"
 #include "cli/config.h"
 #include "collection/catalog.h"
@@ -73,6 +74,33 @@ static int load_config(qv_config *cfg, int argc, char **argv) {
     return -1;
 }
 
+/* The API servers: gRPC first, so that once REST answers /readyz both are
+ * up (test harnesses and orchestrators poll REST only). */
+typedef struct servers {
+    qv_grpc_server *grpc;
+    qv_rest_server *rest;
+} servers;
+
+static int start_servers(qv_config *cfg, qv_catalog *cat, servers *sv) {
+    qv_err err;
+    qv_grpc_opts gopts = {cfg->service.host, cfg->service.grpc_port};
+    /* grpc_port: null disables gRPC, as in Qdrant */
+    if (cfg->service.has_grpc_port && qv_grpc_start(&gopts, cat, &sv->grpc, &err) != QV_OK) {
+        QV_LOG_ERROR("cannot start the gRPC server on %s:%u: %s", cfg->service.host, gopts.port,
+                     err.msg);
+        return 1;
+    }
+    qv_rest_opts ropts = {cfg->service.host, cfg->service.http_port,
+                          (size_t)cfg->service.max_request_size_mb << 20};
+    if (qv_rest_start(&ropts, cat, &sv->rest, &err) != QV_OK) {
+        QV_LOG_ERROR("cannot start the REST server on %s:%u: %s", cfg->service.host,
+                     cfg->service.http_port, err.msg);
+        qv_grpc_stop(sv->grpc);
+        return 1;
+    }
+    return 0;
+}
+
 static int serve(qv_config *cfg) {
     qv_err err;
     int lockfd = -1;
@@ -90,26 +118,22 @@ static int serve(qv_config *cfg) {
         qv_storage_unlock(lockfd);
         return 1;
     }
-    qv_rest_opts ropts = {cfg->service.host, cfg->service.http_port,
-                          (size_t)cfg->service.max_request_size_mb << 20};
-    qv_rest_server *rest = NULL;
-    if (qv_rest_start(&ropts, cat, &rest, &err) != QV_OK) {
-        QV_LOG_ERROR("cannot start the REST server on %s:%u: %s", cfg->service.host,
-                     cfg->service.http_port, err.msg);
-        qv_catalog_close(cat);
-        qv_storage_unlock(lockfd);
-        return 1;
+    servers sv = {NULL, NULL};
+    int rc = start_servers(cfg, cat, &sv);
+    if (rc == 0) {
+        QV_LOG_INFO("Quiver %s (Qdrant API 1.19) listening on %s: REST %u, gRPC %s, storage %s",
+                    QV_VERSION, cfg->service.host, cfg->service.http_port,
+                    sv.grpc ? "on" : "disabled", cfg->storage.storage_path);
+        int sig = wait_for_stop();
+        QV_LOG_INFO("signal %d: stopping", sig);
+        qv_rest_stop(sv.rest);
+        qv_grpc_stop(sv.grpc);
     }
-    QV_LOG_INFO("Quiver %s (Qdrant API 1.19) listening on %s:%u, storage %s", QV_VERSION,
-                cfg->service.host, cfg->service.http_port, cfg->storage.storage_path);
-    int sig = wait_for_stop();
-    QV_LOG_INFO("signal %d: stopping", sig);
-    qv_rest_stop(rest);
     qv_catalog_close(cat);
     qv_pool_search_shutdown();
     qv_storage_unlock(lockfd);
-    QV_LOG_INFO("stopped cleanly");
-    return 0;
+    if (rc == 0) QV_LOG_INFO("stopped cleanly");
+    return rc;
 }
 
 int main(int argc, char **argv) {
