@@ -73,14 +73,16 @@ QUIVER_BIN="$ROOT/build/release/quiver" run "gRPC API through qdrant-client (pre
 QUIVER_BIN="$ROOT/build/tsan/quiver" run "server under ThreadSanitizer, many client threads" \
     .venv/bin/pytest -q tests/tsan
 
-js_suite() {
-    cd tests/js || return 1
-    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
-        npm ci --no-audit --no-fund --loglevel=error || return 1
-    fi
-    QUIVER_BIN="$ROOT/build/release/quiver" node --test
+# node_suite DIR: npm ci from the lock file when needed, then node:test.
+node_suite() {
+    (cd "$1" || exit 1
+     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+         npm ci --no-audit --no-fund --loglevel=error || exit 1
+     fi
+     QUIVER_BIN="$ROOT/build/release/quiver" node --test)
 }
-run "JavaScript client suite (@qdrant/js-client-rest, node:test)" js_suite
+run "JavaScript REST client suite (@qdrant/js-client-rest, node:test)" node_suite tests/js
+run "JavaScript gRPC client suite (@qdrant/js-client-grpc, node:test)" node_suite tests/js-grpc
 
 echo
 for f in "${failures[@]}"; do echo "failed stage: $f"; done
