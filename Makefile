@@ -72,6 +72,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .PHONY: all unit valgrind fuzz format format-check clean tools
+# Keep intermediate objects (e.g. generated protobuf code in the fuzz build).
+.SECONDARY:
 all: $(B)/quiver $(B)/quiver-inspect
 
 $(GEN_STAMP): $(PROTO_SRC)

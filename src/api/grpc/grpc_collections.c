@@ -338,7 +338,8 @@ qv_rc qv_grpc_h_coll_create(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err 
     if (rc || (rc = qv_grpc_create_body(rq, c, &body, err)) ||
         (rc = qv_rest_decode_create_collection(&body, &cfg, err)))
         return rc;
-    rc = qv_catalog_create(rq->cat, c->collection_name, &cfg, err);
+    rc = rq->cat ? qv_catalog_create(rq->cat, c->collection_name, &cfg, err)
+                 : qv_fail(err, QV_EUNAVAILABLE, "no catalog (decode-only request)");
     qv_collection_config_free(&cfg); /* emptied by the catalog on success */
     return rc ? rc : qv_grpc_op_response(rq, true);
 }

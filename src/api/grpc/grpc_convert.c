@@ -467,7 +467,8 @@ qv_rc qv_grpc_filter_in(qv_grpc_req *rq, const Qdrant__Filter *f, qv_filter **ou
 
 qv_collection *qv_grpc_collection(qv_grpc_req *rq, const char *name, qv_err *err) {
     const char *n = name ? name : "";
-    qv_collection *c = qv_catalog_acquire(rq->cat, n);
+    /* No catalog: qv_grpc_decode_for_test's decode-only requests. */
+    qv_collection *c = rq->cat ? qv_catalog_acquire(rq->cat, n) : NULL;
     if (!c) qv_fail(err, QV_ENOTFOUND, "Collection `%.300s` doesn't exist!", n);
     return c;
 }

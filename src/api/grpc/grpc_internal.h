@@ -91,6 +91,15 @@ qv_rc qv_grpc_h_overwrite_payload(qv_grpc_req *rq, const ProtobufCMessage *in, q
 qv_rc qv_grpc_h_delete_payload(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 qv_rc qv_grpc_h_clear_payload(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 
+/* Decode-only path for fuzzing and tests (grpc_server.c): method is a
+ * path such as "/qdrant.Points/Upsert" (leading '/' optional); data is the
+ * request message.  Runs the pre-check, the unpack and the method's
+ * handler with a NULL catalog, so the request is converted into engine
+ * structs but no collection is touched: returns the decode error, or the
+ * NOT_FOUND / UNAVAILABLE the first catalog access gives for a valid
+ * request.  Allocates nothing that outlives the call. */
+qv_rc qv_grpc_decode_for_test(const char *method, const uint8_t *data, size_t len, qv_err *err);
+
 /* ---- Conversions (grpc_convert.c) ---------------------------------------- */
 
 /* PointId -> qv_pointid; INVALID_ARGUMENT for an unset id or a bad UUID. */

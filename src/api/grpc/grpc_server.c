@@ -129,6 +129,8 @@ static const qv_grpc_route qv_grpc_routes[] = {
     {"/qdrant.Points/ClearPayload", qv_grpc_h_clear_payload},
 };
 
+static qv_grpc_handler qv_grpc_route_of(const char *path);
+
 static const ProtobufCServiceDescriptor *const qv_grpc_services[] = {
     &qdrant__qdrant__descriptor,           &qdrant__collections__descriptor,
     &qdrant__points__descriptor,           &qdrant__snapshots__descriptor,
@@ -413,6 +415,54 @@ static qv_rc qv_grpc_dispatch(qv_grpc_call *c, qv_grpc_req *rq, qv_err *err) {
     c->resp = grpc_raw_byte_buffer_create(&sl, 1);
     grpc_slice_unref(sl);
     return QV_OK;
+}
+
+/* ---- decode-only entry point (fuzzing and tests) ---------------------------
+ * The path a request takes in qv_grpc_dispatch up to the handler, with no
+ * server and no catalog: the method's input descriptor is found in
+ * qv_grpc_services, the bytes pass the same pre-check and unpack, and the
+ * handler runs with rq.cat == NULL.  Every handler converts the request
+ * into engine structs first; the only catalog accesses after that
+ * (qv_grpc_collection, Collections/Create's qv_catalog_create) treat a NULL
+ * catalog as "no such collection" / "no catalog", so the call ends there
+ * with an error and nothing is written.  Only the Points methods and
+ * Collections/Create and /Update are accepted (the other handlers use the
+ * catalog directly); a reply a handler may still build is discarded.
+ * The server never calls this. */
+qv_rc qv_grpc_decode_for_test(const char *method, const uint8_t *data, size_t len, qv_err *err) {
+    const char *path = method && method[0] == '/' ? method + 1 : method ? method : "";
+    const ProtobufCMethodDescriptor *md = NULL;
+    for (size_t i = 0; !md && i < sizeof qv_grpc_services / sizeof qv_grpc_services[0]; i++) {
+        const ProtobufCServiceDescriptor *d = qv_grpc_services[i];
+        size_t nl = strlen(d->name);
+        if (strncmp(path, d->name, nl) != 0 || path[nl] != '/') continue;
+        for (unsigned k = 0; k < d->n_methods; k++)
+            if (strcmp(path + nl + 1, d->methods[k].name) == 0) md = &d->methods[k];
+    }
+    char full[160];
+    snprintf(full, sizeof full, "/%s", path);
+    /* Only handlers whose catalog accesses all tolerate NULL (see above). */
+    bool catalog_free = strncmp(full, "/qdrant.Points/", 15) == 0 ||
+                        strcmp(full, "/qdrant.Collections/Create") == 0 ||
+                        strcmp(full, "/qdrant.Collections/Update") == 0;
+    qv_grpc_handler fn = md && catalog_free ? qv_grpc_route_of(full) : NULL;
+    if (!fn) return qv_fail(err, QV_EUNIMPLEMENTED, "%.100s is not supported by Quiver yet", path);
+    qv_grpc_req rq;
+    memset(&rq, 0, sizeof rq);
+    clock_gettime(CLOCK_MONOTONIC, &rq.t0);
+    rq.cat = NULL;
+    qv_arena_init(&rq.arena);
+    rq.alloc.alloc = qv_grpc_pb_alloc;
+    rq.alloc.free = qv_grpc_pb_free;
+    rq.alloc.allocator_data = &rq.arena;
+    ProtobufCMessage *in = NULL;
+    if (len == 0 || qv_grpc_depth_ok(md->input, data, data + len, 0))
+        in = protobuf_c_message_unpack(md->input, &rq.alloc, len, data);
+    qv_rc rc = in ? fn(&rq, in, err)
+                  : qv_fail(err, QV_EFORMAT, "Unable to decode the %s message: malformed protobuf",
+                            md->input->name);
+    qv_arena_free(&rq.arena);
+    return rc;
 }
 
 /* The status details: Qdrant's message prefix (as REST) plus the message. */
