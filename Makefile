@@ -71,7 +71,7 @@ MAIN_OBJ := $(B)/obj/cli/main.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all unit valgrind fuzz format format-check clean tools
+.PHONY: all unit valgrind fuzz long format format-check clean tools
 # Keep intermediate objects (e.g. generated protobuf code in the fuzz build).
 .SECONDARY:
 all: $(B)/quiver $(B)/quiver-inspect
@@ -118,6 +118,15 @@ valgrind: $(UNIT_BIN)
 	  QV_UNDER_VALGRIND=1 valgrind -q --error-exitcode=99 --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect $$t || { echo "** $$t failed"; fail=1; }; \
 	  done; exit $$fail
+
+# ---- long-running checks (not in the default test run) ----
+# Every f32 bit pattern through fmt_f32 and back (about 20-40 minutes on 2 cores).
+long: $(B)/long/float_roundtrip
+	$(B)/long/float_roundtrip $$(nproc)
+
+$(B)/long/float_roundtrip: tests/long/float_roundtrip.c src/core/fmtfloat.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDFLAGS_ALL) -lm
 
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_CC ?= clang-14
