@@ -67,6 +67,8 @@ setup_venv() {
 run "Python virtualenv (tests/py/requirements.txt)" setup_venv
 QUIVER_BIN="$ROOT/build/release/quiver" run "Python client suite (qdrant-client, pytest)" \
     .venv/bin/pytest -q tests/py
+QUIVER_PREFER_GRPC=1 QUIVER_BIN="$ROOT/build/release/quiver" \
+    run "Python client suite again over gRPC (prefer_grpc=True)" .venv/bin/pytest -q -rs tests/py
 run "gRPC .proto files match Qdrant's wire contract" .venv/bin/pytest -q tests/proto
 QUIVER_BIN="$ROOT/build/release/quiver" run "gRPC API through qdrant-client (prefer_grpc) and grpcio" \
     .venv/bin/pytest -q tests/grpc

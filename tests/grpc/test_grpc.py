@@ -477,6 +477,19 @@ def test_wrong_dimension_invalid_argument(gclient):
     assert gclient.count(name).count == 0
 
 
+def test_nul_in_string_is_refused_not_truncated(gclient):
+    """protobuf-c hands strings over NUL-terminated; rather than store "a\0b"
+    as "a", the server refuses the request and writes nothing."""
+    name = fresh(gclient)
+    for payload in ({"s": "a\x00b"}, {"k\x00y": 1}):
+        with pytest.raises(Exception) as ei:
+            gclient.upsert(name, points=[m.PointStruct(id=1, vector=[1, 2, 3, 4], payload=payload)],
+                           wait=True)
+        assert grpc_code(ei) == grpc.StatusCode.INVALID_ARGUMENT
+        assert "NUL" in str(ei.value)
+    assert gclient.count(name).count == 0
+
+
 def test_unimplemented_rpc(gclient):
     name = fresh(gclient)
     with pytest.raises(Exception) as ei:

@@ -11,7 +11,13 @@ import uuid
 
 import pytest
 
-from quiver_harness import ServerProc, quiver_bin
+from quiver_harness import ServerProc, prefer_grpc, quiver_bin
+
+
+def pytest_report_header(config):
+    if prefer_grpc():
+        return "quiver client transport: gRPC (QUIVER_PREFER_GRPC=1; raw-HTTP tests stay on REST)"
+    return "quiver client transport: REST (set QUIVER_PREFER_GRPC=1 for gRPC)"
 
 # ---- session server ------------------------------------------------------------
 

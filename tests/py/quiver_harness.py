@@ -1,10 +1,12 @@
 """Process control and small helpers shared by conftest.py and the tests."""
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -24,6 +26,12 @@ def quiver_bin():
         cand = os.path.abspath(path)
         path = cand if os.path.exists(cand) else os.path.join(REPO_ROOT, path)
     return path
+
+
+def prefer_grpc():
+    """True when the suite runs with QUIVER_PREFER_GRPC=1: every QdrantClient
+    for the server under test then talks gRPC (raw-HTTP tests stay on REST)."""
+    return os.environ.get("QUIVER_PREFER_GRPC", "") not in ("", "0")
 
 
 def free_port():
@@ -46,9 +54,10 @@ def http_get(url, timeout=5.0):
 class ServerProc:
     """One Quiver process on a given storage directory.
 
-    start() picks a fresh free port each time, waits for GET /readyz and
-    raises (with the server's stderr) if the process dies first.  stop() sends
-    SIGTERM and returns the exit code; kill() sends SIGKILL.
+    start() picks a fresh free HTTP port and a fresh free gRPC port each
+    time, waits for GET /readyz and raises (with the server's stderr) if the
+    process dies first.  stop() sends SIGTERM and returns the exit code;
+    kill() sends SIGKILL.  client() speaks gRPC when QUIVER_PREFER_GRPC=1.
     """
 
     def __init__(self, storage, env=None, log_dir=None):
@@ -57,18 +66,20 @@ class ServerProc:
         self.log_dir = log_dir or tempfile.mkdtemp(prefix="quiver-log-")
         self.proc = None
         self.port = None
+        self.grpc_port = None
         self.starts = 0
         self.stderr_path = None
 
     # -- process control ------------------------------------------------------
 
-    def _env(self, port):
+    def _env(self, port, grpc_port=None):
+        grpc_port = self.grpc_port if grpc_port is None else grpc_port
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith("QDRANT__")}
         env.update(
             {
                 "QDRANT__SERVICE__HTTP_PORT": str(port),
                 "QDRANT__SERVICE__HOST": "127.0.0.1",
-                "QDRANT__SERVICE__GRPC_PORT": "null",
+                "QDRANT__SERVICE__GRPC_PORT": str(grpc_port),
                 "QDRANT__STORAGE__STORAGE_PATH": self.storage,
                 "QDRANT__LOG_LEVEL": "INFO",
             }
@@ -80,13 +91,16 @@ class ServerProc:
         """Starts the process without waiting for it to become ready."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.port = port or free_port()
+        self.grpc_port = free_port()
+        while self.grpc_port == self.port:
+            self.grpc_port = free_port()
         self.starts += 1
         self.stderr_path = os.path.join(self.log_dir, f"stderr-{self.port}-{self.starts}.log")
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
             [quiver_bin()],
             cwd=self.log_dir,  # no config/config.yaml there
-            env=self._env(self.port),
+            env=self._env(self.port, self.grpc_port),
             stdin=subprocess.DEVNULL,
             stdout=self._stderr,
             stderr=self._stderr,
@@ -102,7 +116,9 @@ class ServerProc:
                 return self
             except ServerDied as e:
                 last_err = e
-                if "address" not in e.stderr.lower() or port is not None:
+                # the gRPC port is always picked here, so a clash on it is retried
+                grpc_clash = f":{self.grpc_port}" in e.stderr
+                if "address" not in e.stderr.lower() or (port is not None and not grpc_clash):
                     raise
         raise last_err
 
@@ -166,6 +182,10 @@ class ServerProc:
             return ""
 
     def client(self, **kw):
+        """A QdrantClient for this server: REST, or gRPC when QUIVER_PREFER_GRPC=1."""
+        if prefer_grpc():
+            return QdrantClient(host="127.0.0.1", port=self.port, grpc_port=self.grpc_port,
+                                prefer_grpc=True, timeout=30, **kw)
         return QdrantClient(url=self.url, prefer_grpc=False, timeout=30, **kw)
 
 
@@ -245,3 +265,103 @@ def raw_request(port, method, target, body=b"", headers=None, timeout=10.0):
             out, buf = out + buf[:n], buf[n + 2:]
         rest = out
     return status, rest
+
+
+# ---- transport-aware expectations (QUIVER_PREFER_GRPC=1) -------------------------------------
+#
+# The same client call gives the same answer over REST and gRPC except where the wire format
+# itself differs; these helpers state those differences once, so the tests keep exact assertions.
+
+# REST status -> the gRPC code Qdrant (and Quiver) answer for the same error
+GRPC_CODE_FOR_STATUS = {
+    400: "INVALID_ARGUMENT",
+    422: "INVALID_ARGUMENT",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    408: "DEADLINE_EXCEEDED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+}
+
+
+class ClientError:
+    """What client_error() caught: the transport, the REST status or gRPC code, the message."""
+
+    def __init__(self):
+        self.exc = None
+        self.transport = None
+        self.status = None  # REST status code
+        self.code = None  # gRPC status code name
+        self.message = None
+
+
+@contextlib.contextmanager
+def client_error(status, contains=None):
+    """Expects the QdrantClient call in the block to fail as the server's REST `status` would.
+
+    Over REST: UnexpectedResponse with that HTTP status and the message in `status.error`.
+    Over gRPC: grpc.RpcError with the matching code (400/422 -> INVALID_ARGUMENT, 404 -> NOT_FOUND,
+    409 -> ALREADY_EXISTS, ...) and the same message in the details.  `contains` must be in the
+    message either way (the server keeps the text identical on both transports).
+    """
+    import grpc
+    from qdrant_client.http.exceptions import UnexpectedResponse
+
+    info = ClientError()
+    try:
+        yield info
+    except UnexpectedResponse as e:
+        info.exc, info.transport, info.status = e, "rest", e.status_code
+        try:
+            info.message = json.loads(e.content)["status"]["error"]
+        except (ValueError, KeyError, TypeError):
+            info.message = e.content.decode("utf-8", "replace")
+        assert e.status_code == status, (e.status_code, info.message)
+    except grpc.RpcError as e:
+        info.exc, info.transport, info.code = e, "grpc", e.code().name
+        info.message = e.details() or ""
+        want = GRPC_CODE_FOR_STATUS[status]
+        assert info.code == want, (f"gRPC code {info.code}, expected {want} (REST {status})", info.message)
+    else:
+        raise AssertionError(f"the call succeeded; expected an error (REST {status})")
+    if contains is not None:
+        assert contains in info.message, (contains, info.message)
+
+
+def wire_vector(v):
+    """A vector (list, or dict of named lists) as the client reads it back: exact over REST
+    (shortest round-trip decimals), float32 widened to double over gRPC (proto `float`)."""
+    if not prefer_grpc() or v is None:
+        return v
+    if isinstance(v, dict):
+        return {k: wire_vector(x) for k, x in v.items()}
+    return [float(struct.unpack("f", struct.pack("f", x))[0]) for x in v]
+
+
+def wire_payload(p):
+    """A payload as gRPC can carry it: qdrant.Value's integer is int64, so an integer outside
+    int64 travels as a double (as Qdrant converts it).  Unchanged over REST."""
+    if not prefer_grpc():
+        return p
+    if isinstance(p, bool) or p is None:
+        return p
+    if isinstance(p, int):
+        return p if -(2**63) <= p < 2**63 else float(p)
+    if isinstance(p, dict):
+        return {k: wire_payload(x) for k, x in p.items()}
+    if isinstance(p, list):
+        return [wire_payload(x) for x in p]
+    return p
+
+
+def assert_no_payload(record_payload):
+    """A point read back without payload: None over REST; over gRPC a RetrievedPoint's payload is
+    a proto map, which cannot be absent, so the client returns {}."""
+    if prefer_grpc():
+        assert record_payload in (None, {}), record_payload
+    else:
+        assert record_payload is None, record_payload

@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+from qdrant_client import models
 
 from quiver_harness import ServerDied, ServerProc, assert_error_shape, raw_request
 
@@ -40,7 +41,7 @@ def test_probes(http, path, text):
 
 
 def test_path_normalisation(server, client, collection_name):
-    client.create_collection(collection_name, vectors_config={"size": 2, "distance": "Dot"})
+    client.create_collection(collection_name, vectors_config=models.VectorParams(size=2, distance="Dot"))
     for target in (f"//collections/{collection_name}/", f"/collections//{collection_name}"):
         status, body = raw_request(server.port, "GET", target)
         assert status == 200, (target, body)
@@ -50,7 +51,7 @@ def test_path_normalisation(server, client, collection_name):
 def test_get_collections(client, collection_name):
     before = {c.name for c in client.get_collections().collections}
     assert collection_name not in before
-    client.create_collection(collection_name, vectors_config={"size": 2, "distance": "Dot"})
+    client.create_collection(collection_name, vectors_config=models.VectorParams(size=2, distance="Dot"))
     after = {c.name for c in client.get_collections().collections}
     assert after == before | {collection_name}
 

@@ -352,11 +352,25 @@ static bool qv_grpc_utf8_ok(const uint8_t *p, const uint8_t *end) {
     return true;
 }
 
-/* False when buf is not well-formed wire data, nests too deeply or holds
- * a string field that is not UTF-8. */
+/* Why a request failed the walk below (for the INVALID_ARGUMENT message). */
+static const char qv_grpc_why_malformed[] = "malformed protobuf";
+static const char qv_grpc_why_deep[] = "nested deeper than 100 levels";
+static const char qv_grpc_why_utf8[] = "a string field is not valid UTF-8";
+/* protobuf-c hands string fields over NUL-terminated, so a string holding a
+ * NUL would be cut short silently; until string fields are carried with
+ * their length, such a request is refused instead of stored truncated. */
+static const char qv_grpc_why_nul[] =
+    "a string field contains a NUL character, which Quiver's gRPC API does not support yet";
+
+/* False (with *why) when buf is not well-formed wire data, nests too
+ * deeply or holds a string field that is not UTF-8 or contains a NUL. */
 static bool qv_grpc_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p,
-                             const uint8_t *end, int depth) {
-    if (depth > QV_GRPC_MAX_NESTING) return false;
+                             const uint8_t *end, int depth, const char **why) {
+    *why = qv_grpc_why_malformed;
+    if (depth > QV_GRPC_MAX_NESTING) {
+        *why = qv_grpc_why_deep;
+        return false;
+    }
     while (p < end) {
         uint64_t key, n;
         if (!qv_grpc_varint(&p, end, &key)) return false;
@@ -377,9 +391,18 @@ static bool qv_grpc_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t 
             const ProtobufCFieldDescriptor *f =
                 d ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3)) : NULL;
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                !qv_grpc_depth_ok(f->descriptor, p, p + n, depth + 1))
+                !qv_grpc_depth_ok(f->descriptor, p, p + n, depth + 1, why))
                 return false;
-            if (f && f->type == PROTOBUF_C_TYPE_STRING && !qv_grpc_utf8_ok(p, p + n)) return false;
+            if (f && f->type == PROTOBUF_C_TYPE_STRING) {
+                if (!qv_grpc_utf8_ok(p, p + n)) {
+                    *why = qv_grpc_why_utf8;
+                    return false;
+                }
+                if (memchr(p, 0, (size_t)n)) {
+                    *why = qv_grpc_why_nul;
+                    return false;
+                }
+            }
             p += n;
             break;
         }
@@ -399,11 +422,12 @@ static qv_rc qv_grpc_dispatch(qv_grpc_call *c, qv_grpc_req *rq, qv_err *err) {
     uint8_t *buf = qv_grpc_flatten(rq, c->payload, &len);
     if (c->payload && !buf) return qv_fail(err, QV_ENOMEM, "out of memory reading the request");
     ProtobufCMessage *in = NULL;
-    if (len == 0 || qv_grpc_depth_ok(m->desc->input, buf, buf + len, 0))
+    const char *why = qv_grpc_why_malformed;
+    if (len == 0 || qv_grpc_depth_ok(m->desc->input, buf, buf + len, 0, &why))
         in = protobuf_c_message_unpack(m->desc->input, &rq->alloc, len, buf);
     if (!in)
-        return qv_fail(err, QV_EFORMAT, "Unable to decode the %s message: malformed protobuf",
-                       m->desc->input->name);
+        return qv_fail(err, QV_EFORMAT, "Unable to decode the %s message: %s", m->desc->input->name,
+                       why);
     qv_rc rc = m->fn(rq, in, err);
     if (rc) return rc;
     if (!rq->reply) return qv_fail(err, QV_EINTERNAL, "handler produced no reply");
@@ -456,11 +480,12 @@ qv_rc qv_grpc_decode_for_test(const char *method, const uint8_t *data, size_t le
     rq.alloc.free = qv_grpc_pb_free;
     rq.alloc.allocator_data = &rq.arena;
     ProtobufCMessage *in = NULL;
-    if (len == 0 || qv_grpc_depth_ok(md->input, data, data + len, 0))
+    const char *why = qv_grpc_why_malformed;
+    if (len == 0 || qv_grpc_depth_ok(md->input, data, data + len, 0, &why))
         in = protobuf_c_message_unpack(md->input, &rq.alloc, len, data);
-    qv_rc rc = in ? fn(&rq, in, err)
-                  : qv_fail(err, QV_EFORMAT, "Unable to decode the %s message: malformed protobuf",
-                            md->input->name);
+    qv_rc rc =
+        in ? fn(&rq, in, err)
+           : qv_fail(err, QV_EFORMAT, "Unable to decode the %s message: %s", md->input->name, why);
     qv_arena_free(&rq.arena);
     return rc;
 }
