@@ -2,28 +2,36 @@
  * kernels.c - micro-benchmark of the distance kernel tables.
  *
  * For every table this CPU can run, times dot and l2sq of one query against
- * each vector of a buffer, and dot_multi / l2sq_multi with 8 queries, at
- * dims 384 and 1536.  Two buffers: 100k vectors (streams from DRAM, so it
+ * each vector of a buffer, dot_multi / l2sq_multi with 8 and 16 queries (one
+ * call per stored vector) and dot_block / l2sq_block with 1, 8 and 16
+ * queries (one call per QV_KERNEL_BLOCK_NV stored vectors), at dims 384 and
+ * 1536.  Two buffers: 100k vectors (streams from DRAM, so it
  * measures bandwidth) and ~256 KiB (stays in L2, so it measures arithmetic).
  * Prints GFLOP/s (dot counts 2 flops per element, l2sq 3, times the queries)
  * and GB/s of stored vectors read.  Best of several passes.
  *
+ * BENCH_PREFETCH=0 (or 3) makes the block cases prefetch the next block
+ * with locality 0 (3) while scoring this one, as the search scan does.
+ *
  * Not a test and not built by `make`; it checks no results (the unit test
  * does).  Build and run:
  *   gcc -std=c11 -D_GNU_SOURCE -O2 -pthread -Isrc bench/kernels.c \
- *       src/core/distance*.c -o /tmp/bench_kernels -lm && /tmp/bench_kernels
+ *       src/core/distance*.c -o /tmp/bench_kernels -lm && /tmp/bench_kernels [table]
  */
 #include "core/distance.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-#define BENCH_NQ      8
+#define BENCH_NQ      16 /* most queries timed */
 #define BENCH_BIG     100000u
 #define BENCH_SMALL_B (256u * 1024u)
 #define BENCH_PASSES  5
 
+static int bench_prefetch;        /* locality for __builtin_prefetch, -1: none */
 static volatile float bench_sink; /* keeps the compiler from dropping the work */
 
 static double bench_now(void) {
@@ -43,32 +51,61 @@ typedef struct {
     size_t n, dim;
 } bench_case;
 
-/* One pass over the buffer: 0 = dot, 1 = l2sq, 2 = dot_multi, 3 = l2sq_multi. */
-static void bench_pass(const bench_case *c, int op) {
-    float acc = 0.0f, out[BENCH_NQ];
-    for (size_t i = 0; i < c->n; i++) {
+typedef enum { OP_SINGLE, OP_MULTI, OP_BLOCK } bench_kind;
+
+typedef struct {
+    const char *name;
+    bench_kind kind;
+    bool l2; /* l2sq rather than dot */
+    size_t nq;
+} bench_op;
+
+static const bench_op bench_ops[] = {
+    {"dot", OP_SINGLE, false, 1},         {"l2sq", OP_SINGLE, true, 1},
+    {"dot_block1", OP_BLOCK, false, 1},   {"dot_multi8", OP_MULTI, false, 8},
+    {"dot_block8", OP_BLOCK, false, 8},   {"dot_multi16", OP_MULTI, false, 16},
+    {"dot_block16", OP_BLOCK, false, 16}, {"l2sq_multi8", OP_MULTI, true, 8},
+    {"l2sq_block8", OP_BLOCK, true, 8},   {"l2sq_block16", OP_BLOCK, true, 16},
+};
+
+/* One pass over the buffer. */
+static void bench_pass(const bench_case *c, const bench_op *op) {
+    float acc = 0.0f, out[BENCH_NQ * QV_KERNEL_BLOCK_NV];
+    size_t step = op->kind == OP_BLOCK ? QV_KERNEL_BLOCK_NV : 1;
+    for (size_t i = 0; i < c->n; i += step) {
         const float *v = c->base + i * c->dim;
-        switch (op) {
-        case 0:
-            acc += c->k->dot(c->qs[0], v, c->dim);
+        switch (op->kind) {
+        case OP_SINGLE:
+            acc += (op->l2 ? c->k->l2sq : c->k->dot)(c->qs[0], v, c->dim);
             break;
-        case 1:
-            acc += c->k->l2sq(c->qs[0], v, c->dim);
+        case OP_MULTI:
+            (op->l2 ? c->k->l2sq_multi : c->k->dot_multi)(c->qs, op->nq, v, c->dim, out);
+            acc += out[0];
             break;
-        case 2:
-            c->k->dot_multi(c->qs, BENCH_NQ, v, c->dim, out), acc += out[0];
+        case OP_BLOCK: {
+            size_t nv = c->n - i < QV_KERNEL_BLOCK_NV ? c->n - i : QV_KERNEL_BLOCK_NV;
+            const float *vs[QV_KERNEL_BLOCK_NV];
+            for (size_t j = 0; j < nv; j++) vs[j] = v + j * c->dim;
+            /* What a scan does: fetch the next block while this one runs. */
+            if (bench_prefetch >= 0 && i + 2 * QV_KERNEL_BLOCK_NV <= c->n) {
+                for (size_t b = 0; b < QV_KERNEL_BLOCK_NV * c->dim; b += 16) {
+                    if (bench_prefetch == 0)
+                        __builtin_prefetch(v + QV_KERNEL_BLOCK_NV * c->dim + b, 0, 0);
+                    else
+                        __builtin_prefetch(v + QV_KERNEL_BLOCK_NV * c->dim + b, 0, 3);
+                }
+            }
+            (op->l2 ? c->k->l2sq_block : c->k->dot_block)(c->qs, op->nq, vs, nv, c->dim, out);
+            acc += out[0];
             break;
-        default:
-            c->k->l2sq_multi(c->qs, BENCH_NQ, v, c->dim, out), acc += out[0];
-            break;
+        }
         }
     }
     bench_sink = acc;
 }
 
-static void bench_one(const bench_case *c, int op, const char *where) {
-    static const char *const names[] = {"dot", "l2sq", "dot_multi8", "l2sq_multi8"};
-    static const double flops[] = {2, 3, 2 * BENCH_NQ, 3 * BENCH_NQ};
+static void bench_one(const bench_case *c, const bench_op *op, const char *where) {
+    double flops = (op->l2 ? 3.0 : 2.0) * (double)op->nq;
     size_t reps = c->n >= BENCH_BIG ? 1 : (BENCH_BIG * 4) / c->n; /* small: ~same work */
     double best = 1e30;
     for (int p = 0; p < BENCH_PASSES; p++) {
@@ -79,12 +116,13 @@ static void bench_one(const bench_case *c, int op, const char *where) {
     }
     double elems = (double)c->n * (double)c->dim;
     printf("%-7s %-5s dim %4zu %-12s %7.1f GFLOP/s %7.1f GB/s\n", c->k->name, where, c->dim,
-           names[op], elems * flops[op] / best * 1e-9, elems * 4.0 / best * 1e-9);
+           op->name, elems * flops / best * 1e-9, elems * 4.0 / best * 1e-9);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     static const char *const tables[] = {"scalar", "avx2", "avx512", "neon"};
     static const size_t dims[] = {384, 1536};
+    bench_prefetch = getenv("BENCH_PREFETCH") ? atoi(getenv("BENCH_PREFETCH")) : -1;
     srand(1);
     for (size_t d = 0; d < 2; d++) {
         size_t dim = dims[d];
@@ -97,11 +135,12 @@ int main(void) {
         for (size_t q = 0; q < BENCH_NQ; q++) qs[q] = qbuf + q * dim;
         for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
             const qv_kernels *k = qv_kernels_by_name(tables[t]);
-            if (!k) continue;
+            if (!k || (argc > 1 && strcmp(argv[1], tables[t]) != 0)) continue;
             bench_case big = {k, base, qs, BENCH_BIG, dim};
             bench_case small = {k, base, qs, BENCH_SMALL_B / (dim * sizeof(float)), dim};
-            for (int op = 0; op < 4; op++) bench_one(&big, op, "dram");
-            for (int op = 0; op < 4; op++) bench_one(&small, op, "l2");
+            size_t nops = sizeof bench_ops / sizeof bench_ops[0];
+            for (size_t op = 0; op < nops; op++) bench_one(&big, &bench_ops[op], "dram");
+            for (size_t op = 0; op < nops; op++) bench_one(&small, &bench_ops[op], "l2");
         }
         free(base);
         free(qbuf);

@@ -5,11 +5,13 @@
  * Exact search: queries of one request are grouped by the vector they use;
  * each group scans the vector matrix once, scoring every live point that
  * has the vector against up to QV_KERNEL_MAX_BATCH queries at a time with
- * the multi-query kernels (the scan is memory-bound, so sharing it is what
- * makes batches cheap).  A point passes a query's filter before it is
- * scored.  Each query keeps a bounded heap of its best offset+limit hits;
- * ties in score are broken by point ID (smaller first), so results are
- * deterministic and match Qdrant's order.
+ * the multi-query kernels, or for larger batches the block kernels, a few
+ * stored vectors per call (the scan is memory-bound, so sharing it is what
+ * makes batches cheap; blocking stored vectors keeps a big batch from being
+ * bound by loads of query chunks).  A point passes a query's filter before
+ * it is scored.  Each query keeps a bounded heap of its best offset+limit
+ * hits; ties in score are broken by point ID (smaller first), so results
+ * are deterministic and match Qdrant's order.
  *
  * What it does not do: HNSW and payload indexes come with later issues; the
  * planner that chooses between them and this scan will live beside it.
@@ -324,11 +326,69 @@ static bool passes_threshold(const qstate *s, float score) {
 
 typedef void (*multi_fn)(const float *const *queries, size_t nq, const float *v, size_t dim,
                          float *out);
+typedef void (*block_fn)(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
+                         size_t dim, float *out);
 
-/* Scores a batch of queries (same vector) against offsets [lo, hi),
- * keeping each query's best hits in tops[i]. */
-static void scan_range(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, uint32_t hi,
-                       topk *tops) {
+/* The next up to QV_KERNEL_BLOCK_NV live offsets in [*pos, hi) that have
+ * vector vi, with their vectors; advances *pos past them. */
+static size_t gather(const qv_segment *seg, uint32_t vi, uint32_t *pos, uint32_t hi,
+                     const float **vs, uint32_t *offs) {
+    size_t n = 0;
+    uint32_t off = *pos;
+    for (; off < hi && n < QV_KERNEL_BLOCK_NV; off++) {
+        const float *v = qv_segment_vector(seg, vi, off);
+        if (!v || !qv_segment_is_live(seg, off)) continue;
+        vs[n] = v;
+        offs[n++] = off;
+    }
+    *pos = off;
+    return n;
+}
+
+/* scan_range for larger batches: points go through the block kernels
+ * QV_KERNEL_BLOCK_NV at a time; the next group is prefetched
+ * (non-temporal, so the streamed vectors do not push the queries out of
+ * L1) while the current one is scored. */
+static void scan_range_block(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, uint32_t hi,
+                             topk *tops) {
+    const qv_kernels *k = qv_kernels_best();
+    const float *qv[QV_KERNEL_MAX_BATCH];
+    float out[QV_KERNEL_MAX_BATCH * QV_KERNEL_BLOCK_NV];
+    const float *vs[2][QV_KERNEL_BLOCK_NV];
+    uint32_t offs[2][QV_KERNEL_BLOCK_NV];
+    uint32_t vi = (uint32_t)qs[0]->vi, dim = c->cfg.vectors[vi].size;
+    qv_distance d = qs[0]->dist;
+    block_fn block = d == QV_DIST_EUCLID      ? k->l2sq_block
+                     : d == QV_DIST_MANHATTAN ? k->l1_block
+                                              : k->dot_block;
+    for (size_t i = 0; i < nq; i++) qv[i] = qs[i]->q->vector;
+    uint32_t pos = lo;
+    int cur = 0;
+    size_t nv = gather(c->seg, vi, &pos, hi, vs[cur], offs[cur]);
+    while (nv > 0) {
+        size_t next = gather(c->seg, vi, &pos, hi, vs[cur ^ 1], offs[cur ^ 1]);
+        for (size_t j = 0; j < next; j++)
+            for (uint32_t e = 0; e < dim; e += 16) __builtin_prefetch(vs[cur ^ 1][j] + e, 0, 0);
+        block(qv, nq, vs[cur], nv, dim, out);
+        for (size_t j = 0; j < nv; j++) {
+            uint32_t off = offs[cur][j];
+            for (size_t i = 0; i < nq; i++) {
+                qstate *s = qs[i];
+                if (s->has_exclude && s->exclude_off == off) continue;
+                float score = final_score(d, out[i * nv + j]);
+                if (!passes_threshold(s, score) || !matches(c, s->q->filter, off)) continue;
+                hit h = {s->higher ? score : -score, off};
+                topk_push(&tops[i], h);
+            }
+        }
+        cur ^= 1;
+        nv = next;
+    }
+}
+
+/* scan_range for small batches: one multi-query kernel call per point. */
+static void scan_range_multi(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, uint32_t hi,
+                             topk *tops) {
     const qv_kernels *k = qv_kernels_best();
     const float *qv[QV_KERNEL_MAX_BATCH];
     float out[QV_KERNEL_MAX_BATCH];
@@ -351,6 +411,24 @@ static void scan_range(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, ui
             topk_push(&tops[i], h);
         }
     }
+}
+
+/* Smallest batch that takes the block kernels.  Measured end to end (100k x
+ * 384, AVX-512, 2 cores): the block path wins at 16 queries per request
+ * (~38 vs ~44 ms) but loses at 8 (~27 vs ~19 ms) and at 1 (~13 vs ~8 ms),
+ * where one stored vector per call keeps a single sequential stream that
+ * the hardware prefetcher follows. */
+#define SCAN_BLOCK_MIN_NQ 9
+
+/* Scores a batch of queries (same vector) against offsets [lo, hi),
+ * keeping each query's best hits in tops[i].  Both paths push the same hits
+ * (ties are broken by point ID), so the choice only affects speed. */
+static void scan_range(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, uint32_t hi,
+                       topk *tops) {
+    if (nq >= SCAN_BLOCK_MIN_NQ)
+        scan_range_block(c, qs, nq, lo, hi, tops);
+    else
+        scan_range_multi(c, qs, nq, lo, hi, tops);
 }
 
 /* Below this many points a scan is not worth splitting over threads. */

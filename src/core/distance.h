@@ -16,7 +16,9 @@
  *
  * Kernels accept any dimension >= 1 and unaligned pointers.  The multi-query
  * kernels score one stored vector against nq queries in one pass, which is
- * how batched exact search shares the memory traffic of a scan.
+ * how batched exact search shares the memory traffic of a scan; the block
+ * kernels score a few stored vectors against the queries at once, so each
+ * query chunk loaded from cache also serves several stored vectors.
  */
 #ifndef QV_CORE_DISTANCE_H
 #define QV_CORE_DISTANCE_H
@@ -34,6 +36,9 @@ typedef enum qv_distance {
 /* Most queries a multi-query kernel takes at once. */
 #define QV_KERNEL_MAX_BATCH 16
 
+/* Most stored vectors a block kernel takes at once. */
+#define QV_KERNEL_BLOCK_NV 4
+
 typedef struct qv_kernels {
     const char *name; /* "scalar", "avx2", "avx512", "neon" */
     float (*dot)(const float *a, const float *b, size_t dim);
@@ -46,6 +51,17 @@ typedef struct qv_kernels {
                        float *out);
     void (*l1_multi)(const float *const *queries, size_t nq, const float *v, size_t dim,
                      float *out);
+    /* Block kernels, GEMM micro-kernel style: out[q * nv + j] =
+     * op(queries[q], vs[j]) for q < nq (nq <= QV_KERNEL_MAX_BATCH) and
+     * j < nv (1 <= nv <= QV_KERNEL_BLOCK_NV); out is nq x nv, row-major by
+     * query.  Each stored vector chunk is loaded once per tile of queries,
+     * which is what lets a batched scan run at memory speed. */
+    void (*dot_block)(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
+                      size_t dim, float *out);
+    void (*l2sq_block)(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
+                       size_t dim, float *out);
+    void (*l1_block)(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
+                     size_t dim, float *out);
 } qv_kernels;
 
 /* Chooses the kernel table for this CPU (idempotent, thread-safe). */

@@ -153,6 +153,96 @@ static AVX2_FN void avx2_l1_multi(const float *const *queries, size_t nq, const 
     avx2_multi(AVX2_L1, queries, nq, v, dim, out);
 }
 
+/* ---- block kernels: a tile of up to 2 queries x 4 stored vectors ---------- */
+
+/* Queries per register tile: 2 x 4 accumulators, 4 stored-vector chunks and
+ * one query chunk fit the 16 registers (6 loads per 8 FMAs). */
+#define AVX2_TQ 2
+
+/* [sum a, sum b, sum c, sum d] of four registers. */
+AVX2_INLINE __m128 avx2_reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+/* tq queries x tv stored vectors (constants after inlining);
+ * out[a * ldo + j] for a < tq, j < tv.  The dim % 8 tail is scalar. */
+AVX2_INLINE void avx2_tile(int op, const float *const *qs, size_t tq, const float *const *vs,
+                           size_t tv, size_t dim, float *out, size_t ldo) {
+    const float *q[AVX2_TQ], *v[4];
+    __m256 acc[AVX2_TQ][4];
+#pragma GCC unroll 4
+    for (size_t a = 0; a < tq; a++) q[a] = qs[a];
+#pragma GCC unroll 4
+    for (size_t j = 0; j < tv; j++) v[j] = vs[j];
+#pragma GCC unroll 4
+    for (size_t a = 0; a < AVX2_TQ; a++)
+#pragma GCC unroll 4
+        for (size_t j = 0; j < 4; j++) acc[a][j] = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= dim; i += 8) {
+        __m256 x[4];
+#pragma GCC unroll 4
+        for (size_t j = 0; j < tv; j++) x[j] = _mm256_loadu_ps(v[j] + i);
+#pragma GCC unroll 4
+        for (size_t a = 0; a < tq; a++) {
+            __m256 y = _mm256_loadu_ps(q[a] + i);
+#pragma GCC unroll 4
+            for (size_t j = 0; j < tv; j++) acc[a][j] = avx2_step(op, acc[a][j], y, x[j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (size_t a = 0; a < tq; a++) {
+        float tmp[4];
+        _mm_storeu_ps(tmp, avx2_reduce4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]));
+#pragma GCC unroll 4
+        for (size_t j = 0; j < tv; j++)
+            out[a * ldo + j] = tmp[j] + avx2_tail(op, q[a] + i, v[j] + i, dim - i);
+    }
+}
+
+/* All nq queries against tv stored vectors, AVX2_TQ at a time. */
+AVX2_INLINE void avx2_rows(int op, const float *const *qs, size_t nq, const float *const *vs,
+                           size_t tv, size_t dim, float *out) {
+    size_t a = 0;
+    for (; a + AVX2_TQ <= nq; a += AVX2_TQ)
+        avx2_tile(op, qs + a, AVX2_TQ, vs, tv, dim, out + a * tv, tv);
+    if (a < nq) avx2_tile(op, qs + a, 1, vs, tv, dim, out + a * tv, tv);
+}
+
+AVX2_INLINE void avx2_blockk(int op, const float *const *qs, size_t nq, const float *const *vs,
+                             size_t nv, size_t dim, float *out) {
+    switch (nv) {
+    case 1:
+        avx2_rows(op, qs, nq, vs, 1, dim, out);
+        break;
+    case 2:
+        avx2_rows(op, qs, nq, vs, 2, dim, out);
+        break;
+    case 3:
+        avx2_rows(op, qs, nq, vs, 3, dim, out);
+        break;
+    default:
+        avx2_rows(op, qs, nq, vs, 4, dim, out);
+        break;
+    }
+}
+
+static AVX2_FN void avx2_dot_block(const float *const *queries, size_t nq, const float *const *vs,
+                                   size_t nv, size_t dim, float *out) {
+    avx2_blockk(AVX2_DOT, queries, nq, vs, nv, dim, out);
+}
+
+static AVX2_FN void avx2_l2sq_block(const float *const *queries, size_t nq, const float *const *vs,
+                                    size_t nv, size_t dim, float *out) {
+    avx2_blockk(AVX2_L2SQ, queries, nq, vs, nv, dim, out);
+}
+
+static AVX2_FN void avx2_l1_block(const float *const *queries, size_t nq, const float *const *vs,
+                                  size_t nv, size_t dim, float *out) {
+    avx2_blockk(AVX2_L1, queries, nq, vs, nv, dim, out);
+}
+
 const qv_kernels qv_kernels_avx2 = {
     .name = "avx2",
     .dot = avx2_dot,
@@ -161,6 +251,9 @@ const qv_kernels qv_kernels_avx2 = {
     .dot_multi = avx2_dot_multi,
     .l2sq_multi = avx2_l2sq_multi,
     .l1_multi = avx2_l1_multi,
+    .dot_block = avx2_dot_block,
+    .l2sq_block = avx2_l2sq_block,
+    .l1_block = avx2_l1_block,
 };
 
 #else

@@ -142,6 +142,132 @@ static AVX512_FN void avx512_l1_multi(const float *const *queries, size_t nq, co
     avx512_multi(AVX512_L1, queries, nq, v, dim, out);
 }
 
+/* ---- block kernels: a tile of up to 4 queries x 4 stored vectors ---------- */
+
+/* Queries per register tile: 4 x 4 accumulators plus 4 stored-vector chunks
+ * and one query chunk use 21 of the 32 registers, and each 16-float step
+ * does 8 loads for 16 FMAs. */
+#define AVX512_TQ 4
+
+/* Sums of four registers, as [sum a, sum b, sum c, sum d]: a shuffle tree
+ * (AVX-512F only) instead of four separate horizontal reductions. */
+AVX512_INLINE __m128 avx512_reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    __m512 x = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    __m512 y = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    __m512 z = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x88), _mm512_shuffle_f32x4(x, y, 0xDD));
+    z = _mm512_add_ps(z, _mm512_permute_ps(z, 0x4E));
+    z = _mm512_add_ps(z, _mm512_permute_ps(z, 0xB1));
+    __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, z));
+}
+
+/* tq queries x tv stored vectors (both constants after inlining, <= 4);
+ * out[a * ldo + j] for a < tq, j < tv. */
+AVX512_INLINE void avx512_tile(int op, const float *const *qs, size_t tq, const float *const *vs,
+                               size_t tv, size_t dim, float *out, size_t ldo) {
+    const float *q[AVX512_TQ], *v[4];
+    __m512 acc[AVX512_TQ][4];
+#pragma GCC unroll 4
+    for (size_t a = 0; a < tq; a++) q[a] = qs[a];
+#pragma GCC unroll 4
+    for (size_t j = 0; j < tv; j++) v[j] = vs[j];
+#pragma GCC unroll 4
+    for (size_t a = 0; a < AVX512_TQ; a++)
+#pragma GCC unroll 4
+        for (size_t j = 0; j < 4; j++) acc[a][j] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= dim; i += 16) {
+        __m512 x[4];
+#pragma GCC unroll 4
+        for (size_t j = 0; j < tv; j++) x[j] = _mm512_loadu_ps(v[j] + i);
+#pragma GCC unroll 4
+        for (size_t a = 0; a < tq; a++) {
+            __m512 y = _mm512_loadu_ps(q[a] + i);
+#pragma GCC unroll 4
+            for (size_t j = 0; j < tv; j++) acc[a][j] = avx512_step(op, acc[a][j], y, x[j]);
+        }
+    }
+    if (i < dim) {
+        __mmask16 m = avx512_head(dim - i);
+        __m512 x[4];
+#pragma GCC unroll 4
+        for (size_t j = 0; j < tv; j++) x[j] = _mm512_maskz_loadu_ps(m, v[j] + i);
+#pragma GCC unroll 4
+        for (size_t a = 0; a < tq; a++) {
+            __m512 y = _mm512_maskz_loadu_ps(m, q[a] + i);
+#pragma GCC unroll 4
+            for (size_t j = 0; j < tv; j++) acc[a][j] = avx512_step(op, acc[a][j], y, x[j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (size_t a = 0; a < tq; a++) {
+        __m128 r = avx512_reduce4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]);
+        if (tv == 4) {
+            _mm_storeu_ps(out + a * ldo, r);
+        } else {
+            float tmp[4];
+            _mm_storeu_ps(tmp, r);
+#pragma GCC unroll 4
+            for (size_t j = 0; j < tv; j++) out[a * ldo + j] = tmp[j];
+        }
+    }
+}
+
+/* All nq queries against tv stored vectors: tiles of AVX512_TQ queries,
+ * then one smaller tile for the remainder. */
+AVX512_INLINE void avx512_rows(int op, const float *const *qs, size_t nq, const float *const *vs,
+                               size_t tv, size_t dim, float *out) {
+    size_t a = 0;
+    for (; a + AVX512_TQ <= nq; a += AVX512_TQ)
+        avx512_tile(op, qs + a, AVX512_TQ, vs, tv, dim, out + a * tv, tv);
+    switch (nq - a) {
+    case 3:
+        avx512_tile(op, qs + a, 3, vs, tv, dim, out + a * tv, tv);
+        break;
+    case 2:
+        avx512_tile(op, qs + a, 2, vs, tv, dim, out + a * tv, tv);
+        break;
+    case 1:
+        avx512_tile(op, qs + a, 1, vs, tv, dim, out + a * tv, tv);
+        break;
+    default:
+        break;
+    }
+}
+
+AVX512_INLINE void avx512_blockk(int op, const float *const *qs, size_t nq, const float *const *vs,
+                                 size_t nv, size_t dim, float *out) {
+    switch (nv) {
+    case 1:
+        avx512_rows(op, qs, nq, vs, 1, dim, out);
+        break;
+    case 2:
+        avx512_rows(op, qs, nq, vs, 2, dim, out);
+        break;
+    case 3:
+        avx512_rows(op, qs, nq, vs, 3, dim, out);
+        break;
+    default:
+        avx512_rows(op, qs, nq, vs, 4, dim, out);
+        break;
+    }
+}
+
+static AVX512_FN void avx512_dot_block(const float *const *queries, size_t nq,
+                                       const float *const *vs, size_t nv, size_t dim, float *out) {
+    avx512_blockk(AVX512_DOT, queries, nq, vs, nv, dim, out);
+}
+
+static AVX512_FN void avx512_l2sq_block(const float *const *queries, size_t nq,
+                                        const float *const *vs, size_t nv, size_t dim, float *out) {
+    avx512_blockk(AVX512_L2SQ, queries, nq, vs, nv, dim, out);
+}
+
+static AVX512_FN void avx512_l1_block(const float *const *queries, size_t nq,
+                                      const float *const *vs, size_t nv, size_t dim, float *out) {
+    avx512_blockk(AVX512_L1, queries, nq, vs, nv, dim, out);
+}
+
 const qv_kernels qv_kernels_avx512 = {
     .name = "avx512",
     .dot = avx512_dot,
@@ -150,6 +276,9 @@ const qv_kernels qv_kernels_avx512 = {
     .dot_multi = avx512_dot_multi,
     .l2sq_multi = avx512_l2sq_multi,
     .l1_multi = avx512_l1_multi,
+    .dot_block = avx512_dot_block,
+    .l2sq_block = avx512_l2sq_block,
+    .l1_block = avx512_l1_block,
 };
 
 #else

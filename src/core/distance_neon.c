@@ -137,6 +137,107 @@ static void neon_l1_multi(const float *const *queries, size_t nq, const float *v
     neon_multi(NEON_L1, queries, nq, v, dim, out);
 }
 
+/* ---- block kernels: a tile of up to 4 queries x 4 stored vectors ---------- */
+
+/* 4 x 4 accumulators plus 4 stored-vector chunks and one query chunk use 21
+ * of the 32 registers. */
+#define NEON_TQ 4
+
+/* [sum a, sum b, sum c, sum d] by pairwise adds. */
+NEON_INLINE float32x4_t neon_reduce4(float32x4_t a, float32x4_t b, float32x4_t c, float32x4_t d) {
+    return vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d));
+}
+
+/* tq queries x tv stored vectors (constants after inlining);
+ * out[a * ldo + j] for a < tq, j < tv.  The dim % 4 tail is scalar. */
+NEON_INLINE void neon_tile(int op, const float *const *qs, size_t tq, const float *const *vs,
+                           size_t tv, size_t dim, float *out, size_t ldo) {
+    const float *q[NEON_TQ], *v[4];
+    float32x4_t acc[NEON_TQ][4];
+#pragma GCC unroll 4
+    for (size_t a = 0; a < tq; a++) q[a] = qs[a];
+#pragma GCC unroll 4
+    for (size_t j = 0; j < tv; j++) v[j] = vs[j];
+#pragma GCC unroll 4
+    for (size_t a = 0; a < NEON_TQ; a++)
+#pragma GCC unroll 4
+        for (size_t j = 0; j < 4; j++) acc[a][j] = vdupq_n_f32(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= dim; i += 4) {
+        float32x4_t x[4];
+#pragma GCC unroll 4
+        for (size_t j = 0; j < tv; j++) x[j] = vld1q_f32(v[j] + i);
+#pragma GCC unroll 4
+        for (size_t a = 0; a < tq; a++) {
+            float32x4_t y = vld1q_f32(q[a] + i);
+#pragma GCC unroll 4
+            for (size_t j = 0; j < tv; j++) acc[a][j] = neon_step(op, acc[a][j], y, x[j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (size_t a = 0; a < tq; a++) {
+        float tmp[4];
+        vst1q_f32(tmp, neon_reduce4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]));
+#pragma GCC unroll 4
+        for (size_t j = 0; j < tv; j++)
+            out[a * ldo + j] = tmp[j] + neon_tail(op, q[a] + i, v[j] + i, dim - i);
+    }
+}
+
+/* All nq queries against tv stored vectors, NEON_TQ at a time. */
+NEON_INLINE void neon_rows(int op, const float *const *qs, size_t nq, const float *const *vs,
+                           size_t tv, size_t dim, float *out) {
+    size_t a = 0;
+    for (; a + NEON_TQ <= nq; a += NEON_TQ)
+        neon_tile(op, qs + a, NEON_TQ, vs, tv, dim, out + a * tv, tv);
+    switch (nq - a) {
+    case 3:
+        neon_tile(op, qs + a, 3, vs, tv, dim, out + a * tv, tv);
+        break;
+    case 2:
+        neon_tile(op, qs + a, 2, vs, tv, dim, out + a * tv, tv);
+        break;
+    case 1:
+        neon_tile(op, qs + a, 1, vs, tv, dim, out + a * tv, tv);
+        break;
+    default:
+        break;
+    }
+}
+
+NEON_INLINE void neon_blockk(int op, const float *const *qs, size_t nq, const float *const *vs,
+                             size_t nv, size_t dim, float *out) {
+    switch (nv) {
+    case 1:
+        neon_rows(op, qs, nq, vs, 1, dim, out);
+        break;
+    case 2:
+        neon_rows(op, qs, nq, vs, 2, dim, out);
+        break;
+    case 3:
+        neon_rows(op, qs, nq, vs, 3, dim, out);
+        break;
+    default:
+        neon_rows(op, qs, nq, vs, 4, dim, out);
+        break;
+    }
+}
+
+static void neon_dot_block(const float *const *queries, size_t nq, const float *const *vs,
+                           size_t nv, size_t dim, float *out) {
+    neon_blockk(NEON_DOT, queries, nq, vs, nv, dim, out);
+}
+
+static void neon_l2sq_block(const float *const *queries, size_t nq, const float *const *vs,
+                            size_t nv, size_t dim, float *out) {
+    neon_blockk(NEON_L2SQ, queries, nq, vs, nv, dim, out);
+}
+
+static void neon_l1_block(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
+                          size_t dim, float *out) {
+    neon_blockk(NEON_L1, queries, nq, vs, nv, dim, out);
+}
+
 const qv_kernels qv_kernels_neon = {
     .name = "neon",
     .dot = neon_dot,
@@ -145,6 +246,9 @@ const qv_kernels qv_kernels_neon = {
     .dot_multi = neon_dot_multi,
     .l2sq_multi = neon_l2sq_multi,
     .l1_multi = neon_l1_multi,
+    .dot_block = neon_dot_block,
+    .l2sq_block = neon_l2sq_block,
+    .l1_block = neon_l1_block,
 };
 
 #else

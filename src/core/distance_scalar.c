@@ -51,6 +51,24 @@ static void scalar_l1_multi(const float *const *queries, size_t nq, const float 
     for (size_t q = 0; q < nq; q++) out[q] = scalar_l1(queries[q], v, dim);
 }
 
+static void scalar_dot_block(const float *const *queries, size_t nq, const float *const *vs,
+                             size_t nv, size_t dim, float *out) {
+    for (size_t q = 0; q < nq; q++)
+        for (size_t j = 0; j < nv; j++) out[q * nv + j] = scalar_dot(queries[q], vs[j], dim);
+}
+
+static void scalar_l2sq_block(const float *const *queries, size_t nq, const float *const *vs,
+                              size_t nv, size_t dim, float *out) {
+    for (size_t q = 0; q < nq; q++)
+        for (size_t j = 0; j < nv; j++) out[q * nv + j] = scalar_l2sq(queries[q], vs[j], dim);
+}
+
+static void scalar_l1_block(const float *const *queries, size_t nq, const float *const *vs,
+                            size_t nv, size_t dim, float *out) {
+    for (size_t q = 0; q < nq; q++)
+        for (size_t j = 0; j < nv; j++) out[q * nv + j] = scalar_l1(queries[q], vs[j], dim);
+}
+
 const qv_kernels qv_kernels_scalar = {
     .name = "scalar",
     .dot = scalar_dot,
@@ -59,4 +77,7 @@ const qv_kernels qv_kernels_scalar = {
     .dot_multi = scalar_dot_multi,
     .l2sq_multi = scalar_l2sq_multi,
     .l1_multi = scalar_l1_multi,
+    .dot_block = scalar_dot_block,
+    .l2sq_block = scalar_l2sq_block,
+    .l1_block = scalar_l1_block,
 };

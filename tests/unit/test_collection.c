@@ -240,7 +240,7 @@ static void test_parallel_scan_matches_brute_force(void **state) {
     qv_write_status st;
     assert_int_equal(qv_collection_update(c, &op, false, &opnum, &st, &err), QV_OK);
     qv_arena_free(&a);
-    enum { NQ = 5, K = 7 };
+    enum { NQ = 12, K = 7 }; /* 12 queries: the block-kernel path (>= 9) */
     float qs[NQ][BDIM];
     qv_query q[NQ];
     for (int i = 0; i < NQ; i++) {

@@ -7,7 +7,10 @@
  * 31..33, 63..65, 127) and at real embedding sizes (384, 1536), with seeded
  * random data and pointers offset by one float so no load is aligned.  The
  * multi-query kernels are checked for every batch size 1..16, each query at
- * its own offset, and must not write past out[nq - 1].  Tables the CPU
+ * its own offset, and must not write past out[nq - 1].  The block kernels
+ * are checked for every nq 1..16 and nv 1..QV_KERNEL_BLOCK_NV, stored
+ * vectors at offsets of 1..3 floats, and must not write past
+ * out[nq * nv - 1].  Tables the CPU
  * cannot run are skipped with a message; the test prints what it compared.
  *
  * SIMD sums are reassociated, so equality is within a tolerance: relative
@@ -33,6 +36,7 @@ static const size_t test_dims[] = {1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127
 #define REL_TOL    1e-5
 #define ABS_TOL    2e-6 /* per dimension */
 #define OUT_CANARY -12345.0f
+#define N_BLOCK    QV_KERNEL_BLOCK_NV
 
 /* splitmix64: small, seeded, the same stream on every platform. */
 static uint64_t rng_state;
@@ -66,7 +70,9 @@ static void assert_close(const char *what, const char *table, size_t dim, size_t
 typedef struct {
     float *a, *b;              /* single-kernel operands, offset by one float */
     float *q[N_QUERY];         /* queries, offset by one float */
+    float *v[N_BLOCK];         /* stored vectors for block kernels, offset 1..3 */
     float *store[N_QUERY + 2]; /* what to free */
+    float *vstore[N_BLOCK];
 } test_bufs;
 
 static void bufs_alloc(test_bufs *t, size_t dim) {
@@ -78,10 +84,18 @@ static void bufs_alloc(test_bufs *t, size_t dim) {
     t->a = t->store[0] + 1;
     t->b = t->store[1] + 1;
     for (size_t i = 0; i < N_QUERY; i++) t->q[i] = t->store[i + 2] + 1;
+    for (size_t j = 0; j < N_BLOCK; j++) {
+        size_t off = 1 + j % 3;
+        t->vstore[j] = malloc((dim + off) * sizeof(float));
+        assert_non_null(t->vstore[j]);
+        fill_random(t->vstore[j], dim + off);
+        t->v[j] = t->vstore[j] + off;
+    }
 }
 
 static void bufs_free(test_bufs *t) {
     for (size_t i = 0; i < N_QUERY + 2; i++) free(t->store[i]);
+    for (size_t j = 0; j < N_BLOCK; j++) free(t->vstore[j]);
 }
 
 static void check_single(const qv_kernels *k, const qv_kernels *ref, const test_bufs *t,
@@ -108,6 +122,28 @@ static void check_multi(const char *what, const char *table, multi_fn f, single_
     }
 }
 
+typedef void (*block_fn)(const float *const *, size_t, const float *const *, size_t, size_t,
+                         float *);
+
+/* One block kernel at every nq x nv; out[nq * nv] is a canary that must
+ * survive. */
+static void check_block(const char *what, const char *table, block_fn f, single_fn ref,
+                        const test_bufs *t, size_t dim) {
+    float out[N_QUERY * N_BLOCK + 1];
+    for (size_t nq = 1; nq <= N_QUERY; nq++) {
+        for (size_t nv = 1; nv <= N_BLOCK; nv++) {
+            for (size_t i = 0; i <= N_QUERY * N_BLOCK; i++) out[i] = OUT_CANARY;
+            f((const float *const *)t->q, nq, (const float *const *)t->v, nv, dim, out);
+            for (size_t q = 0; q < nq; q++)
+                for (size_t j = 0; j < nv; j++)
+                    assert_close(what, table, dim, q * nv + j, out[q * nv + j],
+                                 ref(t->q[q], t->v[j], dim));
+            if (out[nq * nv] != OUT_CANARY)
+                fail_msg("%s/%s wrote out[%zu] (nq %zu, nv %zu)", table, what, nq * nv, nq, nv);
+        }
+    }
+}
+
 /* state is the table's name (see KERNEL_TEST). */
 static void test_kernel_matches_scalar(void **state) {
     const char *name = *state;
@@ -127,11 +163,14 @@ static void test_kernel_matches_scalar(void **state) {
         check_multi("dot_multi", k->name, k->dot_multi, ref->dot, &t, dim);
         check_multi("l2sq_multi", k->name, k->l2sq_multi, ref->l2sq, &t, dim);
         check_multi("l1_multi", k->name, k->l1_multi, ref->l1, &t, dim);
+        check_block("dot_block", k->name, k->dot_block, ref->dot, &t, dim);
+        check_block("l2sq_block", k->name, k->l2sq_block, ref->l2sq, &t, dim);
+        check_block("l1_block", k->name, k->l1_block, ref->l1, &t, dim);
         bufs_free(&t);
     }
-    printf("[ COMPARED ] kernels \"%s\" vs scalar: dot, l2sq, l1 and their _multi (nq 1..%d) at "
-           "%zu dims\n",
-           name, N_QUERY, N_DIMS);
+    printf("[ COMPARED ] kernels \"%s\" vs scalar: dot, l2sq, l1, their _multi (nq 1..%d) and "
+           "_block (nv 1..%d) at %zu dims\n",
+           name, N_QUERY, N_BLOCK, N_DIMS);
 }
 
 /* The scalar table itself, against hand-computed sums of small integers
