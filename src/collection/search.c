@@ -329,6 +329,21 @@ typedef void (*multi_fn)(const float *const *queries, size_t nq, const float *v,
 typedef void (*block_fn)(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
                          size_t dim, float *out);
 
+/* Offers point off to each query's heap: raw[i * stride] is its kernel
+ * result for query i; exclusion, threshold and filter are checked here, so
+ * both scan paths apply them identically. */
+static inline void offer(qv_collection *c, qstate **qs, size_t nq, uint32_t off, const float *raw,
+                         size_t stride, topk *tops) {
+    for (size_t i = 0; i < nq; i++) {
+        qstate *s = qs[i];
+        if (s->has_exclude && s->exclude_off == off) continue;
+        float score = final_score(s->dist, raw[i * stride]);
+        if (!passes_threshold(s, score) || !matches(c, s->q->filter, off)) continue;
+        hit h = {s->higher ? score : -score, off};
+        topk_push(&tops[i], h);
+    }
+}
+
 /* The next up to QV_KERNEL_BLOCK_NV live offsets in [*pos, hi) that have
  * vector vi, with their vectors; advances *pos past them. */
 static size_t gather(const qv_segment *seg, uint32_t vi, uint32_t *pos, uint32_t hi,
@@ -370,17 +385,7 @@ static void scan_range_block(qv_collection *c, qstate **qs, size_t nq, uint32_t 
         for (size_t j = 0; j < next; j++)
             for (uint32_t e = 0; e < dim; e += 16) __builtin_prefetch(vs[cur ^ 1][j] + e, 0, 0);
         block(qv, nq, vs[cur], nv, dim, out);
-        for (size_t j = 0; j < nv; j++) {
-            uint32_t off = offs[cur][j];
-            for (size_t i = 0; i < nq; i++) {
-                qstate *s = qs[i];
-                if (s->has_exclude && s->exclude_off == off) continue;
-                float score = final_score(d, out[i * nv + j]);
-                if (!passes_threshold(s, score) || !matches(c, s->q->filter, off)) continue;
-                hit h = {s->higher ? score : -score, off};
-                topk_push(&tops[i], h);
-            }
-        }
+        for (size_t j = 0; j < nv; j++) offer(c, qs, nq, offs[cur][j], out + j, nv, tops);
         cur ^= 1;
         nv = next;
     }
@@ -402,14 +407,7 @@ static void scan_range_multi(qv_collection *c, qstate **qs, size_t nq, uint32_t 
         const float *v = qv_segment_vector(c->seg, vi, off);
         if (!v || !qv_segment_is_live(c->seg, off)) continue;
         multi(qv, nq, v, dim, out);
-        for (size_t i = 0; i < nq; i++) {
-            qstate *s = qs[i];
-            if (s->has_exclude && s->exclude_off == off) continue;
-            float score = final_score(d, out[i]);
-            if (!passes_threshold(s, score) || !matches(c, s->q->filter, off)) continue;
-            hit h = {s->higher ? score : -score, off};
-            topk_push(&tops[i], h);
-        }
+        offer(c, qs, nq, off, out, 1, tops);
     }
 }
 
