@@ -8,10 +8,13 @@
  * 1536.  Two buffers: 100k vectors (streams from DRAM, so it
  * measures bandwidth) and ~256 KiB (stays in L2, so it measures arithmetic).
  * Prints GFLOP/s (dot counts 2 flops per element, l2sq 3, times the queries)
- * and GB/s of stored vectors read.  Best of several passes.
+ * and GB/s of stored vectors read.  Best of several passes, timed in
+ * thread CPU time, so time slices lost to other processes on a busy machine
+ * do not count (their competition for caches and memory still does).
  *
- * BENCH_PREFETCH=0 (or 3) makes the block cases prefetch the next block
- * with locality 0 (3) while scoring this one, as the search scan does.
+ * The block cases pass the next block as the kernels' prefetch hint while
+ * scoring this one, as the search scan does; BENCH_PREFETCH=0 turns that
+ * off.
  *
  * Not a test and not built by `make`; it checks no results (the unit test
  * does).  Build and run:
@@ -31,12 +34,12 @@
 #define BENCH_SMALL_B (256u * 1024u)
 #define BENCH_PASSES  5
 
-static int bench_prefetch;        /* locality for __builtin_prefetch, -1: none */
+static bool bench_prefetch;       /* pass the next block as the prefetch hint */
 static volatile float bench_sink; /* keeps the compiler from dropping the work */
 
 static double bench_now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -84,18 +87,15 @@ static void bench_pass(const bench_case *c, const bench_op *op) {
             break;
         case OP_BLOCK: {
             size_t nv = c->n - i < QV_KERNEL_BLOCK_NV ? c->n - i : QV_KERNEL_BLOCK_NV;
-            const float *vs[QV_KERNEL_BLOCK_NV];
+            const float *vs[QV_KERNEL_BLOCK_NV], *pf[QV_KERNEL_BLOCK_NV];
             for (size_t j = 0; j < nv; j++) vs[j] = v + j * c->dim;
             /* What a scan does: fetch the next block while this one runs. */
-            if (bench_prefetch >= 0 && i + 2 * QV_KERNEL_BLOCK_NV <= c->n) {
-                for (size_t b = 0; b < QV_KERNEL_BLOCK_NV * c->dim; b += 16) {
-                    if (bench_prefetch == 0)
-                        __builtin_prefetch(v + QV_KERNEL_BLOCK_NV * c->dim + b, 0, 0);
-                    else
-                        __builtin_prefetch(v + QV_KERNEL_BLOCK_NV * c->dim + b, 0, 3);
-                }
-            }
-            (op->l2 ? c->k->l2sq_block : c->k->dot_block)(c->qs, op->nq, vs, nv, c->dim, out);
+            size_t npf = 0;
+            if (bench_prefetch && i + 2 * QV_KERNEL_BLOCK_NV <= c->n)
+                for (; npf < QV_KERNEL_BLOCK_NV; npf++)
+                    pf[npf] = v + (QV_KERNEL_BLOCK_NV + npf) * c->dim;
+            (op->l2 ? c->k->l2sq_block : c->k->dot_block)(c->qs, op->nq, vs, nv, c->dim, out, nv,
+                                                          pf, npf);
             acc += out[0];
             break;
         }
@@ -122,7 +122,7 @@ static void bench_one(const bench_case *c, const bench_op *op, const char *where
 int main(int argc, char **argv) {
     static const char *const tables[] = {"scalar", "avx2", "avx512", "neon"};
     static const size_t dims[] = {384, 1536};
-    bench_prefetch = getenv("BENCH_PREFETCH") ? atoi(getenv("BENCH_PREFETCH")) : -1;
+    bench_prefetch = !getenv("BENCH_PREFETCH") || atoi(getenv("BENCH_PREFETCH")) != 0;
     srand(1);
     for (size_t d = 0; d < 2; d++) {
         size_t dim = dims[d];

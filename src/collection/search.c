@@ -5,13 +5,15 @@
  * Exact search: queries of one request are grouped by the vector they use;
  * each group scans the vector matrix once, scoring every live point that
  * has the vector against up to QV_KERNEL_MAX_BATCH queries at a time with
- * the multi-query kernels, or for larger batches the block kernels, a few
- * stored vectors per call (the scan is memory-bound, so sharing it is what
- * makes batches cheap; blocking stored vectors keeps a big batch from being
- * bound by loads of query chunks).  A point passes a query's filter before
- * it is scored.  Each query keeps a bounded heap of its best offset+limit
- * hits; ties in score are broken by point ID (smaller first), so results
- * are deterministic and match Qdrant's order.
+ * the block kernels, a few stored vectors per call (the scan is
+ * memory-bound, so sharing it is what makes batches cheap; blocking stored
+ * vectors keeps a big batch from being bound by loads of query chunks).
+ * Large segments are split over the search thread pool.  Scores are
+ * buffered per round of points, and a point is offered to a query's heap
+ * (exclusion, threshold, filter, push) only when its score could enter it,
+ * so filters are evaluated for few points.  Each query keeps a bounded
+ * heap of its best offset+limit hits; ties in score are broken by point ID
+ * (smaller first), so results are deterministic and match Qdrant's order.
  *
  * What it does not do: HNSW and payload indexes come with later issues; the
  * planner that chooses between them and this scan will live beside it.
@@ -315,118 +317,141 @@ static qv_rc prepare(qv_collection *c, qstate *s, qv_err *err) {
     return QV_OK;
 }
 
-static float final_score(qv_distance d, float raw) {
-    return d == QV_DIST_EUCLID ? sqrtf(raw) : raw;
-}
-
 static bool passes_threshold(const qstate *s, float score) {
     if (!s->q->has_threshold) return true;
     return s->higher ? score > s->q->score_threshold : score < s->q->score_threshold;
 }
 
-typedef void (*multi_fn)(const float *const *queries, size_t nq, const float *v, size_t dim,
-                         float *out);
 typedef void (*block_fn)(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
-                         size_t dim, float *out);
+                         size_t dim, float *out, size_t ldo, const float *const *pf, size_t npf);
 
-/* Offers point off to each query's heap: raw[i * stride] is its kernel
- * result for query i; exclusion, threshold and filter are checked here, so
- * both scan paths apply them identically. */
-static inline void offer(qv_collection *c, qstate **qs, size_t nq, uint32_t off, const float *raw,
-                         size_t stride, topk *tops) {
-    for (size_t i = 0; i < nq; i++) {
-        qstate *s = qs[i];
-        if (s->has_exclude && s->exclude_off == off) continue;
-        float score = final_score(s->dist, raw[i * stride]);
-        if (!passes_threshold(s, score) || !matches(c, s->q->filter, off)) continue;
-        hit h = {s->higher ? score : -score, off};
-        topk_push(&tops[i], h);
-    }
-}
+/* Stored vectors a scan scores per round (a multiple of QV_KERNEL_BLOCK_NV):
+ * their scores for every query go to a buffer first, and only then to the
+ * heaps, so the kernels run back to back and the heaps see few scores. */
+#define SCAN_CHUNK 64
 
-/* The next up to QV_KERNEL_BLOCK_NV live offsets in [*pos, hi) that have
- * vector vi, with their vectors; advances *pos past them. */
-static size_t gather(const qv_segment *seg, uint32_t vi, uint32_t *pos, uint32_t hi,
-                     const float **vs, uint32_t *offs) {
+/* A round covers about this many bytes of stored vectors (within 4 and
+ * SCAN_CHUNK vectors); it is also how far ahead the scan prefetches, since
+ * the kernels fetch the next round (into L2) while scoring this one.
+ * Measured on 100k x 384 (AVX-512, 2 cores): 32 KiB beat 8 and 16 KiB
+ * and matched 64 KiB; prefetching also helps a single query a little. */
+#define SCAN_AHEAD_BYTES 32768
+
+/* One round: up to SCAN_CHUNK live points with the vector, in offset order. */
+typedef struct chunk {
+    const float *v[SCAN_CHUNK];
+    uint32_t off[SCAN_CHUNK];
+    size_t n;
+} chunk;
+
+/* Fills ch with the next up to max live offsets in [*pos, hi) that have
+ * vector vi; advances *pos past them. */
+static void gather(const qv_segment *seg, uint32_t vi, uint32_t *pos, uint32_t hi, size_t max,
+                   chunk *ch) {
     size_t n = 0;
     uint32_t off = *pos;
-    for (; off < hi && n < QV_KERNEL_BLOCK_NV; off++) {
+    for (; off < hi && n < max; off++) {
         const float *v = qv_segment_vector(seg, vi, off);
         if (!v || !qv_segment_is_live(seg, off)) continue;
-        vs[n] = v;
-        offs[n++] = off;
+        ch->v[n] = v;
+        ch->off[n++] = off;
     }
     *pos = off;
-    return n;
+    ch->n = n;
 }
 
-/* scan_range for larger batches: points go through the block kernels
- * QV_KERNEL_BLOCK_NV at a time; the next group is prefetched
- * (non-temporal, so the streamed vectors do not push the queries out of
- * L1) while the current one is scored. */
-static void scan_range_block(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, uint32_t hi,
-                             topk *tops) {
+/* Scores normalised so that larger is better ("h"): the heap's order. */
+static inline float h_of(const qstate *s, float score) {
+    return s->higher ? score : -score;
+}
+
+/* The smallest h that may still enter query s's results: below the
+ * threshold or the worst kept hit of a full heap, a score cannot.  Points at
+ * the bar itself go to offer_one, which decides ties exactly. */
+static float bar_of(const qstate *s, const topk *t) {
+    float bar = -INFINITY;
+    if (s->q->has_threshold) bar = h_of(s, s->q->score_threshold);
+    if (t->n == t->k && t->h[0].score > bar) bar = t->h[0].score;
+    return bar;
+}
+
+/* Offers point off with score (final, unnormalised) to one query's heap:
+ * exclusion, threshold and filter are checked here. */
+static void offer_one(qv_collection *c, qstate *s, topk *t, uint32_t off, float score) {
+    if (s->has_exclude && s->exclude_off == off) return;
+    if (!passes_threshold(s, score) || !matches(c, s->q->filter, off)) return;
+    hit h = {h_of(s, score), off};
+    topk_push(t, h);
+}
+
+/* Turns a row of raw kernel results into h values (see h_of) in place. */
+static void to_h(qv_distance d, float *r, size_t n) {
+    switch (d) {
+    case QV_DIST_EUCLID:
+        for (size_t j = 0; j < n; j++) r[j] = -sqrtf(r[j]);
+        break;
+    case QV_DIST_MANHATTAN:
+        for (size_t j = 0; j < n; j++) r[j] = -r[j];
+        break;
+    default: /* Cosine, Dot: the dot product itself */
+        break;
+    }
+}
+
+/* Scores a batch of queries (same vector) against offsets [lo, hi),
+ * keeping each query's best hits in tops[i].  The scan goes in rounds of a
+ * few live points: the block kernels score QV_KERNEL_BLOCK_NV stored
+ * vectors against all queries per call (each stored vector is read from
+ * memory once while the queries stay in cache), and the next round is
+ * prefetched while this one is scored.  Then each query's row of
+ * scores is compared with its bar (bar_of) and only what passes is offered
+ * to its heap: the same result as offering every point.  A score does not
+ * depend on the batch (see distance.h), so a query gets the same hits
+ * alone or in any batch. */
+static void scan_range(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, uint32_t hi,
+                       topk *tops) {
     const qv_kernels *k = qv_kernels_best();
     const float *qv[QV_KERNEL_MAX_BATCH];
-    float out[QV_KERNEL_MAX_BATCH * QV_KERNEL_BLOCK_NV];
-    const float *vs[2][QV_KERNEL_BLOCK_NV];
-    uint32_t offs[2][QV_KERNEL_BLOCK_NV];
+    float bar[QV_KERNEL_MAX_BATCH];
+    float sc[QV_KERNEL_MAX_BATCH * SCAN_CHUNK]; /* sc[i * SCAN_CHUNK + j] */
+    chunk ch[2];
     uint32_t vi = (uint32_t)qs[0]->vi, dim = c->cfg.vectors[vi].size;
     qv_distance d = qs[0]->dist;
     block_fn block = d == QV_DIST_EUCLID      ? k->l2sq_block
                      : d == QV_DIST_MANHATTAN ? k->l1_block
                                               : k->dot_block;
-    for (size_t i = 0; i < nq; i++) qv[i] = qs[i]->q->vector;
+    size_t per = SCAN_AHEAD_BYTES / ((size_t)dim * sizeof(float));
+    per = (per + QV_KERNEL_BLOCK_NV - 1) / QV_KERNEL_BLOCK_NV * QV_KERNEL_BLOCK_NV;
+    if (per < QV_KERNEL_BLOCK_NV) per = QV_KERNEL_BLOCK_NV;
+    if (per > SCAN_CHUNK) per = SCAN_CHUNK;
+    for (size_t i = 0; i < nq; i++) {
+        qv[i] = qs[i]->q->vector;
+        bar[i] = bar_of(qs[i], &tops[i]);
+    }
     uint32_t pos = lo;
     int cur = 0;
-    size_t nv = gather(c->seg, vi, &pos, hi, vs[cur], offs[cur]);
-    while (nv > 0) {
-        size_t next = gather(c->seg, vi, &pos, hi, vs[cur ^ 1], offs[cur ^ 1]);
-        for (size_t j = 0; j < next; j++)
-            for (uint32_t e = 0; e < dim; e += 16) __builtin_prefetch(vs[cur ^ 1][j] + e, 0, 0);
-        block(qv, nq, vs[cur], nv, dim, out);
-        for (size_t j = 0; j < nv; j++) offer(c, qs, nq, offs[cur][j], out + j, nv, tops);
+    gather(c->seg, vi, &pos, hi, per, &ch[cur]);
+    while (ch[cur].n > 0) {
+        const chunk *now = &ch[cur], *next = &ch[cur ^ 1];
+        gather(c->seg, vi, &pos, hi, per, &ch[cur ^ 1]);
+        for (size_t j = 0; j < now->n; j += QV_KERNEL_BLOCK_NV) {
+            size_t nv = now->n - j < QV_KERNEL_BLOCK_NV ? now->n - j : QV_KERNEL_BLOCK_NV;
+            size_t npf = 0; /* the same slot of the next round */
+            if (j < next->n)
+                npf = next->n - j < QV_KERNEL_BLOCK_NV ? next->n - j : QV_KERNEL_BLOCK_NV;
+            block(qv, nq, now->v + j, nv, dim, sc + j, SCAN_CHUNK, next->v + j, npf);
+        }
+        for (size_t i = 0; i < nq; i++) {
+            float *r = sc + i * SCAN_CHUNK;
+            to_h(d, r, now->n);
+            for (size_t j = 0; j < now->n; j++) {
+                if (r[j] < bar[i]) continue;
+                offer_one(c, qs[i], &tops[i], now->off[j], qs[i]->higher ? r[j] : -r[j]);
+                bar[i] = bar_of(qs[i], &tops[i]);
+            }
+        }
         cur ^= 1;
-        nv = next;
     }
-}
-
-/* scan_range for small batches: one multi-query kernel call per point. */
-static void scan_range_multi(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, uint32_t hi,
-                             topk *tops) {
-    const qv_kernels *k = qv_kernels_best();
-    const float *qv[QV_KERNEL_MAX_BATCH];
-    float out[QV_KERNEL_MAX_BATCH];
-    uint32_t vi = (uint32_t)qs[0]->vi, dim = c->cfg.vectors[vi].size;
-    qv_distance d = qs[0]->dist;
-    multi_fn multi = d == QV_DIST_EUCLID      ? k->l2sq_multi
-                     : d == QV_DIST_MANHATTAN ? k->l1_multi
-                                              : k->dot_multi;
-    for (size_t i = 0; i < nq; i++) qv[i] = qs[i]->q->vector;
-    for (uint32_t off = lo; off < hi; off++) {
-        const float *v = qv_segment_vector(c->seg, vi, off);
-        if (!v || !qv_segment_is_live(c->seg, off)) continue;
-        multi(qv, nq, v, dim, out);
-        offer(c, qs, nq, off, out, 1, tops);
-    }
-}
-
-/* Smallest batch that takes the block kernels.  Measured end to end (100k x
- * 384, AVX-512, 2 cores): the block path wins at 16 queries per request
- * (~38 vs ~44 ms) but loses at 8 (~27 vs ~19 ms) and at 1 (~13 vs ~8 ms),
- * where one stored vector per call keeps a single sequential stream that
- * the hardware prefetcher follows. */
-#define SCAN_BLOCK_MIN_NQ 9
-
-/* Scores a batch of queries (same vector) against offsets [lo, hi),
- * keeping each query's best hits in tops[i].  Both paths push the same hits
- * (ties are broken by point ID), so the choice only affects speed. */
-static void scan_range(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, uint32_t hi,
-                       topk *tops) {
-    if (nq >= SCAN_BLOCK_MIN_NQ)
-        scan_range_block(c, qs, nq, lo, hi, tops);
-    else
-        scan_range_multi(c, qs, nq, lo, hi, tops);
 }
 
 /* Below this many points a scan is not worth splitting over threads. */

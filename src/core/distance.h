@@ -14,11 +14,14 @@
  * (Cosine: pre-normalised) vectors, larger is better; Euclid is the real L2
  * distance sqrt(sum (a-b)^2) and Manhattan sum |a-b|, smaller is better.
  *
- * Kernels accept any dimension >= 1 and unaligned pointers.  The multi-query
- * kernels score one stored vector against nq queries in one pass, which is
- * how batched exact search shares the memory traffic of a scan; the block
- * kernels score a few stored vectors against the queries at once, so each
- * query chunk loaded from cache also serves several stored vectors.
+ * Kernels accept any dimension >= 1 and unaligned pointers.  The block
+ * kernels score a few stored vectors against up to QV_KERNEL_MAX_BATCH
+ * queries at once (register tiles of queries x vectors, so each chunk loaded
+ * serves several products) and prefetch what the caller names next: exact
+ * search scans with them, one query or a batch sharing the memory traffic
+ * of one pass.  The multi-query kernels (one stored vector against nq
+ * queries) are the simpler form of the same, kept for callers with one
+ * vector at a time.
  */
 #ifndef QV_CORE_DISTANCE_H
 #define QV_CORE_DISTANCE_H
@@ -51,17 +54,23 @@ typedef struct qv_kernels {
                        float *out);
     void (*l1_multi)(const float *const *queries, size_t nq, const float *v, size_t dim,
                      float *out);
-    /* Block kernels, GEMM micro-kernel style: out[q * nv + j] =
+    /* Block kernels, GEMM micro-kernel style: out[q * ldo + j] =
      * op(queries[q], vs[j]) for q < nq (nq <= QV_KERNEL_MAX_BATCH) and
-     * j < nv (1 <= nv <= QV_KERNEL_BLOCK_NV); out is nq x nv, row-major by
-     * query.  Each stored vector chunk is loaded once per tile of queries,
-     * which is what lets a batched scan run at memory speed. */
+     * j < nv (1 <= nv <= QV_KERNEL_BLOCK_NV, nv <= ldo); out is nq rows of
+     * ldo floats (row-major by query), of which the first nv are written.
+     * Each stored vector chunk is loaded once per tile of queries, which is
+     * what lets a batched scan run at memory speed.  A result depends only
+     * on its query and stored vector, not on nq, nv or the other vectors,
+     * so every batch composition gives the same scores.  pf[0..npf) (npf <=
+     * QV_KERNEL_BLOCK_NV, pf may be NULL when npf is 0) are vectors of dim
+     * floats the caller will need next: the kernel prefetches them, spread
+     * over its arithmetic (a hint only; the scalar table ignores it). */
     void (*dot_block)(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
-                      size_t dim, float *out);
+                      size_t dim, float *out, size_t ldo, const float *const *pf, size_t npf);
     void (*l2sq_block)(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
-                       size_t dim, float *out);
+                       size_t dim, float *out, size_t ldo, const float *const *pf, size_t npf);
     void (*l1_block)(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
-                     size_t dim, float *out);
+                     size_t dim, float *out, size_t ldo, const float *const *pf, size_t npf);
 } qv_kernels;
 
 /* Chooses the kernel table for this CPU (idempotent, thread-safe). */

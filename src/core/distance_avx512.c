@@ -162,9 +162,14 @@ AVX512_INLINE __m128 avx512_reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
 }
 
 /* tq queries x tv stored vectors (both constants after inlining, <= 4);
- * out[a * ldo + j] for a < tq, j < tv. */
+ * out[a * ldo + j] for a < tq, j < tv.  Each 16-float step also prefetches
+ * one cache line of each of the npf vectors pf[] (the caller's next block),
+ * so the memory requests run evenly under the arithmetic instead of in a
+ * burst that stalls it.  Locality 2 asks for L2 (prefetcht1): a round
+ * ahead in L1 would crowd the queries out. */
 AVX512_INLINE void avx512_tile(int op, const float *const *qs, size_t tq, const float *const *vs,
-                               size_t tv, size_t dim, float *out, size_t ldo) {
+                               size_t tv, size_t dim, float *out, size_t ldo,
+                               const float *const *pf, size_t npf) {
     const float *q[AVX512_TQ], *v[4];
     __m512 acc[AVX512_TQ][4];
 #pragma GCC unroll 4
@@ -177,6 +182,7 @@ AVX512_INLINE void avx512_tile(int op, const float *const *qs, size_t tq, const 
         for (size_t j = 0; j < 4; j++) acc[a][j] = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= dim; i += 16) {
+        for (size_t p = 0; p < npf; p++) __builtin_prefetch(pf[p] + i, 0, 2);
         __m512 x[4];
 #pragma GCC unroll 4
         for (size_t j = 0; j < tv; j++) x[j] = _mm512_loadu_ps(v[j] + i);
@@ -187,6 +193,7 @@ AVX512_INLINE void avx512_tile(int op, const float *const *qs, size_t tq, const 
             for (size_t j = 0; j < tv; j++) acc[a][j] = avx512_step(op, acc[a][j], y, x[j]);
         }
     }
+    for (size_t p = 0; p < npf; p++) __builtin_prefetch(pf[p] + dim - 1, 0, 2); /* last line */
     if (i < dim) {
         __mmask16 m = avx512_head(dim - i);
         __m512 x[4];
@@ -214,21 +221,28 @@ AVX512_INLINE void avx512_tile(int op, const float *const *qs, size_t tq, const 
 }
 
 /* All nq queries against tv stored vectors: tiles of AVX512_TQ queries,
- * then one smaller tile for the remainder. */
+ * then one smaller tile for the remainder.  The npf vectors to prefetch are
+ * shared out over the tiles, so the prefetches spread over the whole call. */
 AVX512_INLINE void avx512_rows(int op, const float *const *qs, size_t nq, const float *const *vs,
-                               size_t tv, size_t dim, float *out) {
-    size_t a = 0;
-    for (; a + AVX512_TQ <= nq; a += AVX512_TQ)
-        avx512_tile(op, qs + a, AVX512_TQ, vs, tv, dim, out + a * tv, tv);
+                               size_t tv, size_t dim, float *out, size_t ldo,
+                               const float *const *pf, size_t npf) {
+    size_t nt = (nq + AVX512_TQ - 1) / AVX512_TQ, t = 0, a = 0;
+    static const float *const no_pf[1] = {NULL};
+    if (npf == 0) pf = no_pf; /* no arithmetic on a NULL pf below */
+    for (; a + AVX512_TQ <= nq; a += AVX512_TQ, t++)
+        avx512_tile(op, qs + a, AVX512_TQ, vs, tv, dim, out + a * ldo, ldo, pf + t * npf / nt,
+                    (t + 1) * npf / nt - t * npf / nt);
+    const float *const *tpf = pf + t * npf / nt;
+    size_t tnpf = npf - t * npf / nt;
     switch (nq - a) {
     case 3:
-        avx512_tile(op, qs + a, 3, vs, tv, dim, out + a * tv, tv);
+        avx512_tile(op, qs + a, 3, vs, tv, dim, out + a * ldo, ldo, tpf, tnpf);
         break;
     case 2:
-        avx512_tile(op, qs + a, 2, vs, tv, dim, out + a * tv, tv);
+        avx512_tile(op, qs + a, 2, vs, tv, dim, out + a * ldo, ldo, tpf, tnpf);
         break;
     case 1:
-        avx512_tile(op, qs + a, 1, vs, tv, dim, out + a * tv, tv);
+        avx512_tile(op, qs + a, 1, vs, tv, dim, out + a * ldo, ldo, tpf, tnpf);
         break;
     default:
         break;
@@ -236,36 +250,40 @@ AVX512_INLINE void avx512_rows(int op, const float *const *qs, size_t nq, const 
 }
 
 AVX512_INLINE void avx512_blockk(int op, const float *const *qs, size_t nq, const float *const *vs,
-                                 size_t nv, size_t dim, float *out) {
+                                 size_t nv, size_t dim, float *out, size_t ldo,
+                                 const float *const *pf, size_t npf) {
     switch (nv) {
     case 1:
-        avx512_rows(op, qs, nq, vs, 1, dim, out);
+        avx512_rows(op, qs, nq, vs, 1, dim, out, ldo, pf, npf);
         break;
     case 2:
-        avx512_rows(op, qs, nq, vs, 2, dim, out);
+        avx512_rows(op, qs, nq, vs, 2, dim, out, ldo, pf, npf);
         break;
     case 3:
-        avx512_rows(op, qs, nq, vs, 3, dim, out);
+        avx512_rows(op, qs, nq, vs, 3, dim, out, ldo, pf, npf);
         break;
     default:
-        avx512_rows(op, qs, nq, vs, 4, dim, out);
+        avx512_rows(op, qs, nq, vs, 4, dim, out, ldo, pf, npf);
         break;
     }
 }
 
 static AVX512_FN void avx512_dot_block(const float *const *queries, size_t nq,
-                                       const float *const *vs, size_t nv, size_t dim, float *out) {
-    avx512_blockk(AVX512_DOT, queries, nq, vs, nv, dim, out);
+                                       const float *const *vs, size_t nv, size_t dim, float *out,
+                                       size_t ldo, const float *const *pf, size_t npf) {
+    avx512_blockk(AVX512_DOT, queries, nq, vs, nv, dim, out, ldo, pf, npf);
 }
 
 static AVX512_FN void avx512_l2sq_block(const float *const *queries, size_t nq,
-                                        const float *const *vs, size_t nv, size_t dim, float *out) {
-    avx512_blockk(AVX512_L2SQ, queries, nq, vs, nv, dim, out);
+                                        const float *const *vs, size_t nv, size_t dim, float *out,
+                                        size_t ldo, const float *const *pf, size_t npf) {
+    avx512_blockk(AVX512_L2SQ, queries, nq, vs, nv, dim, out, ldo, pf, npf);
 }
 
 static AVX512_FN void avx512_l1_block(const float *const *queries, size_t nq,
-                                      const float *const *vs, size_t nv, size_t dim, float *out) {
-    avx512_blockk(AVX512_L1, queries, nq, vs, nv, dim, out);
+                                      const float *const *vs, size_t nv, size_t dim, float *out,
+                                      size_t ldo, const float *const *pf, size_t npf) {
+    avx512_blockk(AVX512_L1, queries, nq, vs, nv, dim, out, ldo, pf, npf);
 }
 
 const qv_kernels qv_kernels_avx512 = {

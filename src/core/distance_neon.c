@@ -149,9 +149,15 @@ NEON_INLINE float32x4_t neon_reduce4(float32x4_t a, float32x4_t b, float32x4_t c
 }
 
 /* tq queries x tv stored vectors (constants after inlining);
- * out[a * ldo + j] for a < tq, j < tv.  The dim % 4 tail is scalar. */
+ * out[a * ldo + j] for a < tq, j < tv.  The dim % 4 tail is scalar.  Every
+ * fourth 4-float step also prefetches one cache line of each of the npf
+ * vectors pf[] (the caller's next block), so the memory requests run
+ * evenly under the arithmetic instead of in a burst that stalls it.
+ * Locality 2 asks for L2 (prfm pldl2keep): a round ahead in L1 would crowd
+ * the queries out. */
 NEON_INLINE void neon_tile(int op, const float *const *qs, size_t tq, const float *const *vs,
-                           size_t tv, size_t dim, float *out, size_t ldo) {
+                           size_t tv, size_t dim, float *out, size_t ldo, const float *const *pf,
+                           size_t npf) {
     const float *q[NEON_TQ], *v[4];
     float32x4_t acc[NEON_TQ][4];
 #pragma GCC unroll 4
@@ -164,6 +170,8 @@ NEON_INLINE void neon_tile(int op, const float *const *qs, size_t tq, const floa
         for (size_t j = 0; j < 4; j++) acc[a][j] = vdupq_n_f32(0.0f);
     size_t i = 0;
     for (; i + 4 <= dim; i += 4) {
+        if ((i & 15) == 0)
+            for (size_t p = 0; p < npf; p++) __builtin_prefetch(pf[p] + i, 0, 2);
         float32x4_t x[4];
 #pragma GCC unroll 4
         for (size_t j = 0; j < tv; j++) x[j] = vld1q_f32(v[j] + i);
@@ -174,6 +182,7 @@ NEON_INLINE void neon_tile(int op, const float *const *qs, size_t tq, const floa
             for (size_t j = 0; j < tv; j++) acc[a][j] = neon_step(op, acc[a][j], y, x[j]);
         }
     }
+    for (size_t p = 0; p < npf; p++) __builtin_prefetch(pf[p] + dim - 1, 0, 2); /* last line */
 #pragma GCC unroll 4
     for (size_t a = 0; a < tq; a++) {
         float tmp[4];
@@ -184,21 +193,29 @@ NEON_INLINE void neon_tile(int op, const float *const *qs, size_t tq, const floa
     }
 }
 
-/* All nq queries against tv stored vectors, NEON_TQ at a time. */
+/* All nq queries against tv stored vectors, NEON_TQ at a time, then one
+ * smaller tile for the remainder.  The npf vectors to prefetch are shared
+ * out over the tiles. */
 NEON_INLINE void neon_rows(int op, const float *const *qs, size_t nq, const float *const *vs,
-                           size_t tv, size_t dim, float *out) {
-    size_t a = 0;
-    for (; a + NEON_TQ <= nq; a += NEON_TQ)
-        neon_tile(op, qs + a, NEON_TQ, vs, tv, dim, out + a * tv, tv);
+                           size_t tv, size_t dim, float *out, size_t ldo, const float *const *pf,
+                           size_t npf) {
+    size_t nt = (nq + NEON_TQ - 1) / NEON_TQ, t = 0, a = 0;
+    static const float *const no_pf[1] = {NULL};
+    if (npf == 0) pf = no_pf; /* no arithmetic on a NULL pf below */
+    for (; a + NEON_TQ <= nq; a += NEON_TQ, t++)
+        neon_tile(op, qs + a, NEON_TQ, vs, tv, dim, out + a * ldo, ldo, pf + t * npf / nt,
+                  (t + 1) * npf / nt - t * npf / nt);
+    const float *const *tpf = pf + t * npf / nt;
+    size_t tnpf = npf - t * npf / nt;
     switch (nq - a) {
     case 3:
-        neon_tile(op, qs + a, 3, vs, tv, dim, out + a * tv, tv);
+        neon_tile(op, qs + a, 3, vs, tv, dim, out + a * ldo, ldo, tpf, tnpf);
         break;
     case 2:
-        neon_tile(op, qs + a, 2, vs, tv, dim, out + a * tv, tv);
+        neon_tile(op, qs + a, 2, vs, tv, dim, out + a * ldo, ldo, tpf, tnpf);
         break;
     case 1:
-        neon_tile(op, qs + a, 1, vs, tv, dim, out + a * tv, tv);
+        neon_tile(op, qs + a, 1, vs, tv, dim, out + a * ldo, ldo, tpf, tnpf);
         break;
     default:
         break;
@@ -206,36 +223,39 @@ NEON_INLINE void neon_rows(int op, const float *const *qs, size_t nq, const floa
 }
 
 NEON_INLINE void neon_blockk(int op, const float *const *qs, size_t nq, const float *const *vs,
-                             size_t nv, size_t dim, float *out) {
+                             size_t nv, size_t dim, float *out, size_t ldo, const float *const *pf,
+                             size_t npf) {
     switch (nv) {
     case 1:
-        neon_rows(op, qs, nq, vs, 1, dim, out);
+        neon_rows(op, qs, nq, vs, 1, dim, out, ldo, pf, npf);
         break;
     case 2:
-        neon_rows(op, qs, nq, vs, 2, dim, out);
+        neon_rows(op, qs, nq, vs, 2, dim, out, ldo, pf, npf);
         break;
     case 3:
-        neon_rows(op, qs, nq, vs, 3, dim, out);
+        neon_rows(op, qs, nq, vs, 3, dim, out, ldo, pf, npf);
         break;
     default:
-        neon_rows(op, qs, nq, vs, 4, dim, out);
+        neon_rows(op, qs, nq, vs, 4, dim, out, ldo, pf, npf);
         break;
     }
 }
 
 static void neon_dot_block(const float *const *queries, size_t nq, const float *const *vs,
-                           size_t nv, size_t dim, float *out) {
-    neon_blockk(NEON_DOT, queries, nq, vs, nv, dim, out);
+                           size_t nv, size_t dim, float *out, size_t ldo, const float *const *pf,
+                           size_t npf) {
+    neon_blockk(NEON_DOT, queries, nq, vs, nv, dim, out, ldo, pf, npf);
 }
 
 static void neon_l2sq_block(const float *const *queries, size_t nq, const float *const *vs,
-                            size_t nv, size_t dim, float *out) {
-    neon_blockk(NEON_L2SQ, queries, nq, vs, nv, dim, out);
+                            size_t nv, size_t dim, float *out, size_t ldo, const float *const *pf,
+                            size_t npf) {
+    neon_blockk(NEON_L2SQ, queries, nq, vs, nv, dim, out, ldo, pf, npf);
 }
 
 static void neon_l1_block(const float *const *queries, size_t nq, const float *const *vs, size_t nv,
-                          size_t dim, float *out) {
-    neon_blockk(NEON_L1, queries, nq, vs, nv, dim, out);
+                          size_t dim, float *out, size_t ldo, const float *const *pf, size_t npf) {
+    neon_blockk(NEON_L1, queries, nq, vs, nv, dim, out, ldo, pf, npf);
 }
 
 const qv_kernels qv_kernels_neon = {

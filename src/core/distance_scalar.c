@@ -51,22 +51,33 @@ static void scalar_l1_multi(const float *const *queries, size_t nq, const float 
     for (size_t q = 0; q < nq; q++) out[q] = scalar_l1(queries[q], v, dim);
 }
 
+/* The block variants likewise; pf is only a hint, which the reference
+ * ignores. */
 static void scalar_dot_block(const float *const *queries, size_t nq, const float *const *vs,
-                             size_t nv, size_t dim, float *out) {
+                             size_t nv, size_t dim, float *out, size_t ldo, const float *const *pf,
+                             size_t npf) {
+    (void)pf;
+    (void)npf;
     for (size_t q = 0; q < nq; q++)
-        for (size_t j = 0; j < nv; j++) out[q * nv + j] = scalar_dot(queries[q], vs[j], dim);
+        for (size_t j = 0; j < nv; j++) out[q * ldo + j] = scalar_dot(queries[q], vs[j], dim);
 }
 
 static void scalar_l2sq_block(const float *const *queries, size_t nq, const float *const *vs,
-                              size_t nv, size_t dim, float *out) {
+                              size_t nv, size_t dim, float *out, size_t ldo, const float *const *pf,
+                              size_t npf) {
+    (void)pf;
+    (void)npf;
     for (size_t q = 0; q < nq; q++)
-        for (size_t j = 0; j < nv; j++) out[q * nv + j] = scalar_l2sq(queries[q], vs[j], dim);
+        for (size_t j = 0; j < nv; j++) out[q * ldo + j] = scalar_l2sq(queries[q], vs[j], dim);
 }
 
 static void scalar_l1_block(const float *const *queries, size_t nq, const float *const *vs,
-                            size_t nv, size_t dim, float *out) {
+                            size_t nv, size_t dim, float *out, size_t ldo, const float *const *pf,
+                            size_t npf) {
+    (void)pf;
+    (void)npf;
     for (size_t q = 0; q < nq; q++)
-        for (size_t j = 0; j < nv; j++) out[q * nv + j] = scalar_l1(queries[q], vs[j], dim);
+        for (size_t j = 0; j < nv; j++) out[q * ldo + j] = scalar_l1(queries[q], vs[j], dim);
 }
 
 const qv_kernels qv_kernels_scalar = {

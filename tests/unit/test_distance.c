@@ -9,8 +9,10 @@
  * multi-query kernels are checked for every batch size 1..16, each query at
  * its own offset, and must not write past out[nq - 1].  The block kernels
  * are checked for every nq 1..16 and nv 1..QV_KERNEL_BLOCK_NV, stored
- * vectors at offsets of 1..3 floats, and must not write past
- * out[nq * nv - 1].  Tables the CPU
+ * vectors at offsets of 1..3 floats, output rows packed and strided, with
+ * and without prefetch hints; they must not write outside their nq x nv
+ * results, and each result must be bitwise what the kernel gives for its
+ * query and vector alone (search relies on that).  Tables the CPU
  * cannot run are skipped with a message; the test prints what it compared.
  *
  * SIMD sums are reassociated, so equality is within a tolerance: relative
@@ -123,23 +125,45 @@ static void check_multi(const char *what, const char *table, multi_fn f, single_
 }
 
 typedef void (*block_fn)(const float *const *, size_t, const float *const *, size_t, size_t,
-                         float *);
+                         float *, size_t, const float *const *, size_t);
 
-/* One block kernel at every nq x nv; out[nq * nv] is a canary that must
- * survive. */
+#define LDO_PAD 3 /* floats between rows of out in the strided runs */
+
+/* One block kernel at every nq x nv, with out rows of nv floats and of
+ * nv + LDO_PAD (the gaps, and out[nq * ldo], are canaries that must
+ * survive), prefetching 0..nv vectors.  Each result must also be bitwise
+ * the one the kernel gives for that query and vector alone (nq = nv = 1):
+ * scores may not depend on the batch around them. */
 static void check_block(const char *what, const char *table, block_fn f, single_fn ref,
                         const test_bufs *t, size_t dim) {
-    float out[N_QUERY * N_BLOCK + 1];
+    float out[N_QUERY * (N_BLOCK + LDO_PAD) + 1], alone[N_QUERY][N_BLOCK];
+    const float *const *qs = (const float *const *)t->q, *const *vs = (const float *const *)t->v;
+    for (size_t q = 0; q < N_QUERY; q++)
+        for (size_t j = 0; j < N_BLOCK; j++) f(qs + q, 1, vs + j, 1, dim, &alone[q][j], 1, NULL, 0);
     for (size_t nq = 1; nq <= N_QUERY; nq++) {
         for (size_t nv = 1; nv <= N_BLOCK; nv++) {
-            for (size_t i = 0; i <= N_QUERY * N_BLOCK; i++) out[i] = OUT_CANARY;
-            f((const float *const *)t->q, nq, (const float *const *)t->v, nv, dim, out);
-            for (size_t q = 0; q < nq; q++)
-                for (size_t j = 0; j < nv; j++)
-                    assert_close(what, table, dim, q * nv + j, out[q * nv + j],
-                                 ref(t->q[q], t->v[j], dim));
-            if (out[nq * nv] != OUT_CANARY)
-                fail_msg("%s/%s wrote out[%zu] (nq %zu, nv %zu)", table, what, nq * nv, nq, nv);
+            for (size_t pad = 0; pad <= LDO_PAD; pad += LDO_PAD) {
+                size_t ldo = nv + pad, npf = (nq + nv + pad) % (N_BLOCK + 1);
+                for (size_t i = 0; i <= nq * ldo; i++) out[i] = OUT_CANARY;
+                f(qs, nq, vs, nv, dim, out, ldo, npf ? vs : NULL, npf);
+                for (size_t q = 0; q < nq; q++) {
+                    for (size_t j = 0; j < nv; j++) {
+                        float got = out[q * ldo + j];
+                        assert_close(what, table, dim, q * nv + j, got, ref(t->q[q], t->v[j], dim));
+                        if (memcmp(&got, &alone[q][j], sizeof got) != 0)
+                            fail_msg("%s/%s at dim %zu: query %zu x vector %zu is %.9g in a "
+                                     "%zu x %zu block, %.9g alone",
+                                     table, what, dim, q, j, got, nq, nv, alone[q][j]);
+                    }
+                    for (size_t j = nv; j < ldo && q + 1 < nq; j++)
+                        if (out[q * ldo + j] != OUT_CANARY)
+                            fail_msg("%s/%s wrote the gap out[%zu] (nq %zu, nv %zu, ldo %zu)",
+                                     table, what, q * ldo + j, nq, nv, ldo);
+                }
+                if (out[(nq - 1) * ldo + nv] != OUT_CANARY)
+                    fail_msg("%s/%s wrote out[%zu] (nq %zu, nv %zu, ldo %zu)", table, what,
+                             (nq - 1) * ldo + nv, nq, nv, ldo);
+            }
         }
     }
 }
