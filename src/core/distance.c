@@ -96,11 +96,11 @@ float qv_score(const qv_kernels *k, qv_distance d, const float *q, const float *
 }
 
 void qv_normalize(float *v, size_t dim) {
-    /* Sum of squares in float, then sqrtf and a per-component divide, the way
-     * Qdrant's reference path does, so stored Cosine vectors agree with
-     * Qdrant's to the last bit or so rather than drifting through double. */
-    float sq = 0.0f;
-    for (size_t i = 0; i < dim; i++) sq += v[i] * v[i];
+    /* Sum of squares in float with the SIMD dot kernel (as Qdrant's
+     * preprocessing sums with SIMD accumulators on CPUs that have them),
+     * then sqrtf and a per-component divide.  A sequential sum cost more
+     * than a tenth of a 1536-d upsert over gRPC. */
+    float sq = qv_kernels_best()->dot(v, v, dim);
     float norm = sqrtf(sq);
     if (norm < FLT_EPSILON) return;
     for (size_t i = 0; i < dim; i++) v[i] /= norm;

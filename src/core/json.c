@@ -12,7 +12,8 @@
  *    a handful of arena calls, not 1536.
  *  - Numbers stay as their source text (JV_NUM) until the decoder knows the
  *    wanted type; conversions below are exact (u64/i64) or strtod-exact
- *    (f64, and f32 through f64 as serde does), with a Clinger fast path.
+ *    (f64, and f32 through f64 as serde does), with fast paths (Clinger, and
+ *    x87 extended precision for 16-19 digits) before strtod.
  *  - Error texts and positions follow serde_json: "<what> at line L column
  *    C", where C counts bytes on the line up to and including the offending
  *    byte (or the whole last line at EOF).  serde computes this lazily from
@@ -24,6 +25,7 @@
 #include "core/json.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -690,10 +692,51 @@ static const double pow10_tab[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+/* x87 extended precision (64-bit significand), when the compiler has it:
+ * the second fast path below needs exactly that format. */
+#if (defined(__x86_64__) || defined(__i386__)) && LDBL_MANT_DIG == 64
+#define QV_X87_LONG_DOUBLE 1
+static const long double pow10_ld[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,
+                                         1e8L,  1e9L,  1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L,
+                                         1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L,
+                                         1e24L, 1e25L, 1e26L, 1e27L}; /* 5^27 < 2^64: all exact */
+
+/* Up to 19 significant digits and |scale| <= 27 (the texts clients send
+ * for float32 vectors, printed as doubles with 16-17 digits, land here;
+ * strtod costs ~10x more).  w and 10^|scale| are exact in the 64-bit
+ * significand, so one x87 multiply or divide gives L, the exact value x
+ * rounded to 64 bits (|L - x| <= 1/2 ulp64).  Rounding L to double then
+ * equals rounding x to double unless a double-rounding boundary lies
+ * between them; the only such boundaries are halfway points between
+ * doubles, whose 64-bit significands end in the 11 bits 100 0000 0000, and
+ * as |L - x| <= 1/2 ulp64, x and L can straddle one only if L is that point
+ * itself.  Those texts (about 1 in 2048) go to strtod. */
+static bool ext_f64(uint64_t w, int scale, double *out) {
+    /* Emulators may do x87 arithmetic in double precision (valgrind does):
+     * check once at run time that 1 + 2^-63 survives, else use strtod.
+     * Racy but idempotent (every thread computes the same value). */
+    static int ext_ok = -1;
+    if (ext_ok < 0) {
+        volatile long double one = 1.0L, tiny = 0x1p-63L;
+        long double sum = one + tiny;
+        ext_ok = sum - one == tiny;
+    }
+    if (!ext_ok) return false;
+    long double x = (long double)w;
+    x = scale < 0 ? x / pow10_ld[-scale] : x * pow10_ld[scale];
+    uint64_t sig;
+    memcpy(&sig, &x, sizeof sig); /* x86 layout: the significand first */
+    if ((sig & 0x7ff) == 0x400) return false;
+    *out = (double)x;
+    return true;
+}
+#endif
+
 /* Clinger's fast path: when the decimal significand fits 2^53 and the
  * power of ten is exact (|e| <= 22), one IEEE multiply or divide gives the
- * correctly rounded double, i.e. exactly what strtod returns.  Returns
- * false when the text is outside the fast path. */
+ * correctly rounded double, i.e. exactly what strtod returns; longer
+ * significands take ext_f64 where the platform has it.  Returns false when
+ * the text is outside both paths. */
 static bool fast_f64(const char *s, size_t len, double *out) {
     size_t k = 0;
     bool neg = false;
@@ -706,14 +749,14 @@ static bool fast_f64(const char *s, size_t len, double *out) {
     for (; k < len && is_digit((unsigned char)s[k]); k++) {
         if (w || s[k] != '0') nd++;
         w = w * 10 + (uint64_t)(s[k] - '0');
-        if (nd > 15) return false;
+        if (nd > 19) return false;
     }
     if (k < len && s[k] == '.') {
         for (k++; k < len && is_digit((unsigned char)s[k]); k++) {
             if (w || s[k] != '0') nd++;
             w = w * 10 + (uint64_t)(s[k] - '0');
             scale--;
-            if (nd > 15) return false;
+            if (nd > 19) return false;
         }
     }
     if (k < len) { /* exponent */
@@ -728,9 +771,17 @@ static bool fast_f64(const char *s, size_t len, double *out) {
         }
         scale += eneg ? -e : e;
     }
-    if (scale < -22 || scale > 22) return false;
-    double d = (double)w;
-    d = scale < 0 ? d / pow10_tab[-scale] : d * pow10_tab[scale];
+    double d;
+    if (w <= (UINT64_C(1) << 53) && scale >= -22 && scale <= 22) {
+        d = (double)w;
+        d = scale < 0 ? d / pow10_tab[-scale] : d * pow10_tab[scale];
+    } else {
+#ifdef QV_X87_LONG_DOUBLE
+        if (scale < -27 || scale > 27 || !ext_f64(w, scale, &d)) return false;
+#else
+        return false;
+#endif
+    }
     *out = neg ? -d : d;
     return true;
 }

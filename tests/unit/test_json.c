@@ -642,15 +642,100 @@ static void test_jvbin_reject(void **state) {
     check_bin_bad(deep, 300, "nesting too deep");
 }
 
+/* Random decimal texts of 1-20 significant digits, in plain, fraction and
+ * exponent forms, must convert exactly as strtod does (bit for bit), as
+ * must the doubles printed with 17 digits and halfway points between
+ * neighbouring doubles (the texts the fast paths must hand to strtod). */
+static uint64_t rnd_state = 0x9e3779b97f4a7c15u;
+static uint64_t rnd(void) {
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+static void check_text_as_strtod(const char *t) {
+    jv v = num(t);
+    double d, ref = strtod(t, NULL);
+    bool ok = jv_to_f64(&v, &d);
+    if (!isfinite(ref)) {
+        assert_false(ok);
+        return;
+    }
+    if (!ok || memcmp(&d, &ref, sizeof d) != 0) fail_msg("%s: got %.17g, strtod %.17g", t, d, ref);
+}
+
+static void test_numbers_vs_strtod(void **state) {
+    char t[96];
+    int n = under_valgrind() ? 20000 : 400000;
+    for (int k = 0; k < n; k++) {
+        int nd = 1 + (int)(rnd() % 20);
+        uint64_t w = rnd() % 10;
+        for (int j = 1; j < nd; j++) w = w * 10 + rnd() % 10;
+        int e = (int)(rnd() % 80) - 40;
+        switch (k % 4) {
+        case 0:
+            snprintf(t, sizeof t, "%s%llue%d", rnd() & 1 ? "-" : "", (unsigned long long)w, e);
+            break;
+        case 1: { /* fraction: 0.ddd or ddd.ddd */
+            char digits[32];
+            int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)w);
+            int point = (int)(rnd() % (unsigned)(len + 1));
+            snprintf(t, sizeof t, "%.*s%s.%s", point, digits, point ? "" : "0", digits + point);
+            if (t[strlen(t) - 1] == '.') strcat(t, "0");
+            break;
+        }
+        case 2: { /* a float32 or a double printed with 17 digits (what clients send) */
+            double x;
+            if (rnd() & 1) {
+                uint32_t fb = (uint32_t)rnd();
+                float f;
+                memcpy(&f, &fb, sizeof f);
+                x = isfinite(f) ? f : 0.5;
+            } else {
+                uint64_t bits = rnd();
+                memcpy(&x, &bits, sizeof x);
+                if (!isfinite(x)) x = 0.25;
+            }
+            snprintf(t, sizeof t, "%.17g", x);
+            break;
+        }
+        default: { /* the exact halfway point between two neighbouring doubles */
+            double x = (double)(rnd() % 1000000) / 1000.0 + 1.0, up = nextafter(x, 2 * x);
+            snprintf(t, sizeof t, "%.40Lg", ((long double)x + (long double)up) / 2);
+            break;
+        }
+        }
+        check_text_as_strtod(t);
+    }
+    /* texts whose x87 result sits on a double-rounding boundary */
+    const char *edge[] = {"9007199254740993",
+                          "9007199254740992.5",
+                          "1.00000000000000011102230246251565404",
+                          "0.500000000000000027755575615628913510591",
+                          "18446744073709551615",
+                          "9999999999999999999e-27",
+                          "1234567890123456789e27"};
+    for (size_t k = 0; k < sizeof edge / sizeof *edge; k++) check_text_as_strtod(edge[k]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_valid),     cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_depth),           cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_parse_no_nul),    cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_resolve),         cmocka_unit_test(test_get_copy_equal),
-        cmocka_unit_test(test_writer),          cmocka_unit_test(test_write_roundtrip),
-        cmocka_unit_test(test_fmt_known),       cmocka_unit_test(test_fmt_random),
-        cmocka_unit_test(test_jvbin_roundtrip), cmocka_unit_test(test_jvbin_reject),
+        cmocka_unit_test(test_parse_valid),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_parse_no_nul),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_get_copy_equal),
+        cmocka_unit_test(test_writer),
+        cmocka_unit_test(test_write_roundtrip),
+        cmocka_unit_test(test_fmt_known),
+        cmocka_unit_test(test_fmt_random),
+        cmocka_unit_test(test_jvbin_roundtrip),
+        cmocka_unit_test(test_jvbin_reject),
+        cmocka_unit_test(test_numbers_vs_strtod),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
