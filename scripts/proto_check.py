@@ -11,6 +11,18 @@
    A proto3 `optional` field in the reference (synthetic oneof `_x` plus
    proto3_optional) equals an explicit one-field oneof `_x` on our side,
    since protoc-c 1.4.1 does not accept `optional`.
+   Declared differences, accepted for exactly the listed names and printed:
+   - STRING_AS_BYTES: `string` fields carrying protoc-c's option
+     (pb_c_field).string_as_bytes, so the C code gets the length and a NUL
+     inside survives.  The descriptor type stays `string` (compared as
+     usual); the check is that the option is on exactly these fields, and
+     that no field anywhere is `bytes` (the server UTF-8-checks every
+     field protobuf-c calls bytes, which is only right while the contract
+     has none).
+   - EXPLICIT_MAP_ENTRIES: map<string, Value> fields spelled out as their
+     entry message (same name, key = 1, value = 2, repeated; identical on
+     the wire) because a map key cannot carry the option above.  Only the
+     map_entry flag may differ; the entry's fields are compared as usual.
 3. Runs protoc-c over every file (imports included) and compiles each
    generated .pb-c.c with `cc -c -Wall`.
 
@@ -37,6 +49,46 @@ DEFAULT_REF = os.path.join(
 # e.g. base_field_name for a field called "base"), with what they pull in.
 # They carry no wire facts and are left out of the comparison.
 TOOLING_FILES = {"protobuf-c/protobuf-c.proto", "google/protobuf/descriptor.proto"}
+
+# Strings holding user payload data that the generated C carries with their
+# length ((pb_c_field).string_as_bytes; see proto/json_with_int.proto).
+_MAP_VALUE_FIELDS = [
+    ".qdrant.Struct.fields",
+    ".qdrant.PointStruct.payload",
+    ".qdrant.SetPayloadPoints.payload",
+    ".qdrant.PointsUpdateOperation.SetPayload.payload",
+    ".qdrant.PointsUpdateOperation.OverwritePayload.payload",
+    ".qdrant.ScoredPoint.payload",
+    ".qdrant.RetrievedPoint.payload",
+    ".qdrant.CreateCollection.metadata",
+    ".qdrant.UpdateCollection.metadata",
+    ".qdrant.CollectionConfig.metadata",
+    ".qdrant.Document.options",
+    ".qdrant.Image.options",
+    ".qdrant.InferenceObject.options",
+    ".qdrant.Formula.defaults",
+]
+
+
+def _entry_of(field):
+    msg, name = field.rsplit(".", 1)
+    return msg + "." + "".join(p[:1].upper() + p[1:] for p in name.split("_")) + "Entry"
+
+
+EXPLICIT_MAP_ENTRIES = frozenset(_entry_of(f) for f in _MAP_VALUE_FIELDS)
+STRING_AS_BYTES = frozenset(
+    [
+        ".qdrant.Value.string_value",
+        ".qdrant.Match.keyword",
+        ".qdrant.Match.text",
+        ".qdrant.Match.text_any",
+        ".qdrant.Match.phrase",
+        ".qdrant.Match.prefix",
+        ".qdrant.RepeatedStrings.strings",
+    ]
+    + [e + ".key" for e in EXPLICIT_MAP_ENTRIES]
+)
+PB_C_FIELD_EXT = 1019  # protobuf-c.proto: extend FieldOptions { pb_c_field = 1019 }
 
 
 def load_set(path):
@@ -91,6 +143,79 @@ class Model:
             self.enums[full + "." + e.name] = e
 
 
+def _varint(buf, i):
+    v = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, i
+
+
+def _fields_of(buf):
+    """(number, wire type, value) of each top-level field of a serialized
+    message; length-delimited values as bytes."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        wt = key & 7
+        if wt == 0:
+            v, i = _varint(buf, i)
+        elif wt == 1:
+            v, i = buf[i : i + 8], i + 8
+        elif wt == 5:
+            v, i = buf[i : i + 4], i + 4
+        elif wt == 2:
+            n, i = _varint(buf, i)
+            v, i = buf[i : i + n], i + n
+        else:
+            raise ValueError(f"unexpected wire type {wt}")
+        yield key >> 3, wt, v
+
+
+def string_as_bytes(field):
+    """True when the field carries (pb_c_field).string_as_bytes = true: an
+    extension protobuf does not know here, read from the serialized options."""
+    on = False
+    for num, wt, v in _fields_of(field.options.SerializeToString()):
+        if num == PB_C_FIELD_EXT and wt == 2:
+            for n2, w2, v2 in _fields_of(v):
+                if n2 == 1 and w2 == 0:
+                    on = v2 != 0
+    return on
+
+
+def check_declared(ref, ours, out):
+    """The declared differences (STRING_AS_BYTES, EXPLICIT_MAP_ENTRIES) are
+    exactly what our descriptors carry; no field is `bytes` on either side."""
+    from google.protobuf import descriptor_pb2
+
+    FDP = descriptor_pb2.FieldDescriptorProto
+    found = set()
+    for model, side in ((ref, "reference"), (ours, "ours")):
+        for mname, m in model.messages.items():
+            for f in m.field:
+                if f.type == FDP.TYPE_BYTES:
+                    out.append(f"field {mname}.{f.name}: bytes in {side} (the server UTF-8-checks every bytes field)")
+    for mname, m in ours.messages.items():
+        for f in m.field:
+            if string_as_bytes(f):
+                found.add(f"{mname}.{f.name}")
+    for n in sorted(found - STRING_AS_BYTES):
+        out.append(f"field {n}: string_as_bytes but not declared in STRING_AS_BYTES")
+    for n in sorted(STRING_AS_BYTES - found):
+        out.append(f"field {n}: declared in STRING_AS_BYTES but lacks (pb_c_field).string_as_bytes")
+    for n in sorted(EXPLICIT_MAP_ENTRIES):
+        a, b = ref.messages.get(n), ours.messages.get(n)
+        if a is None or not a.options.map_entry:
+            out.append(f"message {n}: declared in EXPLICIT_MAP_ENTRIES but not a map entry in the reference")
+        elif b is not None and b.options.map_entry:
+            out.append(f"message {n}: declared in EXPLICIT_MAP_ENTRIES but still a map<> on our side")
+    return sorted(found)
+
+
 def oneof_of(m, field):
     """Oneof name a field belongs to (synthetic proto3-optional oneofs
     included, so `optional x` and `oneof _x { x }` both give "_x")."""
@@ -104,7 +229,8 @@ def compare_message(name, a, b, out):
     from google.protobuf import descriptor_pb2
 
     FDP = descriptor_pb2.FieldDescriptorProto
-    if a.options.map_entry != b.options.map_entry:
+    explicit_entry = name in EXPLICIT_MAP_ENTRIES and a.options.map_entry and not b.options.map_entry
+    if a.options.map_entry != b.options.map_entry and not explicit_entry:
         out.append(f"message {name}: map_entry {a.options.map_entry} != ours {b.options.map_entry}")
     if a.options.deprecated != b.options.deprecated:
         out.append(f"message {name}: deprecated {a.options.deprecated} != ours {b.options.deprecated}")
@@ -240,7 +366,8 @@ def compare(ref, ours):
     for n in sorted(a.msg_file.keys() & b.msg_file.keys()):
         if a.msg_file[n] != b.msg_file[n]:
             out.append(f"message {n}: declared in {a.msg_file[n]} != ours {b.msg_file[n]}")
-    return out, len(a.messages), len(a.enums), len(a.services)
+    declared = check_declared(a, b, out)
+    return out, len(a.messages), len(a.enums), len(a.services), declared
 
 
 def run(cmd, cwd=None):
@@ -299,9 +426,15 @@ def main():
             print(text, end="")
             print("ERROR: protoc failed")
             return 1
-        diffs, nm, ne, ns = compare(ref, load_set(desc))
+        diffs, nm, ne, ns, declared = compare(ref, load_set(desc))
         for d in diffs:
             print("DIFF:", d)
+        print(f"declared: {len(declared)} string fields generated as bytes in C (string<->bytes, same wire):")
+        for n in declared:
+            print(f"  string->bytes {n}")
+        print(f"declared: {len(EXPLICIT_MAP_ENTRIES)} map<string, Value> fields spelled out as entry messages:")
+        for n in sorted(EXPLICIT_MAP_ENTRIES):
+            print(f"  map_entry {n}")
         problems += len(diffs)
         print(
             f"descriptor comparison: {len(diffs)} difference(s) over {nm} messages, "
@@ -334,7 +467,11 @@ def main():
                 problems += 1
             failed = 0
             for src in sources:
-                rc, text = run([cc, "-c", "-Wall", "-Werror", "-I", cdir, "-o", os.devnull, src])
+                # -Wno-missing-braces: protoc-c initialises a oneof union
+                # with `{0}`, which gcc flags when the first member is a
+                # struct (a string_as_bytes field); it is valid C.
+                cmd = [cc, "-c", "-Wall", "-Werror", "-Wno-missing-braces", "-I", cdir, "-o", os.devnull, src]
+                rc, text = run(cmd)
                 if rc != 0 or text.strip():
                     print(text, end="")
                     print(f"ERROR: {cc} failed on {os.path.relpath(src, cdir)}")

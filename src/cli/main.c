@@ -79,11 +79,22 @@ static int load_config(qv_config *cfg, int argc, char **argv) {
 typedef struct servers {
     qv_grpc_server *grpc;
     qv_rest_server *rest;
+    qv_auth *auth; /* API keys, shared by both; NULL = none */
 } servers;
 
 static int start_servers(qv_config *cfg, qv_catalog *cat, servers *sv) {
     qv_err err;
-    qv_grpc_opts gopts = {cfg->service.host, cfg->service.grpc_port};
+    bool oom = false;
+    sv->auth = qv_auth_new(cfg->service.api_key, cfg->service.read_only_api_key, &oom);
+    if (oom) {
+        QV_LOG_ERROR("out of memory");
+        return 1;
+    }
+    if (sv->auth) QV_LOG_INFO("API keys are required (service.api_key / read_only_api_key)");
+    if (cfg->service.jwt_rbac)
+        QV_LOG_WARN("service.jwt_rbac is not supported yet: only the API keys themselves are "
+                    "accepted, JWTs are refused");
+    qv_grpc_opts gopts = {cfg->service.host, cfg->service.grpc_port, sv->auth};
     /* grpc_port: null disables gRPC, as in Qdrant */
     if (cfg->service.has_grpc_port && qv_grpc_start(&gopts, cat, &sv->grpc, &err) != QV_OK) {
         QV_LOG_ERROR("cannot start the gRPC server on %s:%u: %s", cfg->service.host, gopts.port,
@@ -91,7 +102,7 @@ static int start_servers(qv_config *cfg, qv_catalog *cat, servers *sv) {
         return 1;
     }
     qv_rest_opts ropts = {cfg->service.host, cfg->service.http_port,
-                          (size_t)cfg->service.max_request_size_mb << 20};
+                          (size_t)cfg->service.max_request_size_mb << 20, sv->auth};
     if (qv_rest_start(&ropts, cat, &sv->rest, &err) != QV_OK) {
         QV_LOG_ERROR("cannot start the REST server on %s:%u: %s", cfg->service.host,
                      cfg->service.http_port, err.msg);
@@ -118,7 +129,7 @@ static int serve(qv_config *cfg) {
         qv_storage_unlock(lockfd);
         return 1;
     }
-    servers sv = {NULL, NULL};
+    servers sv = {NULL, NULL, NULL};
     int rc = start_servers(cfg, cat, &sv);
     if (rc == 0) {
         QV_LOG_INFO("Quiver %s (Qdrant API 1.19) listening on %s: REST %u, gRPC %s, storage %s",
@@ -129,6 +140,7 @@ static int serve(qv_config *cfg) {
         qv_rest_stop(sv.rest);
         qv_grpc_stop(sv.grpc);
     }
+    qv_auth_free(sv.auth);
     qv_catalog_close(cat);
     qv_pool_search_shutdown();
     qv_storage_unlock(lockfd);

@@ -6,7 +6,8 @@
  *   config.qvc                 the configuration: header + JSON (see below)
  *   wal/                       the write-ahead log (storage/wal.c)
  *   checkpoints/CURRENT        names the live checkpoint (see below)
- *   checkpoints/cp-<op>/       a segment checkpoint (storage/segment.c)
+ *   checkpoints/cp-<op>/       a segment checkpoint (storage/segment.c) and
+ *                              indexes.qvi, the declared field indexes
  *
  * config.qvc and CURRENT share one small envelope:
  *   0  8  magic ("QVCOLCFG" or "QVCURRNT")
@@ -86,8 +87,8 @@ static qv_rc write_all(int fd, const void *p, size_t n) {
 }
 
 /* Atomically replaces dir/name with an envelope holding body. */
-static qv_rc envelope_write(const char *dir, const char *name, const char *magic, const void *body,
-                            size_t len, qv_err *err) {
+qv_rc qv_envelope_write(const char *dir, const char *name, const char *magic, const void *body,
+                        size_t len, qv_err *err) {
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -109,8 +110,7 @@ static qv_rc envelope_write(const char *dir, const char *name, const char *magic
 }
 
 /* Reads an envelope; *body is malloc'd (NUL-terminated for convenience). */
-static qv_rc envelope_read(const char *path, const char *magic, char **body, size_t *len,
-                           qv_err *err) {
+qv_rc qv_envelope_read(const char *path, const char *magic, char **body, size_t *len, qv_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return qv_fail(err, QV_ENOTFOUND, "cannot open %s: %s", path, strerror(errno));
     uint8_t hdr[20];
@@ -148,7 +148,7 @@ static qv_rc config_save(const char *dir, const qv_collection_config *cfg, qv_er
         jw_free(&w);
         return qv_fail(err, QV_ENOMEM, "out of memory");
     }
-    qv_rc rc = envelope_write(dir, "config.qvc", CONFIG_MAGIC, w.buf, w.len, err);
+    qv_rc rc = qv_envelope_write(dir, "config.qvc", CONFIG_MAGIC, w.buf, w.len, err);
     jw_free(&w);
     return rc;
 }
@@ -158,7 +158,7 @@ static qv_rc config_load(const char *dir, qv_collection_config *cfg, qv_err *err
     snprintf(path, sizeof path, "%s/config.qvc", dir);
     char *body;
     size_t len;
-    qv_rc rc = envelope_read(path, CONFIG_MAGIC, &body, &len, err);
+    qv_rc rc = qv_envelope_read(path, CONFIG_MAGIC, &body, &len, err);
     if (rc) return rc;
     qv_arena a;
     qv_arena_init(&a);
@@ -208,6 +208,7 @@ static qv_collection *collection_alloc(const char *dir, const char *name) {
 static void collection_free(qv_collection *c) {
     wal_close(c->wal);
     qv_segment_free(c->seg);
+    qv_index_set_free(&c->indexes);
     qv_collection_config_free(&c->cfg);
     pthread_rwlock_destroy(&c->lock);
     pthread_mutex_destroy(&c->cp_mutex);
@@ -244,7 +245,7 @@ static qv_rc load_checkpoint(qv_collection *c, const uint32_t *dims, qv_err *err
     char *body;
     size_t len;
     qv_err e2;
-    qv_rc rc = envelope_read(path, CURRENT_MAGIC, &body, &len, &e2);
+    qv_rc rc = qv_envelope_read(path, CURRENT_MAGIC, &body, &len, &e2);
     if (rc == QV_ENOTFOUND) {
         c->seg = qv_segment_new(c->cfg.nvectors, dims);
         return c->seg ? QV_OK : qv_fail(err, QV_ENOMEM, "out of memory");
@@ -262,6 +263,7 @@ static qv_rc load_checkpoint(qv_collection *c, const uint32_t *dims, qv_err *err
     if (rc == QV_OK && seg_op != op)
         rc = qv_fail(err, QV_ECORRUPT, "%s holds operation %" PRIu64 ", CURRENT says %" PRIu64,
                      cpdir, seg_op, op);
+    if (rc == QV_OK) rc = qv_index_set_load(cpdir, &c->indexes, err);
     c->checkpoint_op = c->applied_op = op;
     return rc;
 }
@@ -324,6 +326,7 @@ qv_rc qv_collection_open(const char *dir, const char *name, qv_collection **out,
         c->wal = NULL;
         qv_segment_free(c->seg);
         c->seg = NULL;
+        qv_index_set_free(&c->indexes);
     }
     *out = c;
     return rc;
@@ -373,6 +376,7 @@ static qv_rc checkpoint_locked(qv_collection *c, qv_err *err) {
     if (mkdir(tmp, 0755) != 0)
         return qv_fail(err, QV_EIO, "cannot create %s: %s", tmp, strerror(errno));
     qv_rc rc = qv_segment_save(c->seg, tmp, op, err);
+    if (!rc) rc = qv_index_set_save(&c->indexes, tmp, err);
     if (!rc && qv_fsync_dir(tmp) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", tmp);
     if (!rc && rename(tmp, final) != 0) rc = qv_fail(err, QV_EIO, "cannot rename %s", tmp);
     if (!rc && qv_fsync_dir(cpdir) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", cpdir);
@@ -384,7 +388,7 @@ static qv_rc checkpoint_locked(qv_collection *c, qv_err *err) {
     qv_store_u64le(body, op);
     size_t nlen = strlen(name);
     memcpy(body + 8, name, nlen);
-    rc = envelope_write(cpdir, "CURRENT", CURRENT_MAGIC, body, 8 + nlen, err);
+    rc = qv_envelope_write(cpdir, "CURRENT", CURRENT_MAGIC, body, 8 + nlen, err);
     if (rc) return rc;
     c->checkpoint_op = op;
     clean_checkpoints(c);
@@ -537,6 +541,22 @@ static qv_rc apply_delete_vectors(qv_collection *c, const qv_update_op *op, uint
     return QV_OK;
 }
 
+/* A field index declaration (field_index.h): nothing is built yet, so
+ * applying one only records it (or removes it). */
+static qv_rc apply_index(qv_collection *c, const qv_update_op *op, qv_err *err) {
+    if (op->kind == QV_OP_DELETE_INDEX) {
+        qv_index_set_remove(&c->indexes, op->key);
+        return QV_OK;
+    }
+    const char *tname = op->nnames == 1 ? op->names[0] : "";
+    uint32_t type = qv_payload_type_parse(tname, strlen(tname));
+    if (!type) return qv_fail(err, QV_ECORRUPT, "unknown payload index type `%.60s`", tname);
+    const jv *params = op->payload.type == JV_OBJ ? &op->payload : NULL;
+    if (qv_index_set_put(&c->indexes, op->key, type, params))
+        return qv_fail(err, QV_ENOMEM, "out of memory");
+    return QV_OK;
+}
+
 static qv_rc apply_op(qv_collection *c, const qv_update_op *op, uint64_t opnum, qv_err *err) {
     switch (op->kind) {
     case QV_OP_UPSERT:
@@ -552,6 +572,9 @@ static qv_rc apply_op(qv_collection *c, const qv_update_op *op, uint64_t opnum, 
         return apply_payload(c, op, opnum, err);
     case QV_OP_DELETE_VECTORS:
         return apply_delete_vectors(c, op, opnum);
+    case QV_OP_CREATE_INDEX:
+    case QV_OP_DELETE_INDEX:
+        return apply_index(c, op, err);
     }
     return qv_fail(err, QV_ECORRUPT, "unknown operation kind %u", op->kind);
 }
@@ -608,6 +631,13 @@ static void normalize_cosine(qv_collection *c, qv_update_op *op) {
 /* Checks everything an op needs before it may enter the WAL; resolves a
  * filter to ids.  Caller holds the write lock. */
 static qv_rc validate(qv_collection *c, qv_arena *a, qv_update_op *op, qv_err *err) {
+    if (op->kind == QV_OP_CREATE_INDEX || op->kind == QV_OP_DELETE_INDEX) {
+        /* the API layer checked the key path and the schema; deleting an
+         * undeclared index is a no-op, as in Qdrant */
+        if (!op->key || (op->kind == QV_OP_CREATE_INDEX && op->nnames != 1))
+            return qv_fail(err, QV_EBADINPUT, "malformed field index operation");
+        return QV_OK;
+    }
     if (op->kind == QV_OP_UPSERT || op->kind == QV_OP_UPDATE_VECTORS) {
         qv_rc rc = check_points(c, op, err);
         if (rc) return rc;

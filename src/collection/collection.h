@@ -219,6 +219,16 @@ typedef struct qv_collection_stats {
 
 void qv_collection_stats_get(qv_collection *c, qv_collection_stats *out);
 
+/* payload_schema: cb(ctx, field, type, params, points) once per declared
+ * field index (collection/field_index.h), in field order, where type is a
+ * qv_payload_type, params the canonical parameters JSON (NULL when the index
+ * was declared by type name) and points the number of points holding a
+ * value of that type at the field (counted by scan, see field_index.c).
+ * Runs under the collection's read lock: cb must only copy or print. */
+typedef void (*qv_index_info_cb)(void *ctx, const char *field, uint32_t type, const char *params,
+                                 uint64_t points);
+void qv_collection_payload_schema(qv_collection *c, qv_index_info_cb cb, void *ctx);
+
 /* Applies a PATCH: the new config replaces the old (validated by the
  * caller; vectors' size/distance cannot change).  Persisted before return. */
 qv_rc qv_collection_update_config(qv_collection *c, qv_collection_config *newcfg, qv_err *err);

@@ -4,8 +4,8 @@
  * checkpoints; search.c: reads; catalog.c: the table).
  *
  * Concurrency model (the one place it is written down):
- *   - `lock` (a writer-preferring rwlock) protects cfg, seg and the apply
- *     step.  Readers (retrieve, scroll, count, query, info) hold it shared
+ *   - `lock` (a writer-preferring rwlock) protects cfg, seg, indexes and
+ *     the apply step.  Readers (retrieve, scroll, count, query, info) hold it shared
  *     for the whole request, including the caller's result callbacks.
  *   - The update pipeline holds it exclusively from validation through WAL
  *     append and apply, so WAL order is apply order.  The fsync that
@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 
 #include "collection/collection.h"
+#include "collection/field_index.h"
 #include "storage/segment.h"
 #include "storage/wal.h"
 
@@ -36,6 +37,7 @@ struct qv_collection {
     pthread_mutex_t cp_mutex;
     qv_collection_config cfg;
     qv_segment *seg;
+    qv_index_set indexes; /* declared payload indexes (field_index.h) */
     wal *wal;
     uint64_t checkpoint_op;         /* every op <= this is in the checkpoint */
     uint64_t applied_op;            /* last op applied to seg */
@@ -72,6 +74,17 @@ qv_rc qv_collection_select_ids(qv_collection *c, const struct qv_filter *filter,
 /* Writes into out a fresh temporary path in path's directory, e.g.
  * "<dir>/tmp:create:<pid>:<n>". */
 void qv_temp_sibling(const char *path, const char *what, char *out, size_t n);
+
+/* The small-file envelope of config.qvc, CURRENT, indexes.qvi and
+ * aliases.qva: 8-byte magic, u32 version (1), u32 body length, u32 CRC-32C
+ * of the body, then the body.  qv_envelope_write replaces dir/name
+ * atomically (name.tmp, fsync, rename, fsync(dir)).  qv_envelope_read
+ * returns the body malloc'd and NUL-terminated; a missing file is
+ * QV_ENOTFOUND, a wrong magic or version, a short file, trailing bytes or a
+ * bad checksum QV_ECORRUPT. */
+qv_rc qv_envelope_write(const char *dir, const char *name, const char *magic, const void *body,
+                        size_t len, qv_err *err);
+qv_rc qv_envelope_read(const char *path, const char *magic, char **body, size_t *len, qv_err *err);
 
 /* Removes a directory tree (best effort). */
 void qv_rmtree(const char *path);

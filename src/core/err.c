@@ -57,6 +57,10 @@ const char *qv_rc_name(qv_rc rc) {
         return "corrupt data";
     case QV_ENOMEM:
         return "out of memory";
+    case QV_EUNAUTHENTICATED:
+        return "unauthenticated";
+    case QV_EFORBIDDEN:
+        return "forbidden";
     }
     return "unknown";
 }

@@ -23,6 +23,8 @@
  *   QV_EIO            500   "Service internal error: "       INTERNAL
  *   QV_ECORRUPT       500   "Service internal error: "       DATA_LOSS
  *   QV_ENOMEM         500   "Service internal error: "       RESOURCE_EXHAUSTED
+ *   QV_EUNAUTHENTICATED 401 (no prefix; REST: plain text)  UNAUTHENTICATED
+ *   QV_EFORBIDDEN     403   "Forbidden: "                    PERMISSION_DENIED
  *
  * The message stored in qv_err carries no prefix; the API layer adds it.
  * A function that fails must leave the state it was given unchanged unless
@@ -50,6 +52,8 @@ typedef enum qv_rc {
     QV_EIO,
     QV_ECORRUPT,
     QV_ENOMEM,
+    QV_EUNAUTHENTICATED, /* no or unknown API key (api/auth.h) */
+    QV_EFORBIDDEN,       /* the key does not allow this operation */
 } qv_rc;
 
 /* Room for the message; longer messages are truncated (never overflowed). */

@@ -11,6 +11,12 @@
  * every point remembers the number of the last operation that changed it
  * (its version) and an operation never touches a point with a newer one.
  *
+ * Payload field index declarations (create / delete index) travel the same
+ * way, so they are ordered with the point writes around them and replayed
+ * after a crash: the field is `key`, the payload type name `names[0]`, and
+ * the canonical parameters object `payload` (absent when the index was
+ * declared by type name only).
+ *
  * All memory of a decoded operation lives in one arena.
  */
 #ifndef QV_STORAGE_OPS_H
@@ -36,6 +42,8 @@ typedef enum qv_op_kind {
     QV_OP_CLEAR_PAYLOAD = 6,     /* ids (or filter), payload emptied */
     QV_OP_UPDATE_VECTORS = 7,    /* points: named vectors replaced, others kept */
     QV_OP_DELETE_VECTORS = 8,    /* ids (or filter), named vectors removed */
+    QV_OP_CREATE_INDEX = 9,      /* key: field; names[0]: payload type; payload: params or none */
+    QV_OP_DELETE_INDEX = 10,     /* key: field */
 } qv_op_kind;
 
 /* One named vector of a point.  Dense only for now; sparse and multi-vectors

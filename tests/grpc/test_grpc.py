@@ -477,16 +477,156 @@ def test_wrong_dimension_invalid_argument(gclient):
     assert gclient.count(name).count == 0
 
 
-def test_nul_in_string_is_refused_not_truncated(gclient):
-    """protobuf-c hands strings over NUL-terminated; rather than store "a\0b"
-    as "a", the server refuses the request and writes nothing."""
+NUL_PAYLOAD = {
+    "s": "a\x00b",
+    "k\x00y": 1,
+    "\x00": "\x00",
+    "list": ["x\x00", "\x00\x00", "plain"],
+    "obj": {"in\x00ner": {"deep": "é\x00日本"}},
+}
+
+
+def test_nul_in_payload_travels_both_ways(gclient, rclient, server):
+    """Payload strings and keys holding NUL arrive whole over gRPC and come
+    back whole over gRPC and REST (protobuf-c carries them with a length)."""
     name = fresh(gclient)
-    for payload in ({"s": "a\x00b"}, {"k\x00y": 1}):
-        with pytest.raises(Exception) as ei:
-            gclient.upsert(name, points=[m.PointStruct(id=1, vector=[1, 2, 3, 4], payload=payload)],
-                           wait=True)
-        assert grpc_code(ei) == grpc.StatusCode.INVALID_ARGUMENT
-        assert "NUL" in str(ei.value)
+    gclient.upsert(name, points=[m.PointStruct(id=1, vector=[1, 2, 3, 4], payload=NUL_PAYLOAD)],
+                   wait=True)
+    assert gclient.retrieve(name, ids=[1])[0].payload == NUL_PAYLOAD
+    assert rclient.retrieve(name, ids=[1])[0].payload == NUL_PAYLOAD
+    assert gclient.scroll(name)[0][0].payload == NUL_PAYLOAD
+    hits = gclient.query_points(name, query=[1, 0, 0, 0], with_payload=True).points
+    assert hits[0].payload == NUL_PAYLOAD
+    # the JSON text really holds the escaped NULs
+    import httpx
+
+    r = httpx.post(f"{server.url}/collections/{name}/points", json={"ids": [1], "with_payload": True})
+    assert '"a\\u0000b"' in r.text and '"k\\u0000y"' in r.text
+
+
+def test_rest_stored_nul_read_over_grpc(gclient, server):
+    name = fresh(gclient)
+    import httpx
+
+    body = '{"points":[{"id":7,"vector":[1,2,3,4],"payload":{"t":"x\\u0000y\\u0000","n\\u0000":[null,"\\u0000"]}}]}'
+    r = httpx.put(f"{server.url}/collections/{name}/points?wait=true", content=body,
+                  headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    want = {"t": "x\x00y\x00", "n\x00": [None, "\x00"]}
+    assert gclient.retrieve(name, ids=[7])[0].payload == want
+    assert gclient.scroll(name, with_payload=True)[0][0].payload == want
+
+
+def test_nul_in_match_values_and_payload_ops(gclient, rclient):
+    name = fresh(gclient)
+    pts = [
+        m.PointStruct(id=1, vector=[1, 0, 0, 0], payload={"k": "a\x00b"}),
+        m.PointStruct(id=2, vector=[0, 1, 0, 0], payload={"k": "a"}),
+        m.PointStruct(id=3, vector=[0, 0, 1, 0], payload={"k": "a\x00c"}),
+    ]
+    gclient.upsert(name, points=pts, wait=True)
+
+    def ids(cond):
+        f = m.Filter(must=[m.FieldCondition(key="k", match=cond)])
+        got = sorted(p.id for p in gclient.scroll(name, scroll_filter=f)[0])
+        assert got == sorted(p.id for p in rclient.scroll(name, scroll_filter=f)[0])
+        return got
+
+    assert ids(m.MatchValue(value="a\x00b")) == [1]
+    assert ids(m.MatchValue(value="a")) == [2]
+    assert ids(m.MatchAny(any=["a\x00c", "a\x00b"])) == [1, 3]
+    assert ids(m.MatchExcept(**{"except": ["a\x00b"]})) == [2, 3]
+    assert ids(m.MatchText(text="\x00c")) == [3]
+    # set_payload: a key and a value with NUL, then delete by that key
+    gclient.set_payload(name, payload={"n\x00k": "v\x00"}, points=[2], wait=True)
+    assert gclient.retrieve(name, ids=[2])[0].payload == {"k": "a", "n\x00k": "v\x00"}
+    gclient.overwrite_payload(name, payload={"\x00": 0}, points=[3], wait=True)
+    assert rclient.retrieve(name, ids=[3])[0].payload == {"\x00": 0}
+
+
+def test_nul_in_collection_metadata(gclient, rclient):
+    name = fresh(gclient, metadata={"m\x00": "v\x00w"})
+    assert gclient.get_collection(name).config.metadata == {"m\x00": "v\x00w"}
+    assert rclient.get_collection(name).config.metadata == {"m\x00": "v\x00w"}
+
+
+def test_nul_in_a_name_is_refused_not_truncated(gclient):
+    """Names and identifiers stay NUL-terminated C strings: "x\0y" would act
+    on collection "x", so a NUL there is refused and nothing changes."""
+    name = fresh(gclient)
+    with pytest.raises(Exception) as ei:
+        gclient.delete_collection(name + "\x00tail")
+    assert grpc_code(ei) == grpc.StatusCode.INVALID_ARGUMENT
+    assert "NUL" in str(ei.value)
+    assert gclient.collection_exists(name)
+    with pytest.raises(Exception) as ei:
+        gclient.upsert(name + "\x00", points=[m.PointStruct(id=1, vector=[1, 2, 3, 4])], wait=True)
+    assert grpc_code(ei) == grpc.StatusCode.INVALID_ARGUMENT
+    assert gclient.count(name).count == 0
+
+
+def test_invalid_utf8_in_payload_string_is_invalid_argument(channel, gclient):
+    """Payload strings are generated with their length, but are still
+    checked as UTF-8 (as prost does in Qdrant): nothing is written."""
+    name = fresh(gclient)
+    call = channel.unary_unary("/qdrant.Points/Upsert", request_serializer=None,
+                               response_deserializer=None)
+    for bad in (b"\xc3\x28", b"a\x00\xff", b"\xed\xa0\x80"):  # bad byte, NUL + bad, surrogate
+        placeholder = b"Q" * len(bad)
+        ok = qg.UpsertPoints(collection_name=name, wait=True, points=[qg.PointStruct(
+            id=qg.PointId(num=1),
+            vectors=qg.Vectors(vector=qg.Vector(dense=qg.DenseVector(data=[1.0] * 4))),
+            payload={"s": qg.Value(string_value=placeholder.decode())})]).SerializeToString()
+        assert ok.count(placeholder) == 1
+        with pytest.raises(grpc.RpcError) as ei:
+            call(ok.replace(placeholder, bad), timeout=10)
+        assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "UTF-8" in ei.value.details()
+    assert gclient.count(name).count == 0
+
+
+def _raw(channel, method, msg):
+    call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+    with pytest.raises(grpc.RpcError) as ei:
+        call(msg.SerializeToString(), timeout=10)
+    return ei.value
+
+
+def test_empty_query_oneofs_are_invalid_argument(channel, gclient):
+    """An unset oneof is bad input (Qdrant's texts), not a missing feature."""
+    name = fresh(gclient)
+    seed(gclient, name)
+    e = _raw(channel, "/qdrant.Points/Query", qg.QueryPoints(collection_name=name, query=qg.Query()))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Query variant is missing" in e.details()
+    e = _raw(channel, "/qdrant.Points/Query",
+             qg.QueryPoints(collection_name=name, query=qg.Query(nearest=qg.VectorInput())))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "VectorInput variant is missing" in e.details()
+
+
+def test_empty_collection_name_is_invalid_argument(channel):
+    pt = qg.PointStruct(id=qg.PointId(num=1),
+                        vectors=qg.Vectors(vector=qg.Vector(dense=qg.DenseVector(data=[1.0] * 4))))
+    e = _raw(channel, "/qdrant.Points/Upsert", qg.UpsertPoints(collection_name="", wait=True, points=[pt]))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "collection_name" in e.details()
+    e = _raw(channel, "/qdrant.Points/Count", qg.CountPoints(collection_name="x" * 256))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_payload_number_is_invalid_argument(channel, gclient, bad):
+    """JSON has no NaN or infinities: Qdrant refuses them ("cannot convert to
+    json number") and nothing is written."""
+    name = fresh(gclient)
+    pt = qg.PointStruct(id=qg.PointId(num=1),
+                        vectors=qg.Vectors(vector=qg.Vector(dense=qg.DenseVector(data=[1.0] * 4))),
+                        payload={"ok": qg.Value(integer_value=1),
+                                 "d": qg.Value(list_value=qg.ListValue(values=[qg.Value(double_value=bad)]))})
+    e = _raw(channel, "/qdrant.Points/Upsert", qg.UpsertPoints(collection_name=name, wait=True, points=[pt]))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cannot convert to json number" in e.details()
     assert gclient.count(name).count == 0
 
 

@@ -1,7 +1,7 @@
 /*
  * grpc_collections.c - qdrant.Qdrant/HealthCheck, grpc.health.v1.Health/Check
  * and the qdrant.Collections RPCs (List, Get, Create, Update, Delete,
- * CollectionExists, and the always-empty alias lists).
+ * CollectionExists, ListAliases, ListCollectionAliases, UpdateAliases).
  *
  * How: Create and Update do NOT re-implement configuration decoding.  The
  * protobuf request is translated into the equivalent REST body (a jv tree:
@@ -18,12 +18,14 @@
  *
  * What it does not do yet: quantization, sparse vectors, strict mode,
  * multivectors and custom sharding in Create / Update (INVALID_ARGUMENT or
- * UNIMPLEMENTED "... not supported yet"); aliases cannot be changed; Get
- * does not report quantization or payload schema.
+ * UNIMPLEMENTED "... not supported yet"); Get does not report quantization.
+ * Aliases resolve in every RPC that looks a collection up
+ * (qv_catalog_acquire), as over REST.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "api/grpc/grpc_index.h"
 #include "api/grpc/grpc_internal.h"
 #include "api/rest/decode.h"
 #include "api/version.h"
@@ -400,20 +402,70 @@ qv_rc qv_grpc_h_coll_list(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *e
     return QV_OK;
 }
 
-/* ListAliases / ListCollectionAliases: no alias can exist yet. */
+/* ListAliases / ListCollectionAliases (the latter for a collection that
+ * exists, as REST), sorted by alias name. */
 qv_rc qv_grpc_h_coll_list_aliases(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) {
+    const char *only = NULL;
     if (in->descriptor == &qdrant__list_collection_aliases_request__descriptor) {
         const Qdrant__ListCollectionAliasesRequest *q =
             (const Qdrant__ListCollectionAliasesRequest *)in;
         qv_collection *c = qv_grpc_collection(rq, q->collection_name, err);
         if (!c) return err->kind;
         qv_collection_release(c);
+        only = q->collection_name;
     }
+    if (!rq->cat) return qv_fail(err, QV_EUNAVAILABLE, "no catalog (decode-only request)");
+    size_t n = 0;
+    qv_alias_desc *list = qv_catalog_aliases(rq->cat, only, &n);
     Qdrant__ListAliasesResponse *r =
         QV_GRPC_NEW(rq, Qdrant__ListAliasesResponse, qdrant__list_aliases_response__init);
+    r->n_aliases = n;
+    r->aliases = qv_grpc_alloc(rq, (n ? n : 1) * sizeof *r->aliases);
+    for (size_t i = 0; i < n; i++) {
+        Qdrant__AliasDescription *d =
+            QV_GRPC_NEW(rq, Qdrant__AliasDescription, qdrant__alias_description__init);
+        d->alias_name = qv_grpc_strdup(rq, list[i].alias_name, strlen(list[i].alias_name));
+        d->collection_name =
+            qv_grpc_strdup(rq, list[i].collection_name, strlen(list[i].collection_name));
+        r->aliases[i] = d;
+    }
+    qv_catalog_aliases_free(list, n);
     r->time = qv_grpc_elapsed(rq);
     rq->reply = &r->base;
     return QV_OK;
+}
+
+/* UpdateAliases: the same qv_alias_action list POST /collections/aliases
+ * decodes to, applied all or nothing by the catalog.  An action with no
+ * variant set is INVALID_ARGUMENT (nothing is applied). */
+qv_rc qv_grpc_h_coll_update_aliases(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) {
+    const Qdrant__ChangeAliases *q = (const Qdrant__ChangeAliases *)in;
+    size_t n = q->n_actions;
+    qv_alias_action *acts = qv_grpc_alloc(rq, (n ? n : 1) * sizeof *acts);
+    for (size_t i = 0; i < n; i++) {
+        const Qdrant__AliasOperations *op = q->actions[i];
+        qv_alias_action *a = &acts[i];
+        if (op && op->action_case == QDRANT__ALIAS_OPERATIONS__ACTION_CREATE_ALIAS &&
+            op->create_alias) {
+            a->kind = QV_ALIAS_CREATE;
+            a->collection_name = op->create_alias->collection_name;
+            a->alias_name = op->create_alias->alias_name;
+        } else if (op && op->action_case == QDRANT__ALIAS_OPERATIONS__ACTION_DELETE_ALIAS &&
+                   op->delete_alias) {
+            a->kind = QV_ALIAS_DELETE;
+            a->alias_name = op->delete_alias->alias_name;
+        } else if (op && op->action_case == QDRANT__ALIAS_OPERATIONS__ACTION_RENAME_ALIAS &&
+                   op->rename_alias) {
+            a->kind = QV_ALIAS_RENAME;
+            a->alias_name = op->rename_alias->old_alias_name;
+            a->new_alias_name = op->rename_alias->new_alias_name;
+        } else {
+            return qv_fail(err, QV_EBADINPUT, "Alias operation %zu has no action", i);
+        }
+    }
+    if (!rq->cat) return qv_fail(err, QV_EUNAVAILABLE, "no catalog (decode-only request)");
+    qv_rc rc = qv_catalog_update_aliases(rq->cat, acts, n, err);
+    return rc ? rc : qv_grpc_op_response(rq, true);
 }
 
 /* ---- Get: CollectionInfo from the config struct --------------------------- */
@@ -568,6 +620,7 @@ qv_rc qv_grpc_h_coll_get(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *er
     qv_grpc_set_u64(&info->base, "points_count", st.points_count);
     qv_grpc_set_u64(&info->base, "indexed_vectors_count", st.indexed_vectors_count);
     info->config = qv_grpc_config_out(rq, qv_collection_config_get(c));
+    qv_grpc_payload_schema_out(rq, c, info);
     qv_collection_release(c);
     Qdrant__GetCollectionInfoResponse *r = QV_GRPC_NEW(rq, Qdrant__GetCollectionInfoResponse,
                                                        qdrant__get_collection_info_response__init);

@@ -11,6 +11,13 @@
  * layout, and outputs are initialised with the right entry descriptor so
  * protobuf-c packs them correctly.
  *
+ * Strings that carry user data (Value.string_value, every map<string,
+ * Value> key, Match's strings) are generated as ProtobufCBinaryData with
+ * their length (proto/json_with_int.proto explains the option), so a NUL
+ * inside travels both ways; grpc_server.c has already checked them as
+ * UTF-8.  They are copied NUL-terminated into the arena on the way in (the
+ * engine keeps lengths, but a terminator keeps any C-string reader safe).
+ *
  * Semantics follow the REST decoder (api/json_filter.c): a FieldCondition
  * with several tests keeps the first in local mode's order (values_count,
  * is_empty, is_null, match, range, geo...); nested keys drop a trailing
@@ -19,17 +26,31 @@
  * What it does not do yet: geo conditions -> INVALID_ARGUMENT "... not
  * supported yet".
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api/grpc/grpc_internal.h"
 
-/* The common layout of every generated map<string, Value> entry. */
+/* The common layout of every generated map<string, Value> entry (all are
+ * spelled out in proto/ with a length-carrying key). */
 typedef struct qv_grpc_kv {
     ProtobufCMessage base;
-    char *key;
+    ProtobufCBinaryData key;
     Qdrant__Value *value;
 } qv_grpc_kv;
+
+/* A length-carrying string field -> a NUL-terminated arena copy. */
+static const char *qv_grpc_str_in(qv_grpc_req *rq, const ProtobufCBinaryData *b, size_t *len) {
+    *len = b->data ? b->len : 0;
+    return qv_grpc_strdup(rq, b->data ? (const char *)b->data : "", *len);
+}
+
+/* Bytes -> a length-carrying string field (copied into the arena). */
+static ProtobufCBinaryData qv_grpc_str_out(qv_grpc_req *rq, const char *s, size_t len) {
+    ProtobufCBinaryData b = {len, (uint8_t *)qv_grpc_strdup(rq, s, len)};
+    return b;
+}
 
 /* Nesting limit for payload values (as JSON's). */
 #define QV_GRPC_MAX_DEPTH JV_MAX_DEPTH
@@ -87,8 +108,9 @@ static qv_rc qv_grpc_kvs_in(qv_grpc_req *rq, size_t n, void **entries, jv *out, 
     for (size_t i = 0; i < n; i++) {
         const qv_grpc_kv *kv = entries[i];
         jv_member *m = &out->v.members[i];
-        m->key = kv->key ? kv->key : "";
-        m->klen = (uint32_t)strlen(m->key);
+        size_t klen;
+        m->key = qv_grpc_str_in(rq, &kv->key, &klen);
+        m->klen = (uint32_t)klen;
         if ((rc = qv_grpc_value_in(rq, kv->value, &m->val, depth + 1, err))) return rc;
     }
     return QV_OK;
@@ -99,16 +121,21 @@ qv_rc qv_grpc_value_in(qv_grpc_req *rq, const Qdrant__Value *v, jv *out, int dep
     if (!v) return QV_OK; /* an unset value is null */
     switch (v->kind_case) {
     case QDRANT__VALUE__KIND_DOUBLE_VALUE:
+        /* JSON has no NaN or infinities: refused as Qdrant refuses them */
+        if (!isfinite(v->double_value))
+            return qv_fail(err, QV_EBADINPUT, "cannot convert to json number");
         out->type = JV_DBL, out->v.d = v->double_value;
         return QV_OK;
     case QDRANT__VALUE__KIND_INTEGER_VALUE:
         out->type = JV_INT, out->v.i = v->integer_value;
         return QV_OK;
-    case QDRANT__VALUE__KIND_STRING_VALUE:
+    case QDRANT__VALUE__KIND_STRING_VALUE: {
+        size_t len;
         out->type = JV_STR;
-        out->v.s = v->string_value ? v->string_value : "";
-        out->len = (uint32_t)strlen(out->v.s);
+        out->v.s = qv_grpc_str_in(rq, &v->string_value, &len);
+        out->len = (uint32_t)len;
         return QV_OK;
+    }
     case QDRANT__VALUE__KIND_BOOL_VALUE:
         out->type = JV_BOOL, out->v.b = v->bool_value ? 1 : 0;
         return QV_OK;
@@ -147,7 +174,7 @@ void **qv_grpc_kvs_out(qv_grpc_req *rq, const jv *obj, const ProtobufCMessageDes
         const jv_member *m = &obj->v.members[i];
         qv_grpc_kv *kv = qv_grpc_alloc(rq, d->sizeof_message);
         protobuf_c_message_init(d, kv);
-        kv->key = qv_grpc_strdup(rq, m->key, m->klen);
+        kv->key = qv_grpc_str_out(rq, m->key, m->klen);
         kv->value = qv_grpc_value_out(rq, &m->val);
         out[i] = kv;
     }
@@ -177,7 +204,7 @@ Qdrant__Value *qv_grpc_value_out(qv_grpc_req *rq, const jv *v) {
         break;
     case JV_STR:
         o->kind_case = QDRANT__VALUE__KIND_STRING_VALUE;
-        o->string_value = qv_grpc_strdup(rq, v->v.s, v->len);
+        o->string_value = qv_grpc_str_out(rq, v->v.s, v->len);
         break;
     case JV_ARR: {
         Qdrant__ListValue *l = QV_GRPC_NEW(rq, Qdrant__ListValue, qdrant__list_value__init);
@@ -229,10 +256,8 @@ static qv_rc qv_grpc_strs(qv_grpc_req *rq, const Qdrant__RepeatedStrings *r, qv_
     size_t n = r ? r->n_strings : 0;
     m->v.set.n = n;
     m->v.set.strs = qv_grpc_alloc(rq, n * sizeof(qv_filter_str));
-    for (size_t i = 0; i < n; i++) {
-        m->v.set.strs[i].s = r->strings[i];
-        m->v.set.strs[i].len = strlen(r->strings[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        m->v.set.strs[i].s = qv_grpc_str_in(rq, &r->strings[i], &m->v.set.strs[i].len);
     return QV_OK;
 }
 
@@ -245,10 +270,10 @@ static qv_rc qv_grpc_ints(qv_grpc_req *rq, const Qdrant__RepeatedIntegers *r,
     return QV_OK;
 }
 
-static qv_rc qv_grpc_match_str(qv_filter_matcher *m, uint32_t kind, const char *s) {
+static qv_rc qv_grpc_match_str(qv_grpc_req *rq, qv_filter_matcher *m, uint32_t kind,
+                               const ProtobufCBinaryData *s) {
     m->kind = kind;
-    m->v.str.s = s ? s : "";
-    m->v.str.len = strlen(m->v.str.s);
+    m->v.str.s = qv_grpc_str_in(rq, s, &m->v.str.len);
     return QV_OK;
 }
 
@@ -256,9 +281,7 @@ static qv_rc qv_grpc_match(qv_grpc_req *rq, const Qdrant__Match *mt, qv_filter_m
                            qv_err *err) {
     switch (mt->match_value_case) {
     case QDRANT__MATCH__MATCH_VALUE_KEYWORD:
-        m->kind = QV_FILTER_MATCH_KEYWORD;
-        m->v.str.s = mt->keyword, m->v.str.len = strlen(mt->keyword);
-        return QV_OK;
+        return qv_grpc_match_str(rq, m, QV_FILTER_MATCH_KEYWORD, &mt->keyword);
     case QDRANT__MATCH__MATCH_VALUE_INTEGER:
         m->kind = QV_FILTER_MATCH_INTEGER, m->v.i = mt->integer;
         return QV_OK;
@@ -278,13 +301,13 @@ static qv_rc qv_grpc_match(qv_grpc_req *rq, const Qdrant__Match *mt, qv_filter_m
         m->kind = QV_FILTER_MATCH_EXCEPT_INT;
         return qv_grpc_ints(rq, mt->except_integers, m);
     case QDRANT__MATCH__MATCH_VALUE_TEXT:
-        return qv_grpc_match_str(m, QV_FILTER_MATCH_TEXT, mt->text);
+        return qv_grpc_match_str(rq, m, QV_FILTER_MATCH_TEXT, &mt->text);
     case QDRANT__MATCH__MATCH_VALUE_TEXT_ANY:
-        return qv_grpc_match_str(m, QV_FILTER_MATCH_TEXT_ANY, mt->text_any);
+        return qv_grpc_match_str(rq, m, QV_FILTER_MATCH_TEXT_ANY, &mt->text_any);
     case QDRANT__MATCH__MATCH_VALUE_PHRASE:
-        return qv_grpc_match_str(m, QV_FILTER_MATCH_PHRASE, mt->phrase);
+        return qv_grpc_match_str(rq, m, QV_FILTER_MATCH_PHRASE, &mt->phrase);
     case QDRANT__MATCH__MATCH_VALUE_PREFIX:
-        return qv_grpc_match_str(m, QV_FILTER_MATCH_PREFIX, mt->prefix);
+        return qv_grpc_match_str(rq, m, QV_FILTER_MATCH_PREFIX, &mt->prefix);
     case QDRANT__MATCH__MATCH_VALUE__NOT_SET:
         return qv_fail(err, QV_EBADINPUT, "Match: no match value given");
     default:
@@ -467,6 +490,12 @@ qv_rc qv_grpc_filter_in(qv_grpc_req *rq, const Qdrant__Filter *f, qv_filter **ou
 
 qv_collection *qv_grpc_collection(qv_grpc_req *rq, const char *name, qv_err *err) {
     const char *n = name ? name : "";
+    size_t len = strlen(n);
+    if (len == 0 || len > 255) { /* Qdrant validates the field before looking it up */
+        qv_fail(err, QV_EVALIDATION,
+                "collection_name: length must be between 1 and 255 characters");
+        return NULL;
+    }
     /* No catalog: qv_grpc_decode_for_test's decode-only requests. */
     qv_collection *c = rq->cat ? qv_catalog_acquire(rq->cat, n) : NULL;
     if (!c) qv_fail(err, QV_ENOTFOUND, "Collection `%.300s` doesn't exist!", n);

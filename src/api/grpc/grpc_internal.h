@@ -45,12 +45,29 @@ typedef struct qv_grpc_req {
     ProtobufCAllocator alloc; /* allocates in arena; free is a no-op */
     const ProtobufCMessage *reply;
     struct timespec t0;
+    /* The client's deadline (grpc-timeout), on t0's clock (CLOCK_MONOTONIC). */
+    bool has_deadline;
+    struct timespec deadline;
+    uint64_t budget_ms; /* time left when the call was taken up (messages) */
+    bool committed;     /* qv_grpc_deadline_check let a side effect start */
 } qv_grpc_req;
 
 typedef qv_rc (*qv_grpc_handler)(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 
 /* Seconds since the call started (the `time` field of every reply). */
 double qv_grpc_elapsed(const qv_grpc_req *rq);
+
+/* Deadlines (grpc-timeout).  The engine's operations take no timeout, so
+ * the deadline is enforced at the points where the gRPC layer can still
+ * decide: before the handler runs (grpc_server.c), right before a
+ * handler's first side effect (this call), and after a read (an answer
+ * the client no longer waits for becomes DEADLINE_EXCEEDED).  A handler
+ * calls this immediately before the first call that changes anything
+ * (qv_collection_update, catalog create/delete...): QV_ETIMEOUT
+ * (DEADLINE_EXCEEDED) when the deadline has passed, so nothing is written
+ * after the client was told it failed; otherwise it records that the
+ * call has begun writing (its real result is then always sent). */
+qv_rc qv_grpc_deadline_check(qv_grpc_req *rq, qv_err *err);
 
 /* Zeroed arena memory; aborts on exhaustion (see the top of this file). */
 void *qv_grpc_alloc(qv_grpc_req *rq, size_t n);
@@ -74,6 +91,9 @@ qv_rc qv_grpc_h_coll_update(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err 
 qv_rc qv_grpc_h_coll_delete(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 qv_rc qv_grpc_h_coll_exists(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 qv_rc qv_grpc_h_coll_list_aliases(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
+qv_rc qv_grpc_h_coll_update_aliases(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
+qv_rc qv_grpc_h_create_field_index(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
+qv_rc qv_grpc_h_delete_field_index(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 qv_rc qv_grpc_h_upsert(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 qv_rc qv_grpc_h_delete(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 qv_rc qv_grpc_h_get(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);

@@ -2,7 +2,8 @@
  * grpc_points.c - the qdrant.Points RPCs.  Writes: Upsert, Delete,
  * UpdateVectors, DeleteVectors, SetPayload, OverwritePayload,
  * DeletePayload, ClearPayload and UpdateBatch (one builder per operation
- * shape, shared by the single RPCs and the batch).  Reads: Get, Scroll,
+ * shape, shared by the single RPCs and the batch), and the payload index
+ * declarations CreateFieldIndex / DeleteFieldIndex (update operations too).  Reads: Get, Scroll,
  * Count, Query, QueryBatch and the deprecated Search and SearchBatch (a
  * batch is one qv_collection_query pass; begin(i) switches the output).
  *
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/grpc/grpc_index.h"
 #include "api/grpc/grpc_internal.h"
 #include "api/rest/decode.h"
 #include "api/rest/encode.h"
@@ -51,7 +53,8 @@ static qv_rc qv_grpc_write(qv_grpc_req *rq, const char *name, qv_update_op *op, 
     if (!c) return err->kind;
     uint64_t op_num = 0;
     qv_write_status st = QV_WRITE_ACKNOWLEDGED;
-    qv_rc rc = qv_collection_update(c, op, wait, &op_num, &st, err);
+    qv_rc rc = qv_grpc_deadline_check(rq, err);
+    if (!rc) rc = qv_collection_update(c, op, wait, &op_num, &st, err);
     qv_collection_release(c);
     if (rc) return rc;
     Qdrant__PointsOperationResponse *r =
@@ -199,6 +202,25 @@ static qv_rc qv_grpc_vectors_op(qv_grpc_req *rq, size_t n, Qdrant__PointVectors 
 
 /* ---- single-operation RPCs ----------------------------------------------- */
 
+/* CreateFieldIndex: into the REST body, decoded (validated, made canonical)
+ * by the REST decoder, then through the pipeline like any write. */
+qv_rc qv_grpc_h_create_field_index(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) {
+    const Qdrant__CreateFieldIndexCollection *q = (const Qdrant__CreateFieldIndexCollection *)in;
+    jv body;
+    qv_update_op op;
+    qv_rc rc = qv_grpc_create_index_body(rq, q, &body, err);
+    if (rc || (rc = qv_rest_decode_create_index(&rq->arena, &body, &op, err))) return rc;
+    return qv_grpc_write(rq, q->collection_name, &op, q->_wait_case && q->wait, err);
+}
+
+qv_rc qv_grpc_h_delete_field_index(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) {
+    const Qdrant__DeleteFieldIndexCollection *q = (const Qdrant__DeleteFieldIndexCollection *)in;
+    const char *field = q->field_name ? q->field_name : "";
+    qv_update_op op;
+    qv_rc rc = qv_rest_decode_delete_index(&rq->arena, field, strlen(field), &op, err);
+    return rc ? rc : qv_grpc_write(rq, q->collection_name, &op, q->_wait_case && q->wait, err);
+}
+
 #define QV_GRPC_WAIT(m) ((m)->_wait_case && (m)->wait)
 
 qv_rc qv_grpc_h_upsert(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) {
@@ -332,7 +354,8 @@ qv_rc qv_grpc_h_update_batch(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err
     if (!c) return err->kind;
     bool wait = QV_GRPC_WAIT(b);
     Qdrant__UpdateResult **res = qv_grpc_alloc(rq, n * sizeof *res);
-    qv_rc rc = QV_OK;
+    /* Once the first operation has run, the batch runs to its end. */
+    qv_rc rc = qv_grpc_deadline_check(rq, err);
     for (size_t i = 0; i < n && !rc; i++) {
         uint64_t op_num = 0;
         qv_write_status st = QV_WRITE_ACKNOWLEDGED;
@@ -647,9 +670,14 @@ static qv_rc qv_grpc_query_kind(const Qdrant__QueryPoints *qp, qv_query *q, qv_e
         return QV_OK;
     }
     const Qdrant__Query *qq = qp->query;
+    /* An empty oneof is bad input (Qdrant's texts), not a missing feature. */
+    if (qq->variant_case == QDRANT__QUERY__VARIANT__NOT_SET)
+        return qv_fail(err, QV_EBADINPUT, "Query variant is missing");
     if (qq->variant_case != QDRANT__QUERY__VARIANT_NEAREST || !qq->nearest)
         return qv_grpc_unsupported(err, "This query variant");
     const Qdrant__VectorInput *vi = qq->nearest;
+    if (vi->variant_case == QDRANT__VECTOR_INPUT__VARIANT__NOT_SET)
+        return qv_fail(err, QV_EBADINPUT, "VectorInput variant is missing");
     if (vi->variant_case == QDRANT__VECTOR_INPUT__VARIANT_ID) {
         q->kind = QV_QUERY_NEAREST_ID;
         return qv_grpc_pointid_in(vi->id, &q->id, err);

@@ -21,6 +21,11 @@
  * Malformed protobuf is INVALID_ARGUMENT, never a crash (protobuf-c checks
  * every length).
  *
+ * Deadlines: the call's deadline (grpc-timeout, parsed by gRPC core) is
+ * carried into the request as the time left when the call is taken up;
+ * see qv_grpc_deadline_check in grpc_internal.h for where it is enforced
+ * (before the handler, before a write's first change, after a read).
+ *
  * Threading: one completion queue served by QV_GRPC_THREADS threads.  A
  * handler runs on the queue thread that received the call (reads take the
  * collection's read lock; writes may wait for an fsync), so at most that
@@ -33,8 +38,15 @@
  * (s->live == 0, so nothing can start a batch any more) the queue is shut
  * down, the threads exit, and the server and queue are destroyed.
  *
- * What it does not do yet: TLS, API-key metadata checks, server-side
- * compression of replies, and streaming RPCs (Qdrant has none).
+ * API keys: when configured, qv_grpc_authorize checks the call's metadata
+ * (`api-key`, else `authorization: Bearer <key>`) before the request is
+ * even unpacked: UNAUTHENTICATED without a valid key, PERMISSION_DENIED
+ * for the read-only key on a method not in qv_grpc_read_methods (unknown
+ * methods count as writes: fail closed).  The two health checks need no
+ * key, as in Qdrant.
+ *
+ * What it does not do yet: TLS, JWT, server-side compression of replies,
+ * and streaming RPCs (Qdrant has none).
  */
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -111,6 +123,9 @@ static const qv_grpc_route qv_grpc_routes[] = {
     {"/qdrant.Collections/CollectionExists", qv_grpc_h_coll_exists},
     {"/qdrant.Collections/ListAliases", qv_grpc_h_coll_list_aliases},
     {"/qdrant.Collections/ListCollectionAliases", qv_grpc_h_coll_list_aliases},
+    {"/qdrant.Collections/UpdateAliases", qv_grpc_h_coll_update_aliases},
+    {"/qdrant.Points/CreateFieldIndex", qv_grpc_h_create_field_index},
+    {"/qdrant.Points/DeleteFieldIndex", qv_grpc_h_delete_field_index},
     {"/qdrant.Points/Upsert", qv_grpc_h_upsert},
     {"/qdrant.Points/Delete", qv_grpc_h_delete},
     {"/qdrant.Points/Get", qv_grpc_h_get},
@@ -148,6 +163,7 @@ struct qv_grpc_server {
     grpc_server *server;
     grpc_completion_queue *cq;
     qv_catalog *cat;
+    const qv_auth *auth;
     qv_grpc_method *methods;
     size_t nmethods;
     pthread_t threads[QV_GRPC_THREADS];
@@ -188,6 +204,10 @@ static grpc_status_code qv_grpc_status_of(qv_rc rc) {
         return GRPC_STATUS_UNAVAILABLE;
     case QV_ECORRUPT:
         return GRPC_STATUS_DATA_LOSS;
+    case QV_EUNAUTHENTICATED:
+        return GRPC_STATUS_UNAUTHENTICATED;
+    case QV_EFORBIDDEN:
+        return GRPC_STATUS_PERMISSION_DENIED;
     default:
         return GRPC_STATUS_INTERNAL;
     }
@@ -201,6 +221,44 @@ double qv_grpc_elapsed(const qv_grpc_req *rq) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)(t.tv_sec - rq->t0.tv_sec) + (double)(t.tv_nsec - rq->t0.tv_nsec) * 1e-9;
+}
+
+static bool qv_grpc_expired(const qv_grpc_req *rq) {
+    struct timespec t;
+    if (!rq->has_deadline) return false;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec > rq->deadline.tv_sec ||
+           (t.tv_sec == rq->deadline.tv_sec && t.tv_nsec >= rq->deadline.tv_nsec);
+}
+
+static qv_rc qv_grpc_timeout(const qv_grpc_req *rq, const char *when, qv_err *err) {
+    return qv_fail(err, QV_ETIMEOUT,
+                   "Deadline exceeded %s (the call had %llu ms left when it was taken up, "
+                   "%.3f s ago)",
+                   when, (unsigned long long)rq->budget_ms, qv_grpc_elapsed(rq));
+}
+
+qv_rc qv_grpc_deadline_check(qv_grpc_req *rq, qv_err *err) {
+    if (qv_grpc_expired(rq)) return qv_grpc_timeout(rq, "before the operation started", err);
+    rq->committed = true;
+    return QV_OK;
+}
+
+/* Sets rq's deadline from the call's (gRPC core parses grpc-timeout into
+ * an absolute time on its own clock; an infinite one means none).  The
+ * remaining time is carried over to CLOCK_MONOTONIC, rq->t0's clock. */
+static void qv_grpc_set_deadline(qv_grpc_req *rq, gpr_timespec deadline) {
+    gpr_timespec d = gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC);
+    if (gpr_time_cmp(d, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0) return;
+    gpr_timespec left = gpr_time_sub(d, gpr_now(GPR_CLOCK_MONOTONIC));
+    int64_t ns = left.tv_sec > 1000000000 ? INT64_MAX / 4 : left.tv_sec * 1000000000 + left.tv_nsec;
+    if (ns < 0) ns = 0;
+    rq->has_deadline = true;
+    rq->budget_ms = (uint64_t)(ns / 1000000);
+    int64_t sec = rq->t0.tv_sec + ns / 1000000000, nsec = rq->t0.tv_nsec + ns % 1000000000;
+    if (nsec >= 1000000000) sec++, nsec -= 1000000000;
+    rq->deadline.tv_sec = (time_t)sec;
+    rq->deadline.tv_nsec = (long)nsec;
 }
 
 void *qv_grpc_alloc(qv_grpc_req *rq, size_t n) {
@@ -356,14 +414,21 @@ static bool qv_grpc_utf8_ok(const uint8_t *p, const uint8_t *end) {
 static const char qv_grpc_why_malformed[] = "malformed protobuf";
 static const char qv_grpc_why_deep[] = "nested deeper than 100 levels";
 static const char qv_grpc_why_utf8[] = "a string field is not valid UTF-8";
-/* protobuf-c hands string fields over NUL-terminated, so a string holding a
- * NUL would be cut short silently; until string fields are carried with
- * their length, such a request is refused instead of stored truncated. */
+/* Strings that carry user data (payload values and keys, match values) are
+ * generated with their length (PROTOBUF_C_TYPE_BYTES, option string_as_bytes
+ * in proto/), so a NUL inside them travels.  The other string fields are
+ * names and identifiers that protobuf-c hands over NUL-terminated: a NUL
+ * there would silently cut the name short (`a\0b` acting on collection
+ * `a`), so such a request is refused.  Qdrant's contract has no real bytes
+ * field (scripts/proto_check.py checks it), so every BYTES field is a
+ * string and gets the UTF-8 check. */
 static const char qv_grpc_why_nul[] =
-    "a string field contains a NUL character, which Quiver's gRPC API does not support yet";
+    "a name or identifier field contains a NUL character (allowed only in payload keys, "
+    "payload strings and match values)";
 
 /* False (with *why) when buf is not well-formed wire data, nests too
- * deeply or holds a string field that is not UTF-8 or contains a NUL. */
+ * deeply, holds a string field that is not UTF-8, or a NUL in a string
+ * field generated NUL-terminated. */
 static bool qv_grpc_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p,
                              const uint8_t *end, int depth, const char **why) {
     *why = qv_grpc_why_malformed;
@@ -393,12 +458,12 @@ static bool qv_grpc_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t 
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
                 !qv_grpc_depth_ok(f->descriptor, p, p + n, depth + 1, why))
                 return false;
-            if (f && f->type == PROTOBUF_C_TYPE_STRING) {
+            if (f && (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES)) {
                 if (!qv_grpc_utf8_ok(p, p + n)) {
                     *why = qv_grpc_why_utf8;
                     return false;
                 }
-                if (memchr(p, 0, (size_t)n)) {
+                if (f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, (size_t)n)) {
                     *why = qv_grpc_why_nul;
                     return false;
                 }
@@ -413,14 +478,86 @@ static bool qv_grpc_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t 
     return true;
 }
 
+/* ---- API keys -------------------------------------------------------------- */
+
+/* Methods that need no key (Qdrant exempts its health checks). */
+static const char *const qv_grpc_open_methods[] = {
+    "/qdrant.Qdrant/HealthCheck",
+    "/grpc.health.v1.Health/Check",
+};
+
+/* Methods the read-only key may call: the ones that change nothing. */
+static const char *const qv_grpc_read_methods[] = {
+    "/qdrant.Collections/Get",
+    "/qdrant.Collections/List",
+    "/qdrant.Collections/CollectionExists",
+    "/qdrant.Collections/ListAliases",
+    "/qdrant.Collections/ListCollectionAliases",
+    "/qdrant.Collections/CollectionClusterInfo",
+    "/qdrant.Collections/ListShardKeys",
+    "/qdrant.Points/Get",
+    "/qdrant.Points/Scroll",
+    "/qdrant.Points/Count",
+    "/qdrant.Points/Search",
+    "/qdrant.Points/SearchBatch",
+    "/qdrant.Points/SearchGroups",
+    "/qdrant.Points/Recommend",
+    "/qdrant.Points/RecommendBatch",
+    "/qdrant.Points/RecommendGroups",
+    "/qdrant.Points/Discover",
+    "/qdrant.Points/DiscoverBatch",
+    "/qdrant.Points/Query",
+    "/qdrant.Points/QueryBatch",
+    "/qdrant.Points/QueryGroups",
+    "/qdrant.Points/Facet",
+    "/qdrant.Points/SearchMatrixPairs",
+    "/qdrant.Points/SearchMatrixOffsets",
+    "/qdrant.Snapshots/List",
+    "/qdrant.Snapshots/ListFull",
+};
+
+static bool qv_grpc_in(const char *path, const char *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(path, list[i]) == 0) return true;
+    return false;
+}
+
+/* The value of metadata key (lowercase, as HTTP/2 carries it), or NULL. */
+static const grpc_slice *qv_grpc_md_get(const grpc_metadata_array *md, const char *key) {
+    for (size_t i = 0; i < md->count; i++)
+        if (grpc_slice_str_cmp(md->metadata[i].key, key) == 0) return &md->metadata[i].value;
+    return NULL;
+}
+
+/* QV_OK when the call may run (see the top of this file). */
+static qv_rc qv_grpc_authorize(const qv_grpc_call *c, qv_err *err) {
+    const qv_auth *auth = c->srv->auth;
+    const char *path = c->srv->methods[c->mi].path;
+    if (!auth || qv_grpc_in(path, qv_grpc_open_methods,
+                            sizeof qv_grpc_open_methods / sizeof *qv_grpc_open_methods))
+        return QV_OK;
+    bool write = !qv_grpc_in(path, qv_grpc_read_methods,
+                             sizeof qv_grpc_read_methods / sizeof *qv_grpc_read_methods);
+    const grpc_slice *key = qv_grpc_md_get(&c->md, "api-key");
+    const grpc_slice *bearer = qv_grpc_md_get(&c->md, "authorization");
+    return qv_auth_check(auth, key ? (const char *)GRPC_SLICE_START_PTR(*key) : NULL,
+                         key ? GRPC_SLICE_LENGTH(*key) : 0,
+                         bearer ? (const char *)GRPC_SLICE_START_PTR(*bearer) : NULL,
+                         bearer ? GRPC_SLICE_LENGTH(*bearer) : 0, write, err);
+}
+
 /* Unpacks, runs the handler, and packs the reply into c->resp. */
 static qv_rc qv_grpc_dispatch(qv_grpc_call *c, qv_grpc_req *rq, qv_err *err) {
     const qv_grpc_method *m = &c->srv->methods[c->mi];
+    qv_rc arc = qv_grpc_authorize(c, err);
+    if (arc) return arc;
     if (!m->fn)
         return qv_fail(err, QV_EUNIMPLEMENTED, "%s is not supported by Quiver yet", m->path + 1);
     size_t len = 0;
     uint8_t *buf = qv_grpc_flatten(rq, c->payload, &len);
     if (c->payload && !buf) return qv_fail(err, QV_ENOMEM, "out of memory reading the request");
+    /* A call that waited past its deadline (all threads busy) does nothing. */
+    if (qv_grpc_expired(rq)) return qv_grpc_timeout(rq, "before the operation started", err);
     ProtobufCMessage *in = NULL;
     const char *why = qv_grpc_why_malformed;
     if (len == 0 || qv_grpc_depth_ok(m->desc->input, buf, buf + len, 0, &why))
@@ -431,6 +568,11 @@ static qv_rc qv_grpc_dispatch(qv_grpc_call *c, qv_grpc_req *rq, qv_err *err) {
     qv_rc rc = m->fn(rq, in, err);
     if (rc) return rc;
     if (!rq->reply) return qv_fail(err, QV_EINTERNAL, "handler produced no reply");
+    /* A read that finished too late: the client has stopped waiting, and
+     * an answer would say the opposite of what it was told.  (A call that
+     * began writing always reports what it did.) */
+    if (!rq->committed && qv_grpc_expired(rq))
+        return qv_grpc_timeout(rq, "while the operation ran", err);
     size_t n = protobuf_c_message_get_packed_size(rq->reply);
     uint8_t *out = malloc(n ? n : 1);
     if (!out) return qv_fail(err, QV_ENOMEM, "out of memory packing the reply");
@@ -504,6 +646,7 @@ static void qv_grpc_handle(qv_grpc_call *c) {
     qv_grpc_req rq;
     memset(&rq, 0, sizeof rq);
     clock_gettime(CLOCK_MONOTONIC, &rq.t0);
+    qv_grpc_set_deadline(&rq, c->deadline);
     rq.cat = c->srv->cat;
     qv_arena_init(&rq.arena);
     rq.alloc.alloc = qv_grpc_pb_alloc;
@@ -514,6 +657,7 @@ static void qv_grpc_handle(qv_grpc_call *c) {
     qv_rc rc = qv_grpc_dispatch(c, &rq, &err);
     qv_arena_free(&rq.arena);
     if (rc) qv_grpc_set_details(c, &err);
+    if (rc == QV_ETIMEOUT) QV_LOG_DEBUG("%s: %s", c->srv->methods[c->mi].path, err.msg);
 
     grpc_op ops[4];
     memset(ops, 0, sizeof ops);
@@ -671,6 +815,7 @@ qv_rc qv_grpc_start(const qv_grpc_opts *o, qv_catalog *cat, qv_grpc_server **out
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->cat = cat;
+    s->auth = o->auth;
     grpc_init();
     s->server = qv_grpc_create_server();
     s->cq = grpc_completion_queue_create_for_next(NULL);

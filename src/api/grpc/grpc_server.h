@@ -7,20 +7,25 @@
  * engine structs the REST layer uses and calls the same collection-layer
  * functions.  See grpc_server.c for the threading model.
  *
- * What it does not do yet: TLS, API keys, and most RPCs beyond the core
- * point and collection ones (they answer UNIMPLEMENTED).
+ * API keys (api/auth.h): `api-key` metadata or `authorization: Bearer`,
+ * checked before a request message is unpacked; health checks need none.
+ *
+ * What it does not do yet: TLS, JWT, and the RPCs listed as not
+ * implemented in docs/compatibility.md (they answer UNIMPLEMENTED).
  */
 #ifndef QV_API_GRPC_SERVER_H
 #define QV_API_GRPC_SERVER_H
 
 #include <stdint.h>
 
+#include "api/auth.h"
 #include "collection/catalog.h"
 #include "core/err.h"
 
 typedef struct qv_grpc_opts {
-    const char *host; /* "0.0.0.0" or "::" = every address, IPv4 and IPv6 */
-    uint16_t port;    /* 6334 */
+    const char *host;    /* "0.0.0.0" or "::" = every address, IPv4 and IPv6 */
+    uint16_t port;       /* 6334 */
+    const qv_auth *auth; /* API keys (NULL = none); must outlive the server */
 } qv_grpc_opts;
 
 typedef struct qv_grpc_server qv_grpc_server;

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collection/catalog.h"
 #include "collection/collection.h"
 #include "core/arena.h"
 #include "core/err.h"
@@ -127,6 +128,30 @@ qv_rc qv_rest_decode_create_collection(const jv *body, qv_collection_config *cfg
  * changes applied.  On error *out is freed again. */
 qv_rc qv_rest_decode_update_collection(const jv *body, const qv_collection_config *cur,
                                        qv_collection_config *out, qv_err *err);
+
+/* ---- Collection meta operations (decode_meta.c) ---------------------------- */
+
+/* POST /collections/aliases: {"actions": [{"create_alias": {...}}, ...]}
+ * -> *n actions in the arena (strings borrowed from body). */
+qv_rc qv_rest_decode_alias_actions(qv_arena *a, const jv *body, qv_alias_action **out, size_t *n,
+                                   qv_err *err);
+
+/* A field_schema value (PayloadFieldSchema): a type name, or an object whose
+ * canonical form (see decode_meta.c) goes to *params; *params is JV_NULL
+ * for the name form.  Absent / null is QV_EBADREQUEST "Can't auto-detect
+ * field type, ...", as Qdrant answers. */
+qv_rc qv_rest_decode_field_schema(qv_arena *a, const jv *schema, uint32_t *type, jv *params,
+                                  qv_err *err);
+
+/* PUT /collections/{c}/index: {"field_name", "field_schema"} -> a
+ * QV_OP_CREATE_INDEX op (storage/ops.h).  gRPC's CreateFieldIndex builds
+ * this body and calls it too. */
+qv_rc qv_rest_decode_create_index(qv_arena *a, const jv *body, qv_update_op *op, qv_err *err);
+
+/* DELETE /collections/{c}/index/{field}: field[0..len) -> a
+ * QV_OP_DELETE_INDEX op (field copied into a). */
+qv_rc qv_rest_decode_delete_index(qv_arena *a, const char *field, size_t len, qv_update_op *op,
+                                  qv_err *err);
 
 /* ---- Pieces shared with the handlers -------------------------------------- */
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "collection/field_index.h"
 #include "index/filter.h"
 
 /* ======================================================================
@@ -50,6 +51,10 @@ unsigned qv_rest_err_status(qv_rc rc) {
         return 413;
     case QV_EUNAVAILABLE:
         return 503;
+    case QV_EUNAUTHENTICATED:
+        return 401;
+    case QV_EFORBIDDEN:
+        return 403;
     default:
         return 500;
     }
@@ -77,7 +82,10 @@ const char *qv_rest_err_prefix(qv_rc rc) {
         return "Payload too large: ";
     case QV_EUNAVAILABLE:
         return "Service unavailable: ";
+    case QV_EFORBIDDEN:
+        return "Forbidden: ";
     case QV_OK:
+    case QV_EUNAUTHENTICATED:
         return "";
     default:
         return "Service internal error: ";
@@ -321,8 +329,26 @@ void qv_rest_encode_update_result(jw *w, uint64_t op_num, qv_write_status st) {
  * Collection info
  * ====================================================================== */
 
+/* One payload_schema entry: PayloadIndexInfo {data_type, params?, points}
+ * (params only when the index was declared with an object). */
+static void qv_rest_schema_entry(void *ctx, const char *field, uint32_t type, const char *params,
+                                 uint64_t points) {
+    jw *w = ctx;
+    jw_key(w, field);
+    jw_obj_begin(w);
+    jw_key(w, "data_type");
+    jw_str(w, qv_payload_type_name(type));
+    if (params) {
+        jw_key(w, "params");
+        jw_raw(w, params, strlen(params));
+    }
+    jw_key(w, "points");
+    jw_u64(w, points);
+    jw_obj_end(w);
+}
+
 void qv_rest_encode_collection_info(jw *w, const qv_collection_config *cfg,
-                                    const qv_collection_stats *st) {
+                                    const qv_collection_stats *st, qv_collection *c) {
     jw_obj_begin(w);
     jw_key(w, "status");
     jw_str(w, st->broken ? "red" : "green");
@@ -344,6 +370,8 @@ void qv_rest_encode_collection_info(jw *w, const qv_collection_config *cfg,
     jw_key(w, "config");
     qv_collection_config_write_json(w, cfg);
     jw_key(w, "payload_schema");
-    jw_raw(w, "{}", 2);
+    jw_obj_begin(w);
+    if (c) qv_collection_payload_schema(c, qv_rest_schema_entry, w);
+    jw_obj_end(w);
     jw_obj_end(w);
 }

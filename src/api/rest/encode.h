@@ -72,8 +72,9 @@ void qv_rest_encode_payload(jw *w, const qv_rest_point_fmt *f, const jv *payload
 /* {"operation_id": N, "status": "acknowledged" | "completed"} */
 void qv_rest_encode_update_result(jw *w, uint64_t op_num, qv_write_status st);
 
-/* CollectionInfo (GET /collections/{name}). */
+/* CollectionInfo (GET /collections/{name}); payload_schema comes from c
+ * (qv_collection_payload_schema), or is {} when c is NULL. */
 void qv_rest_encode_collection_info(jw *w, const qv_collection_config *cfg,
-                                    const qv_collection_stats *st);
+                                    const qv_collection_stats *st, qv_collection *c);
 
 #endif

@@ -1,14 +1,16 @@
 /*
  * handlers_collections.c - list, get, create (PUT), update (PATCH), delete
- * and exists of collections, and the (always empty) alias lists.
+ * and exists of collections, and the alias lists and changes.
  *
  * Name rules and "already exists" come from the catalog; configuration
  * decoding and validation from decode.c; the info document from encode.c.
  * Deleting a missing collection answers 200 with result false, as Qdrant
  * does (clients and fixtures delete blindly).
  *
- * Not here: aliases can be listed (there are none, since they cannot be
- * created yet) but not changed; that route answers 501.
+ * Aliases: listed and changed here, kept by the catalog (rules in
+ * catalog.h).  Every handler that names a collection to use it goes
+ * through qv_catalog_acquire, which resolves aliases; create and delete
+ * take real collection names only, as in Qdrant.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +70,7 @@ void qv_rest_h_get_collection(qv_rest_req *rq, qv_rest_resp *rs) {
     jw w;
     jw_init(&w);
     qv_rest_envelope_begin(&w);
-    qv_rest_encode_collection_info(&w, qv_collection_config_get(c), &st);
+    qv_rest_encode_collection_info(&w, qv_collection_config_get(c), &st, c);
     qv_collection_release(c);
     qv_rest_reply_jw(rq, rs, &w);
     jw_free(&w);
@@ -157,20 +159,53 @@ void qv_rest_h_collection_exists(qv_rest_req *rq, qv_rest_resp *rs) {
     jw_free(&w);
 }
 
-/* GET /aliases and GET /collections/{c}/aliases: no alias can exist yet. */
+/* GET /aliases and GET /collections/{c}/aliases: {"aliases": [{"alias_name",
+ * "collection_name"}]}, sorted by alias name.  For one collection the name
+ * must be a collection (404 otherwise); an alias has no aliases of its own. */
 void qv_rest_h_list_aliases(qv_rest_req *rq, qv_rest_resp *rs) {
+    const char *only = NULL;
     if (rq->nparams) {
         qv_collection *c = qv_rest_collection(rq, rs);
         if (!c) return;
         qv_collection_release(c);
+        only = rq->param[0];
     }
+    size_t n = 0;
+    qv_alias_desc *list = qv_catalog_aliases(rq->cat, only, &n);
     jw w;
     jw_init(&w);
     qv_rest_envelope_begin(&w);
     jw_obj_begin(&w);
     jw_key(&w, "aliases");
-    jw_raw(&w, "[]", 2);
+    jw_arr_begin(&w);
+    for (size_t i = 0; i < n; i++) {
+        jw_obj_begin(&w);
+        jw_key(&w, "alias_name");
+        jw_str(&w, list[i].alias_name);
+        jw_key(&w, "collection_name");
+        jw_str(&w, list[i].collection_name);
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
     jw_obj_end(&w);
+    qv_catalog_aliases_free(list, n);
     qv_rest_reply_jw(rq, rs, &w);
     jw_free(&w);
+}
+
+/* POST /collections/aliases: every action or none (catalog.c); result true.
+ * `timeout` bounds the wait for a cluster commit in Qdrant; a single node
+ * commits before answering, so it is accepted and has nothing to bound. */
+void qv_rest_h_update_aliases(qv_rest_req *rq, qv_rest_resp *rs) {
+    qv_err err;
+    qv_err_clear(&err);
+    jv body;
+    qv_alias_action *acts = NULL;
+    size_t n = 0;
+    if (qv_rest_body_json(rq, false, &body, &err) ||
+        qv_rest_decode_alias_actions(&rq->arena, &body, &acts, &n, &err) ||
+        qv_catalog_update_aliases(rq->cat, acts, n, &err))
+        qv_rest_reply_err(rq, rs, &err);
+    else
+        qv_rest_reply_bool(rq, rs, true);
 }

@@ -3,7 +3,8 @@
  * edits, batches) and point reads by id or order (get, retrieve, scroll,
  * count).
  *
- * Writes: body -> qv_update_op (decode.c) -> qv_collection_update, which
+ * Writes (and payload index declarations, which are update operations
+ * too): body -> qv_update_op (decode.c) -> qv_collection_update, which
  * validates before anything is logged, so a 400 leaves the collection
  * unchanged.  `wait=true` waits for durability and visibility
  * ("completed"); otherwise the answer comes once the WAL has the op
@@ -31,6 +32,8 @@
 
 typedef qv_rc (*qv_rest_op_decoder)(qv_arena *a, const jv *body, qv_update_op *op, qv_err *err);
 
+static void qv_rest_run_op(qv_rest_req *rq, qv_rest_resp *rs, qv_update_op *op);
+
 /* Body -> op -> pipeline -> UpdateResult, for every single-op endpoint. */
 static void qv_rest_write(qv_rest_req *rq, qv_rest_resp *rs, qv_rest_op_decoder dec) {
     qv_err err;
@@ -41,11 +44,18 @@ static void qv_rest_write(qv_rest_req *rq, qv_rest_resp *rs, qv_rest_op_decoder 
         qv_rest_reply_err(rq, rs, &err);
         return;
     }
+    qv_rest_run_op(rq, rs, &op);
+}
+
+/* A decoded op -> pipeline -> UpdateResult. */
+static void qv_rest_run_op(qv_rest_req *rq, qv_rest_resp *rs, qv_update_op *op) {
+    qv_err err;
+    qv_err_clear(&err);
     qv_collection *c = qv_rest_collection(rq, rs);
     if (!c) return;
     uint64_t op_num = 0;
     qv_write_status st = QV_WRITE_ACKNOWLEDGED;
-    qv_rc rc = qv_collection_update(c, &op, rq->wait, &op_num, &st, &err);
+    qv_rc rc = qv_collection_update(c, op, rq->wait, &op_num, &st, &err);
     qv_collection_release(c);
     if (rc) {
         qv_rest_reply_err(rq, rs, &err);
@@ -97,6 +107,24 @@ void qv_rest_h_update_vectors(qv_rest_req *rq, qv_rest_resp *rs) {
 
 void qv_rest_h_delete_vectors(qv_rest_req *rq, qv_rest_resp *rs) {
     qv_rest_write(rq, rs, qv_rest_decode_delete_vectors);
+}
+
+/* PUT /collections/{c}/index: the declaration is an update operation
+ * (WAL, ordering, wait) like the point writes; see collection/field_index.h. */
+void qv_rest_h_create_index(qv_rest_req *rq, qv_rest_resp *rs) {
+    qv_rest_write(rq, rs, qv_rest_decode_create_index);
+}
+
+/* DELETE /collections/{c}/index/{field}: a missing index is no error. */
+void qv_rest_h_delete_index(qv_rest_req *rq, qv_rest_resp *rs) {
+    qv_err err;
+    qv_err_clear(&err);
+    qv_update_op op;
+    if (qv_rest_decode_delete_index(&rq->arena, rq->param[1], rq->param_len[1], &op, &err)) {
+        qv_rest_reply_err(rq, rs, &err);
+        return;
+    }
+    qv_rest_run_op(rq, rs, &op);
 }
 
 /* POST /points/batch: every op decoded first (a format error writes

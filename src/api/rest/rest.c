@@ -15,8 +15,10 @@
  *  1. MHD's URI-log callback gets the raw request target (before MHD
  *     unescapes it, so "%2F" stays distinguishable from "/") and allocates
  *     the per-request context qv_rest_conn.
- *  2. The access handler is called with no data first: a Content-Length
- *     above the limit is answered 413 at once, without reading the body.
+ *  2. The access handler is called with no data first: when API keys are
+ *     configured, the request's key is checked (qv_rest_authorize) and a
+ *     refusal (401/403) is answered at once; then a Content-Length above
+ *     the limit is answered 413 at once.  Neither reads the body.
  *  3. Then with body chunks, appended to ctx->body up to the limit; beyond
  *     it the rest is read and dropped (413 at the end), never buffered.
  *  4. A last call with no data: a gzip body is inflated (same limit on the
@@ -33,7 +35,16 @@
  * reaches the handler, where creation refuses it with Qdrant's 422 and the
  * other endpoints find no such collection.
  *
- * Not here: TLS, API keys (authentication is a later issue), HTTP/2.
+ * API keys (api/auth.h).  Decided from the headers, the method and the raw
+ * path alone, before any of the body is read.  `/`, `/healthz`, `/livez`
+ * and `/readyz` need no key.  A read-only key may do what cannot change
+ * anything: GET/HEAD, and POST to the read endpoints Qdrant has (retrieve,
+ * scroll, count, query, search, recommend, discover, facet, matrix and
+ * their batch/groups forms); every other request needs the read-write key
+ * (unknown paths included: fail closed).  A 401 carries Qdrant's message
+ * as plain text, a 403 the usual JSON error.
+ *
+ * Not here: TLS, JWT, HTTP/2.
  */
 #define QV_LOG_COMPONENT "rest"
 
@@ -66,6 +77,7 @@ struct qv_rest_server {
     struct MHD_Daemon *daemon;
     qv_catalog *cat;
     size_t max_body;
+    const qv_auth *auth;
 };
 
 /* Per-request state (MHD's "request context"). */
@@ -74,6 +86,7 @@ typedef struct qv_rest_conn {
     struct timespec t0;
     bool started;   /* the access handler has seen this request */
     bool too_large; /* body over the limit: drop the rest, answer 413 */
+    bool refused;   /* the API-key check answered: drop the body */
     char *body;
     size_t len, cap;
 } qv_rest_conn;
@@ -402,10 +415,121 @@ static void qv_rest_on_done(void *cls, struct MHD_Connection *con, void **con_cl
     *con_cls = NULL;
 }
 
-/* The first call of a request: refuse a declared body over the limit. */
-static enum MHD_Result qv_rest_first(qv_rest_server *s, struct MHD_Connection *con,
-                                     qv_rest_conn *c) {
+/* ======================================================================
+ * API keys
+ * ====================================================================== */
+
+/* The next path segment of raw[*i..n) (slashes collapsed), or false. */
+static bool qv_rest_next_seg(const char *raw, size_t n, size_t *i, const char **seg, size_t *len) {
+    while (*i < n && raw[*i] == '/') (*i)++;
+    size_t start = *i;
+    while (*i < n && raw[*i] != '/') (*i)++;
+    *seg = raw + start, *len = *i - start;
+    return *len > 0;
+}
+
+/* Up to cap raw (undecoded) segments of the path; the count, or cap + 1
+ * when there are more. */
+static size_t qv_rest_raw_segs(const char *uri, const char **seg, size_t *len, size_t cap) {
+    size_t n = strcspn(uri, "?#"), i = 0, k = 0;
+    const char *s;
+    size_t l;
+    while (qv_rest_next_seg(uri, n, &i, &s, &l)) {
+        if (k == cap) return cap + 1;
+        seg[k] = s, len[k++] = l;
+    }
+    return k;
+}
+
+static bool qv_rest_seg_is(const char *seg, size_t len, const char *lit) {
+    return strlen(lit) == len && memcmp(seg, lit, len) == 0;
+}
+
+/* Paths that need no key (Qdrant's whitelist). */
+static bool qv_rest_auth_free(const char **seg, size_t *len, size_t n) {
+    if (n == 0) return true;
+    return n == 1 &&
+           (qv_rest_seg_is(seg[0], len[0], "healthz") || qv_rest_seg_is(seg[0], len[0], "livez") ||
+            qv_rest_seg_is(seg[0], len[0], "readyz"));
+}
+
+/* POST endpoints that only read: /collections/{c}/points[/tail] and
+ * /collections/{c}/facet.  Matched on the raw segments: a percent-encoded
+ * literal is not recognised here (so it needs the read-write key), while
+ * the router would decode it - failing closed. */
+static bool qv_rest_post_reads(const char **seg, size_t *len, size_t n) {
+    static const char *const tails[] = {
+        "",
+        "scroll",
+        "count",
+        "query",
+        "query/batch",
+        "query/groups",
+        "search",
+        "search/batch",
+        "search/groups",
+        "search/matrix/pairs",
+        "search/matrix/offsets",
+        "recommend",
+        "recommend/batch",
+        "recommend/groups",
+        "discover",
+        "discover/batch",
+    };
+    if (n < 3 || !qv_rest_seg_is(seg[0], len[0], "collections")) return false;
+    if (n == 3 && qv_rest_seg_is(seg[2], len[2], "facet")) return true;
+    if (!qv_rest_seg_is(seg[2], len[2], "points")) return false;
+    char tail[64];
+    size_t t = 0;
+    for (size_t k = 3; k < n; k++) {
+        if (t + len[k] + 1 >= sizeof tail) return false;
+        if (k > 3) tail[t++] = '/';
+        memcpy(tail + t, seg[k], len[k]);
+        t += len[k];
+    }
+    tail[t] = 0;
+    for (size_t k = 0; k < sizeof tails / sizeof *tails; k++)
+        if (strcmp(tail, tails[k]) == 0) return true;
+    return false;
+}
+
+/* QV_OK when the request may proceed (see the top of this file). */
+static qv_rc qv_rest_authorize(const qv_auth *auth, struct MHD_Connection *con, const char *uri,
+                               const char *method, qv_err *err) {
+    if (!auth) return QV_OK;
+    const char *seg[8];
+    size_t len[8];
+    size_t n = qv_rest_raw_segs(uri ? uri : "/", seg, len, 7);
+    if (qv_rest_auth_free(seg, len, n)) return QV_OK;
+    unsigned m = qv_rest_method(method);
+    bool write = !(m == QV_REST_GET || m == QV_REST_HEAD ||
+                   (m == QV_REST_POST && n <= 7 && qv_rest_post_reads(seg, len, n)));
+    const char *key = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "api-key");
+    const char *bearer = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
+    return qv_auth_check(auth, key, key ? strlen(key) : 0, bearer, bearer ? strlen(bearer) : 0,
+                         write, err);
+}
+
+/* Answers a refused request: 401 as plain text (as Qdrant's middleware
+ * does), 403 as the JSON error. */
+static enum MHD_Result qv_rest_queue_refusal(struct MHD_Connection *con, qv_rest_conn *c,
+                                             const qv_err *err) {
+    c->refused = true;
+    if (err->kind != QV_EUNAUTHENTICATED) return qv_rest_queue_error(con, c, err->kind, err->msg);
+    qv_rest_resp rs = {0};
+    qv_rest_reply_raw(&rs, 401, "text/plain; charset=utf-8", err->msg, strlen(err->msg));
+    return qv_rest_queue(con, &rs);
+}
+
+/* The first call of a request: check the API key, refuse a declared body
+ * over the limit. */
+static enum MHD_Result qv_rest_first(qv_rest_server *s, struct MHD_Connection *con, qv_rest_conn *c,
+                                     const char *method) {
     c->started = true;
+    qv_err err;
+    qv_err_clear(&err);
+    if (qv_rest_authorize(s->auth, con, c->uri, method, &err) != QV_OK)
+        return qv_rest_queue_refusal(con, c, &err);
     const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
     unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
     if (n > s->max_body) {
@@ -419,9 +543,9 @@ static enum MHD_Result qv_rest_first(qv_rest_server *s, struct MHD_Connection *c
     return MHD_YES;
 }
 
-/* Appends a body chunk, or drops it once over the limit. */
+/* Appends a body chunk, or drops it once over the limit (or refused). */
 static void qv_rest_append(qv_rest_server *s, qv_rest_conn *c, const char *data, size_t n) {
-    if (c->too_large) return;
+    if (c->too_large || c->refused) return;
     if (c->len + n > s->max_body) {
         c->too_large = true;
         free(c->body);
@@ -446,6 +570,7 @@ static void qv_rest_append(qv_rest_server *s, qv_rest_conn *c, const char *data,
 /* The last call: inflate, dispatch, reply. */
 static enum MHD_Result qv_rest_finish(qv_rest_server *s, struct MHD_Connection *con,
                                       qv_rest_conn *c, const char *method) {
+    if (c->refused) return MHD_YES; /* answered in qv_rest_first */
     if (c->too_large)
         return qv_rest_queue_error(con, c, QV_ETOOLARGE, "request body exceeds the size limit");
     const char *ce = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Encoding");
@@ -466,7 +591,7 @@ static enum MHD_Result qv_rest_on_request(void *cls, struct MHD_Connection *con,
     qv_rest_server *s = cls;
     qv_rest_conn *c = *con_cls;
     if (!c) return MHD_NO; /* the URI callback ran out of memory: drop the connection */
-    if (!c->started) return qv_rest_first(s, con, c);
+    if (!c->started) return qv_rest_first(s, con, c, method);
     if (*data_size > 0) {
         qv_rest_append(s, c, data, *data_size);
         *data_size = 0;
@@ -556,6 +681,7 @@ qv_rc qv_rest_start(const qv_rest_opts *o, qv_catalog *cat, qv_rest_server **out
     qv_rest_server *s = calloc(1, sizeof *s);
     if (!s) return qv_fail(err, QV_ENOMEM, "out of memory");
     s->cat = cat;
+    s->auth = o->auth;
     s->max_body = o->max_request_bytes ? o->max_request_bytes : QV_REST_DEFAULT_MAX_BODY;
     int fd = qv_rest_listen(o->host, o->port, err);
     if (fd < 0) {

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/auth.h"
 #include "collection/catalog.h"
 #include "core/err.h"
 
@@ -20,6 +21,7 @@ typedef struct qv_rest_opts {
     const char *host;         /* "0.0.0.0" or "::" = every address, IPv4 and IPv6 */
     uint16_t port;            /* 6333 */
     size_t max_request_bytes; /* body limit (inflated size too); 0 = 32 MiB */
+    const qv_auth *auth;      /* API keys (NULL = none); must outlive the server */
 } qv_rest_opts;
 
 typedef struct qv_rest_server qv_rest_server;

@@ -121,6 +121,7 @@ void qv_rest_h_update_collection(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_delete_collection(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_collection_exists(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_list_aliases(qv_rest_req *rq, qv_rest_resp *rs);
+void qv_rest_h_update_aliases(qv_rest_req *rq, qv_rest_resp *rs);
 
 /* points: writes */
 void qv_rest_h_upsert(qv_rest_req *rq, qv_rest_resp *rs);
@@ -132,6 +133,8 @@ void qv_rest_h_clear_payload(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_update_vectors(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_delete_vectors(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_batch_update(qv_rest_req *rq, qv_rest_resp *rs);
+void qv_rest_h_create_index(qv_rest_req *rq, qv_rest_resp *rs);
+void qv_rest_h_delete_index(qv_rest_req *rq, qv_rest_resp *rs);
 
 /* points: reads */
 void qv_rest_h_get_point(qv_rest_req *rq, qv_rest_resp *rs);

@@ -59,7 +59,7 @@ static const qv_rest_route_row qv_rest_routes[] = {
     {DELETE, "/snapshots/{snapshot}", UNIMPL, "Snapshots"},
     /* aliases */
     {GET, "/aliases", qv_rest_h_list_aliases, "aliases"},
-    {POST, "/collections/aliases", UNIMPL, "Aliases"},
+    {POST, "/collections/aliases", qv_rest_h_update_aliases, "aliases update"},
     /* collections */
     {GET, "/collections", qv_rest_h_list_collections, "collections"},
     {GET, "/collections/{c}", qv_rest_h_get_collection, "collection info"},
@@ -68,8 +68,8 @@ static const qv_rest_route_row qv_rest_routes[] = {
     {DELETE, "/collections/{c}", qv_rest_h_delete_collection, "collection deletion"},
     {GET, "/collections/{c}/exists", qv_rest_h_collection_exists, "collection exists"},
     {GET, "/collections/{c}/aliases", qv_rest_h_list_aliases, "aliases"},
-    {PUT, "/collections/{c}/index", UNIMPL, "Payload indexes"},
-    {DELETE, "/collections/{c}/index/{field}", UNIMPL, "Payload indexes"},
+    {PUT, "/collections/{c}/index", qv_rest_h_create_index, "create field index"},
+    {DELETE, "/collections/{c}/index/{field}", qv_rest_h_delete_index, "delete field index"},
     {PUT, "/collections/{c}/vectors/{vector}", UNIMPL, "Named vector creation"},
     {DELETE, "/collections/{c}/vectors/{vector}", UNIMPL, "Named vector deletion"},
     {GET, "/collections/{c}/cluster", qv_rest_h_collection_cluster, "collection cluster info"},
