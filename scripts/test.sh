@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds Quiver and runs every test suite (see README "Tests").  Installs
 # what is missing first: Debian packages, a virtualenv in .venv with the
-# pinned Python client, node_modules in tests/js from package-lock.json.
+# pinned Python client, node_modules in tests/js and tests/js-grpc from their
+# package-lock.json, crates (tests/rust, Cargo.lock) and Go modules (tests/go,
+# go.sum) into the default Cargo and Go caches.
 #
 # Every stage runs even when an earlier one failed, so one run reports all
 # failures; the script exits non-zero if any stage failed.
@@ -85,6 +87,10 @@ node_suite() {
 }
 run "JavaScript REST client suite (@qdrant/js-client-rest, node:test)" node_suite tests/js
 run "JavaScript gRPC client suite (@qdrant/js-client-grpc, node:test)" node_suite tests/js-grpc
+QUIVER_BIN="$ROOT/build/release/quiver" run "Rust gRPC client suite (qdrant-client crate, cargo test)" \
+    tests/rust/run.sh
+QUIVER_GO_STRICT=1 QUIVER_BIN="$ROOT/build/release/quiver" \
+    run "Go gRPC client suite (github.com/qdrant/go-client, and its own qdrant_test package)" tests/go/run.sh
 
 echo
 for f in "${failures[@]}"; do echo "failed stage: $f"; done
