@@ -39,6 +39,7 @@ QUIVER_BUILT = os.path.join(ROOT, "build", "release", "quiver")
 QUIVER = os.path.join(OUT, "quiver-under-test")
 LOADGEN = os.path.join(OUT, "loadgen")
 MEMBW = os.path.join(OUT, "membw")
+GRPCLOAD = os.path.join(HERE, "grpcload.py")
 DATASET = os.path.normpath(os.path.join(ROOT, "..", "shared", "datasets", "man-lsa-384"))
 PY = sys.executable
 
@@ -83,9 +84,13 @@ class Server:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="quiver-bench-", dir="/var/tmp")
         self.port = free_port()
+        self.grpc_port = free_port()
+        while self.grpc_port == self.port:
+            self.grpc_port = free_port()
         env = dict(os.environ)
         env.update({
             "QDRANT__SERVICE__HTTP_PORT": str(self.port),
+            "QDRANT__SERVICE__GRPC_PORT": str(self.grpc_port),
             "QDRANT__SERVICE__HOST": "127.0.0.1",
             "QDRANT__STORAGE__STORAGE_PATH": self.dir,
             "QDRANT__LOG_LEVEL": "WARN",
@@ -160,6 +165,15 @@ def sys_busy():
 def loadgen(srv, *args):
     out = sh([LOADGEN, "--port", str(srv.port)] + [str(a) for a in args])
     return json.loads(out.strip().splitlines()[-1])
+
+
+def grpcload(srv, *args):
+    """bench/grpcload.py: the same work through gRPC (messages serialised before the clock starts)."""
+    out = sh([PY, GRPCLOAD, "--port", str(srv.grpc_port)] + [str(a) for a in args])
+    return json.loads(out.strip().splitlines()[-1])
+
+
+HAVE_GRPC_CLIENT = subprocess.run([PY, "-c", "import grpc, qdrant_client"], capture_output=True).returncode == 0
 
 
 # ---- perf -----------------------------------------------------------------------------
@@ -271,14 +285,22 @@ def machine():
 
 
 # ---- the measurements ----------------------------------------------------------------------
-def upserts(data):
+def upserts(data, transport="rest"):
+    """Upsert throughput, 256 points per request: REST bodies from loadgen.c, or the same points as gRPC
+    UpsertPoints messages from grpcload.py."""
     res = []
     for dim, n, base in [(384, N384, data["s384"]), (1536, N1536, data["s1536"])]:
         bodies = os.path.join(OUT, "upsert-%d-%d.bodies" % (dim, n))
-        if not os.path.exists(bodies) or os.path.getmtime(bodies) < os.path.getmtime(base):
+        if transport == "rest" and (not os.path.exists(bodies) or os.path.getmtime(bodies) < os.path.getmtime(base)):
             log("building upsert bodies %d-d" % dim)
             sh([LOADGEN, "--upsert-f32", base, "--dim", dim, "--batch", 256, "--count", n, "--save-bodies", bodies])
         for wait in ("false", "true"):
+            if transport == "grpc":
+                bodies = os.path.join(OUT, "grpc-upsert-%d-%d-wait-%s.msgs" % (dim, n, wait))
+                if not os.path.exists(bodies) or os.path.getmtime(bodies) < os.path.getmtime(base):
+                    log("building gRPC upsert messages %d-d wait=%s" % (dim, wait))
+                    sh([PY, GRPCLOAD, "--port", "0", "--dim", dim, "--upsert-f32", base, "--count", n,
+                        "--bodies", bodies, "--build-only"] + (["--wait"] if wait == "true" else []))
             for conns in (1, 4):
                 best = None
                 rep = 0
@@ -291,8 +313,11 @@ def upserts(data):
                         rss0 = srv.status()["VmRSS"]
                         srv.create("bench", dim)
                         cpu0, busy0 = srv.cpu(), sys_busy()
-                        r = loadgen(srv, "--method", "PUT", "--path", "/collections/bench/points?wait=" + wait,
-                                    "--conns", conns, "--bodies", bodies)
+                        if transport == "grpc":
+                            r = grpcload(srv, "--dim", dim, "--conns", conns, "--bodies", bodies)
+                        else:
+                            r = loadgen(srv, "--method", "PUT", "--path", "/collections/bench/points?wait=" + wait,
+                                        "--conns", conns, "--bodies", bodies)
                         t_ack = r["seconds"]
                         t_drain = 0.0
                         if wait == "false":
@@ -302,9 +327,10 @@ def upserts(data):
                             t_drain = time.time() - t1
                         got = srv.count("bench")
                         cpu = srv.cpu() - cpu0
-                        other = sys_busy() - busy0 - cpu - r["client_cpu_s"]
+                        other = sys_busy() - busy0 - cpu - r.get("client_cpu_total_s", r["client_cpu_s"])
                         st = srv.status()
                         row = {
+                            "transport": transport,
                             "dim": dim, "wait": wait == "true", "conns": conns, "points": n, "points_stored": got,
                             "errors": r["errors"], "seconds_to_ack": round(t_ack, 3),
                             "seconds_to_visible": round(t_ack + t_drain, 3),
@@ -328,8 +354,8 @@ def upserts(data):
                             best = row
                         else:
                             best["runs_points_per_s"] = row["runs_points_per_s"]
-                        log("upsert dim=%d wait=%s conns=%d: %.0f points/s (ack %.0f/s), server cpu %.1f us/pt, "
-                            "errors %d, other load %.2f" % (dim, wait, conns, row["points_per_s"],
+                        log("upsert %s dim=%d wait=%s conns=%d: %.0f points/s (ack %.0f/s), server cpu %.1f us/pt, "
+                            "errors %d, other load %.2f" % (transport, dim, wait, conns, row["points_per_s"],
                                                            row["points_per_s_ack"], row["server_cpu_us_per_point"],
                                                            r["errors"], row["other_load_cores"]))
                     finally:
@@ -402,8 +428,55 @@ def recall_from_dump(path, gt, gs, per):
             "queries_checked": n - missing}
 
 
+def search_config(srv, transport, batch, conns, q, nq, pass_bytes, bw, gt, gs):
+    """One search configuration (best of REPEAT runs, more while the machine is busy)."""
+    path = "/collections/s/points/query" + ("/batch" if batch else "")
+    per = max(batch, 1)
+    nbodies = (nq + per - 1) // per
+    best = None
+    rep = 0
+    while more_runs(rep, best):
+        rep += 1
+        if rep > REPEAT:
+            time.sleep(2)
+        dump = os.path.join(OUT, "dump-%s-b%d-c%d.jsonl" % (transport, batch, conns))
+        cpu0, busy0 = srv.cpu(), sys_busy()
+        common = ["--conns", conns, "--dim", 384, "--duration", SEARCH_SECONDS, "--min-requests", nbodies,
+                  "--warmup", 2 * conns, "--dump", dump]
+        if batch:
+            common += ["--batch", batch]
+        if transport == "grpc":
+            msgs = os.path.join(OUT, "grpc-query-b%d.msgs" % batch)
+            if os.path.exists(msgs) and os.path.getmtime(msgs) < os.path.getmtime(q):
+                os.unlink(msgs)
+            r = grpcload(srv, "--collection", "s", "--query-f32", q, "--bodies", msgs, *common)
+        else:
+            r = loadgen(srv, "--path", path, "--query-f32", q, *common)
+        cpu = srv.cpu() - cpu0
+        other = sys_busy() - busy0 - cpu - r.get("client_cpu_total_s", r["client_cpu_s"])
+        qps = r["items_per_s"]
+        bound = bw / pass_bytes * per
+        row = {"transport": transport, "batch": batch, "conns": conns, "qps": round(qps, 1),
+               "requests_per_s": r["rps"], "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "p99_ms": r["p99_ms"],
+               "errors": r["errors"], "requests": r["requests"], "server_cpu_s": round(cpu, 2),
+               "server_cpu_ms_per_query": round(cpu / max(r["items"], 1) * 1e3, 3),
+               "server_cores_busy": round(cpu / r["seconds"], 2), "client_cpu_s": r["client_cpu_s"],
+               "other_load_cores": round(max(other, 0) / r["seconds"], 2),
+               "effective_GBps": round(qps / per * pass_bytes / 1e9, 2),
+               "bound_qps": round(bound, 1), "ratio_to_bound": round(qps / bound, 3),
+               "runs_qps": []}
+        if gt is not None:
+            row.update(recall_from_dump(dump, gt, gs, per))
+        if best is None or row["qps"] > best["qps"]:
+            row["runs_qps"] = (best or {}).get("runs_qps", [])
+            best = row
+        best["runs_qps"].append(round(qps, 1))
+    best["runs"] = rep
+    return best
+
+
 def search(data, bw):
-    res = {"dataset": data["search_name"], "rows": [], "profiles": {}}
+    res = {"dataset": data["search_name"], "rows": [], "rows_grpc": [], "profiles": {}}
     srv = Server()
     try:
         rss0 = srv.status()["VmRSS"]
@@ -425,47 +498,15 @@ def search(data, bw):
         q = data["search_queries"]
         nq = os.path.getsize(q) // (384 * 4)
         configs = [(0, 1), (0, 4), (8, 1), (8, 2), (16, 1), (16, 2)]
-        for batch, conns in configs:
-            path = "/collections/s/points/query" + ("/batch" if batch else "")
-            per = max(batch, 1)
-            nbodies = (nq + per - 1) // per
-            best = None
-            rep = 0
-            while more_runs(rep, best):
-                rep += 1
-                if rep > REPEAT:
-                    time.sleep(2)
-                dump = os.path.join(OUT, "dump-b%d-c%d.jsonl" % (batch, conns))
-                cpu0, busy0 = srv.cpu(), sys_busy()
-                args = ["--path", path, "--conns", conns, "--query-f32", q, "--dim", 384, "--duration",
-                        SEARCH_SECONDS, "--min-requests", nbodies, "--warmup", 2 * conns, "--dump", dump]
-                if batch:
-                    args += ["--batch", batch]
-                r = loadgen(srv, *args)
-                cpu = srv.cpu() - cpu0
-                other = sys_busy() - busy0 - cpu - r["client_cpu_s"]
-                qps = r["items_per_s"]
-                bound = bw / pass_bytes * per
-                row = {"batch": batch, "conns": conns, "qps": round(qps, 1), "requests_per_s": r["rps"],
-                       "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "p99_ms": r["p99_ms"], "errors": r["errors"],
-                       "requests": r["requests"], "server_cpu_s": round(cpu, 2),
-                       "server_cpu_ms_per_query": round(cpu / max(r["items"], 1) * 1e3, 3),
-                       "server_cores_busy": round(cpu / r["seconds"], 2),
-                       "other_load_cores": round(max(other, 0) / r["seconds"], 2),
-                       "effective_GBps": round(qps / per * pass_bytes / 1e9, 2),
-                       "bound_qps": round(bound, 1), "ratio_to_bound": round(qps / bound, 3),
-                       "runs_qps": []}
-                if gt is not None:
-                    row.update(recall_from_dump(dump, gt, gs, per))
-                if best is None or row["qps"] > best["qps"]:
-                    row["runs_qps"] = (best or {}).get("runs_qps", [])
-                    best = row
-                best["runs_qps"].append(round(qps, 1))
-            best["runs"] = rep
-            res["rows"].append(best)
-            log("search batch=%d conns=%d: %.1f QPS (runs %s, bound %.0f), recall %s (tie-aware %s), other load %.2f"
-                % (batch, conns, best["qps"], best["runs_qps"], best["bound_qps"], best.get("recall_at_10"),
-                   best.get("recall_at_10_tie_aware"), best["other_load_cores"]))
+        transports = ["rest"] + (["grpc"] if HAVE_GRPC_CLIENT else [])
+        for transport in transports:
+            for batch, conns in configs:
+                best = search_config(srv, transport, batch, conns, q, nq, pass_bytes, bw, gt, gs)
+                res["rows" if transport == "rest" else "rows_grpc"].append(best)
+                log("search %s batch=%d conns=%d: %.1f QPS (runs %s, bound %.0f), recall %s (tie-aware %s), "
+                    "other load %.2f" % (transport, batch, conns, best["qps"], best["runs_qps"], best["bound_qps"],
+                                         best.get("recall_at_10"), best.get("recall_at_10_tie_aware"),
+                                         best["other_load_cores"]))
         # profiles, separate from the measured runs (perf costs CPU)
         for batch in (0, 16):
             label = "search-b%d-c1" % batch
@@ -572,6 +613,8 @@ def main():
             best = max(fm.get((b, 1)) or 0, fm.get((b, 2)) or 0)
             row["ratio_to_faiss_best"] = round(row["qps"] / best, 3) if best else None
     rep["upsert"] = upserts(data)
+    if HAVE_GRPC_CLIENT:
+        rep["upsert_grpc"] = upserts(data, "grpc")
     rep["profiles"] = dict(rep["search"].pop("profiles"))
     log("profiling upserts")
     rep["profiles"].update(profile_upsert(data))
@@ -579,7 +622,7 @@ def main():
     # the bound uses the best bandwidth seen in this run (a property of the machine, not of the moment)
     best_bw = max(bw, max(v for k, v in rep["membw_end"].items() if k.startswith("gbps_")) * 1e9)
     if best_bw > bw:
-        for row in rep["search"]["rows"]:
+        for row in rep["search"]["rows"] + rep["search"]["rows_grpc"]:
             row["bound_qps"] = round(row["bound_qps"] * best_bw / bw, 1)
             row["ratio_to_bound"] = round(row["qps"] / row["bound_qps"], 3)
     rep["bound_bandwidth_GBps"] = round(best_bw / 1e9, 2)

@@ -29,6 +29,11 @@ VPY=bench/.venv/bin/python
 if ! "$VPY" -c 'import numpy' 2>/dev/null; then
     "$VPY" -m pip install -q --disable-pip-version-check numpy
 fi
+# grpcio and the message classes for bench/grpcload.py: the same client pin as tests/py
+if ! "$VPY" -c 'import grpc, qdrant_client' 2>/dev/null; then
+    "$VPY" -m pip install -q --disable-pip-version-check "$(grep '^qdrant-client' tests/py/requirements.txt)" ||
+        echo "!! qdrant-client could not be installed (continuing without the gRPC measurements)"
+fi
 if ! "$VPY" -c 'import faiss' 2>/dev/null; then
     if ! "$VPY" -m pip install -q --disable-pip-version-check faiss-cpu 2>"$OUT/faiss-install.log"; then
         echo "!! faiss-cpu could not be installed (continuing without the faiss peer):"
