@@ -1,0 +1,1039 @@
+/*
+ * hnsw.c - HNSW graph: layout, insertion, parallel build, search, checks.
+ *
+ * The algorithm is the one of the paper (Malkov & Yashunin, "Efficient and
+ * robust approximate nearest neighbor search using Hierarchical Navigable
+ * Small World graphs"), with Qdrant's parameters.  What this file chooses:
+ *
+ *  1. The index does not own vectors.  A qv_hnsw_store maps an id to its
+ *     vector (a flat array, or a callback), so a segment can hand over mmap'd
+ *     storage or decoded codes.  Ids are dense internal offsets 0..n-1.
+ *
+ *  2. One internal distance, "smaller is closer": -dot for Cosine and Dot,
+ *     squared L2 for Euclid, L1 for Manhattan.  All are monotone in the
+ *     public score, so the graph ranks as the exact scan does; the final k
+ *     results are rescored with qv_score() so their scores equal the scan's
+ *     bit for bit.  Every internal distance goes through the block kernels
+ *     (one query against up to 4 vectors, prefetching the next 4), so the
+ *     same pair always gets the same value.
+ *
+ *  3. Levels: level = floor(-ln(u) * 1/ln(m)), u drawn from a hash of
+ *     (seed, id) rather than from a sequential generator, so a node's level
+ *     does not depend on insertion order or threads, and a parallel build can
+ *     allocate every node's upper lists before it starts.
+ *
+ *  4. Neighbour selection is the paper's heuristic (its Algorithm 4 without
+ *     extendCandidates and keepPrunedConnections): candidates in order of
+ *     distance, one is kept unless an already kept neighbour is strictly
+ *     closer to it than the base is, or equally close and an exact copy of
+ *     it.  A new node gets up to m0 = 2m links on
+ *     level 0 and m above (as Qdrant); a full neighbour list that receives a
+ *     back link is re-selected with the same heuristic.  The next level's
+ *     search starts from the whole candidate set of the level above.
+ *
+ *  5. Connectivity repair.  With keepPrunedConnections off, re-selecting a
+ *     full list can take the last in-link away from a node, which then no
+ *     search can reach (a few per 10k nodes here; whole groups when more
+ *     than m0 vectors are identical).  qv_hnsw_build ends with a pass that
+ *     walks level 0 from the entry point and gives every missed node an
+ *     in-link from its nearest reachable node with a free slot.  The
+ *     validator checks the result.
+ *
+ * Layout, for memory latency (search is bound by it, not by arithmetic):
+ *
+ *   l0      one flat array of fixed slots, slot i = [count, id_1..id_m0]
+ *           (1 + 2m words); the node at the front of the candidate queue gets
+ *           its slot prefetched while the current node is expanded.
+ *   upper   per node with level L >= 1, one block of L slots [count, m ids],
+ *           from one arena (one allocation per node at insert, one for all
+ *           nodes at load).  Only ~1/m of the nodes have one.
+ *   levels  one byte per node.
+ *
+ * During a search, the unvisited neighbours of a node are gathered first
+ * (their visited tags prefetched), the first cache line of each of their
+ * vectors is prefetched at once, and the block kernels score them four at a
+ * time while prefetching the rest of the next four.
+ *
+ * Visited sets are per-search scratch objects with one 16-bit tag per node:
+ * a search bumps the scratch's epoch instead of clearing the array (a full
+ * clear happens once every 65535 searches).  Idle scratches wait on a small
+ * stack in the index, so concurrent searches each take their own and a
+ * thread that searches repeatedly reuses one without allocating.
+ *
+ * Concurrency (which lock protects what):
+ *   - A finished graph is immutable: searches, saves and checks read it
+ *     without locks.  Inserts and builds are serialised by the caller
+ *     against everything else (hnsw.h).
+ *   - Inside qv_hnsw_build with several threads, inserts run in parallel:
+ *       stripes[id % HNSW_STRIPES] guards node id's link lists (all levels);
+ *         readers copy a list under it, writers change one under it, and a
+ *         thread never holds two stripes;
+ *       entry_lock guards entry/max_level; an insert whose level is above the
+ *         current top keeps it for its whole insertion (rare: the top level
+ *         changes O(log n) times), so the new top is complete before use;
+ *       levels[] and upper[] are filled for the whole batch before the
+ *         threads start and are read-only while they run;
+ *       the work counter is an atomic; the scratch stack has its own mutex.
+ *     Lock order: entry_lock before a stripe.  A node becomes reachable only
+ *     when its id is written into another list under that list's stripe,
+ *     after its own list on that level was written under its own stripe.
+ *     Striped mutexes rather than per-node spinlocks: a fixed 40 KB whatever
+ *     n, no contention worth measuring at a few threads (a thread holds one
+ *     stripe for a list copy or one re-selection), and a preempted holder on
+ *     an oversubscribed machine makes waiters sleep instead of spin.
+ *
+ * Memory: plain malloc/free through this file and hnsw_io.c; every
+ * allocation is owned by the qv_hnsw and released by qv_hnsw_free.
+ *
+ * Not here: the file format (hnsw_io.c), deletion (a filter), quantized
+ * traversal, and anything that knows about segments or payloads.
+ */
+#include "index/hnsw.h"
+#include "index/hnsw_impl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* =========================================================================
+ * Scratch: visited tags, heaps and buffers of one search or insert
+ * ========================================================================= */
+
+typedef struct hnsw_pair {
+    float d;     /* internal distance, smaller is closer */
+    uint32_t id; /* node */
+} hnsw_pair;
+
+struct hnsw_scratch {
+    uint16_t *tags; /* visited tags, one per node */
+    uint32_t ntags;
+    uint16_t epoch;  /* tags[i] == epoch: visited in this pass */
+    hnsw_pair *cand; /* min-heap of nodes to expand */
+    size_t ncand, ccand;
+    hnsw_pair *res; /* max-heap of the best nodes found (top = worst) */
+    size_t nres, cres;
+    hnsw_pair *lvl; /* sorted result of one level (insert) */
+    size_t clvl;
+    uint32_t *links;    /* a copied link list: count + m0 ids */
+    uint32_t *todo;     /* unvisited neighbours / prune candidates: m0 + 1 */
+    float *dists;       /* their distances: m0 + 4 */
+    hnsw_pair *prune;   /* prune candidates with distances: m0 + 1 */
+    uint32_t *sel;      /* selected neighbours: m0 */
+    hnsw_scratch *next; /* on the idle stack */
+};
+
+static void scratch_free(hnsw_scratch *s) {
+    if (!s) return;
+    free(s->tags);
+    free(s->cand);
+    free(s->res);
+    free(s->lvl);
+    free(s->links);
+    free(s->todo);
+    free(s->dists);
+    free(s->prune);
+    free(s->sel);
+    free(s);
+}
+
+static hnsw_scratch *scratch_new(const qv_hnsw *h) {
+    hnsw_scratch *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    size_t m0 = h->m0;
+    s->links = malloc((m0 + 1) * sizeof *s->links);
+    s->todo = malloc((m0 + 1) * sizeof *s->todo);
+    s->dists = malloc((m0 + 4) * sizeof *s->dists);
+    s->prune = malloc((m0 + 1) * sizeof *s->prune);
+    s->sel = malloc(m0 * sizeof *s->sel);
+    if (!s->links || !s->todo || !s->dists || !s->prune || !s->sel) {
+        scratch_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Grows *buf (of *cap pairs) to at least want pairs. */
+static bool pairs_reserve(hnsw_pair **buf, size_t *cap, size_t want) {
+    if (*cap >= want) return true;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < want) nc *= 2;
+    hnsw_pair *p = realloc(*buf, nc * sizeof *p);
+    if (!p) return false;
+    *buf = p;
+    *cap = nc;
+    return true;
+}
+
+/* Takes an idle scratch (or makes one) whose tags cover every node.  The
+ * index is logically const for searches: the idle stack is the only state a
+ * search changes, and it has its own lock. */
+static hnsw_scratch *scratch_take(const qv_hnsw *ch, size_t ef) {
+    qv_hnsw *h = (qv_hnsw *)ch;
+    pthread_mutex_lock(&h->scratch_lock);
+    hnsw_scratch *s = h->scratch_free;
+    if (s) h->scratch_free = s->next;
+    pthread_mutex_unlock(&h->scratch_lock);
+    if (!s && !(s = scratch_new(h))) return NULL;
+    s->next = NULL;
+    if (s->ntags < h->cap) {
+        free(s->tags);
+        s->tags = calloc(h->cap, sizeof *s->tags);
+        s->ntags = s->tags ? h->cap : 0;
+        s->epoch = 0;
+    }
+    if (!s->tags || !pairs_reserve(&s->res, &s->cres, ef + 2) ||
+        !pairs_reserve(&s->cand, &s->ccand, ef + 2) || !pairs_reserve(&s->lvl, &s->clvl, ef + 2)) {
+        scratch_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void scratch_put(const qv_hnsw *ch, hnsw_scratch *s) {
+    qv_hnsw *h = (qv_hnsw *)ch;
+    pthread_mutex_lock(&h->scratch_lock);
+    s->next = h->scratch_free;
+    h->scratch_free = s;
+    pthread_mutex_unlock(&h->scratch_lock);
+}
+
+/* Starts a new pass: every node unvisited, both heaps empty. */
+static void scratch_begin(hnsw_scratch *s) {
+    if (++s->epoch == 0) {
+        memset(s->tags, 0, s->ntags * sizeof *s->tags);
+        s->epoch = 1;
+    }
+    s->ncand = s->nres = 0;
+}
+
+/* =========================================================================
+ * Heaps of (distance, id), ordered by distance then id
+ * ========================================================================= */
+
+static inline bool pair_less(hnsw_pair a, hnsw_pair b) {
+    return a.d < b.d || (a.d == b.d && a.id < b.id);
+}
+
+/* The sifts of both heaps, instantiated once per order (a min-heap of
+ * candidates to expand, a max-heap of results whose top is the worst) so the
+ * comparison compiles to straight-line code in the search loop. */
+#define HNSW_HEAP(name, before)                                                                    \
+    static inline void name##_push(hnsw_pair *hp, size_t *n, hnsw_pair x) {                        \
+        size_t i = (*n)++;                                                                         \
+        while (i > 0) {                                                                            \
+            size_t p = (i - 1) / 2;                                                                \
+            if (!before(x, hp[p])) break;                                                          \
+            hp[i] = hp[p];                                                                         \
+            i = p;                                                                                 \
+        }                                                                                          \
+        hp[i] = x;                                                                                 \
+    }                                                                                              \
+    static inline hnsw_pair name##_pop(hnsw_pair *hp, size_t *n) {                                 \
+        hnsw_pair top = hp[0], x = hp[--(*n)];                                                     \
+        size_t i = 0, cnt = *n;                                                                    \
+        for (;;) {                                                                                 \
+            size_t c = 2 * i + 1;                                                                  \
+            if (c >= cnt) break;                                                                   \
+            if (c + 1 < cnt && before(hp[c + 1], hp[c])) c++;                                      \
+            if (!before(hp[c], x)) break;                                                          \
+            hp[i] = hp[c];                                                                         \
+            i = c;                                                                                 \
+        }                                                                                          \
+        if (cnt) hp[i] = x;                                                                        \
+        return top;                                                                                \
+    }
+
+static inline bool pair_greater(hnsw_pair a, hnsw_pair b) {
+    return pair_less(b, a);
+}
+
+HNSW_HEAP(minheap, pair_less)
+HNSW_HEAP(maxheap, pair_greater)
+
+static int pair_cmp(const void *a, const void *b) {
+    hnsw_pair x = *(const hnsw_pair *)a, y = *(const hnsw_pair *)b;
+    return pair_less(x, y) ? -1 : pair_less(y, x) ? 1 : 0;
+}
+
+/* =========================================================================
+ * Vectors and distances
+ * ========================================================================= */
+
+static inline const float *hnsw_vec(const qv_hnsw *h, uint32_t id) {
+    if (h->store.base) return h->store.base + (size_t)id * h->store.stride;
+    return h->store.get(h->store.ctx, id);
+}
+
+/* out[i] = internal distance from q to vs[i], i < nv <= 4; pf: the vectors
+ * needed next, prefetched by the kernel while it computes. */
+static inline void dist_block(const qv_hnsw *h, const float *q, const float *const *vs, size_t nv,
+                              float *out, const float *const *pf, size_t npf) {
+    const qv_kernels *k = h->kern;
+    switch (h->dist) {
+    case QV_DIST_EUCLID:
+        k->l2sq_block(&q, 1, vs, nv, h->dim, out, QV_KERNEL_BLOCK_NV, pf, npf);
+        break;
+    case QV_DIST_MANHATTAN:
+        k->l1_block(&q, 1, vs, nv, h->dim, out, QV_KERNEL_BLOCK_NV, pf, npf);
+        break;
+    default:
+        k->dot_block(&q, 1, vs, nv, h->dim, out, QV_KERNEL_BLOCK_NV, pf, npf);
+        for (size_t i = 0; i < nv; i++) out[i] = -out[i];
+        break;
+    }
+}
+
+/* out[i] = internal distance from q to node ids[i], i < n (out has room for
+ * n rounded up to 4).  The first cache line of every vector is requested up
+ * front, so their DRAM latencies overlap; the rest of each block comes in
+ * while the block before it is scored. */
+static void dist_many(const qv_hnsw *h, const float *q, const uint32_t *ids, size_t n, float *out) {
+    const float *v[2][QV_KERNEL_BLOCK_NV];
+    for (size_t i = 0; i < n; i++) __builtin_prefetch(hnsw_vec(h, ids[i]), 0, 3);
+    size_t nb = n < QV_KERNEL_BLOCK_NV ? n : QV_KERNEL_BLOCK_NV;
+    for (size_t j = 0; j < nb; j++) v[0][j] = hnsw_vec(h, ids[j]);
+    for (size_t i = 0, cur = 0; i < n; i += QV_KERNEL_BLOCK_NV, cur ^= 1) {
+        size_t nx = n - (i + nb) < QV_KERNEL_BLOCK_NV ? n - (i + nb) : QV_KERNEL_BLOCK_NV;
+        if (i + nb >= n) nx = 0;
+        for (size_t j = 0; j < nx; j++) v[cur ^ 1][j] = hnsw_vec(h, ids[i + nb + j]);
+        dist_block(h, q, v[cur], nb, out + i, v[cur ^ 1], nx);
+        nb = nx;
+    }
+}
+
+static float dist_one(const qv_hnsw *h, const float *q, uint32_t id) {
+    float out[QV_KERNEL_BLOCK_NV];
+    const float *v = hnsw_vec(h, id);
+    dist_block(h, q, &v, 1, out, NULL, 0);
+    return out[0];
+}
+
+/* =========================================================================
+ * Levels and allocation
+ * ========================================================================= */
+
+static uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* The level of node id: -ln(u) / ln(m), u in (0, 1] from (seed, id). */
+static int level_of(const qv_hnsw *h, uint32_t id) {
+    uint64_t r = splitmix64(h->seed ^ splitmix64(id));
+    double u = ((double)(r >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    double l = floor(-log(u) * h->level_mult);
+    return l > QV_HNSW_MAX_LEVEL ? QV_HNSW_MAX_LEVEL : (int)l;
+}
+
+qv_rc hnsw_alloc(size_t dim, qv_distance dist, uint32_t m, uint32_t ef_construct, uint64_t seed,
+                 const qv_hnsw_store *store, qv_hnsw **out, qv_err *err) {
+    qv_hnsw *h = calloc(1, sizeof *h);
+    if (!h) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory");
+    h->dim = dim;
+    h->dist = dist;
+    h->m = m;
+    h->m0 = 2 * m;
+    h->ef_construct = ef_construct;
+    h->seed = seed;
+    h->level_mult = 1.0 / log((double)m);
+    if (store) h->store = *store;
+    h->kern = qv_kernels_best();
+    h->slot0 = 1 + h->m0;
+    h->slotu = 1 + m;
+    h->entry = HNSW_NONE;
+    h->max_level = -1;
+    qv_arena_init(&h->upper_mem);
+    pthread_mutex_init(&h->entry_lock, NULL);
+    pthread_mutex_init(&h->scratch_lock, NULL);
+    for (size_t i = 0; i < HNSW_STRIPES; i++) pthread_mutex_init(&h->stripes[i], NULL);
+    *out = h;
+    return QV_OK;
+}
+
+qv_rc hnsw_grow(qv_hnsw *h, uint32_t cap, qv_err *err) {
+    if (cap <= h->cap) return QV_OK;
+    if (cap > QV_HNSW_MAX_POINTS) return qv_fail(err, QV_ETOOLARGE, "hnsw: too many points");
+    uint32_t *l0 = realloc(h->l0, (size_t)cap * h->slot0 * sizeof *l0);
+    if (l0) h->l0 = l0;
+    uint8_t *lv = realloc(h->levels, cap);
+    if (lv) h->levels = lv;
+    uint32_t **up = realloc(h->upper, (size_t)cap * sizeof *up);
+    if (up) h->upper = up;
+    if (!l0 || !lv || !up) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for %u nodes", cap);
+    size_t add = cap - h->cap;
+    memset(h->l0 + (size_t)h->cap * h->slot0, 0, add * h->slot0 * sizeof *l0);
+    memset(h->levels + h->cap, 0, add);
+    memset(h->upper + h->cap, 0, add * sizeof *up);
+    h->cap = cap;
+    return QV_OK;
+}
+
+/* Gives node id its level and (zeroed) upper link lists. */
+static qv_rc node_init(qv_hnsw *h, uint32_t id, qv_err *err) {
+    int l = level_of(h, id);
+    h->levels[id] = (uint8_t)l;
+    h->upper[id] = NULL;
+    if (l == 0) return QV_OK;
+    size_t bytes = (size_t)l * h->slotu * sizeof(uint32_t);
+    uint32_t *u = qv_arena_calloc(&h->upper_mem, bytes);
+    if (!u) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory");
+    h->upper[id] = u;
+    return QV_OK;
+}
+
+/* =========================================================================
+ * Graph search on one level
+ * ========================================================================= */
+
+static inline void stripe_lock(const qv_hnsw *h, uint32_t id) {
+    pthread_mutex_lock((pthread_mutex_t *)&h->stripes[id % HNSW_STRIPES]);
+}
+
+static inline void stripe_unlock(const qv_hnsw *h, uint32_t id) {
+    pthread_mutex_unlock((pthread_mutex_t *)&h->stripes[id % HNSW_STRIPES]);
+}
+
+/* The link list of id on level: the list itself, or (locked: a parallel
+ * build is running) a copy taken under the node's stripe. */
+static const uint32_t *read_links(const qv_hnsw *h, hnsw_scratch *s, uint32_t id, int level,
+                                  bool locked) {
+    const uint32_t *l = hnsw_links(h, id, level);
+    if (!locked) return l;
+    stripe_lock(h, id);
+    uint32_t cnt = l[0];
+    memcpy(s->links, l, (1 + (size_t)cnt) * sizeof *l);
+    stripe_unlock(h, id);
+    return s->links;
+}
+
+/* Greedy descent from (*cur, *curd) through levels top..stop+1: on each
+ * level, move to the closest neighbour while that gets closer. */
+static void greedy_descent(const qv_hnsw *h, hnsw_scratch *s, const float *q, int top, int stop,
+                           uint32_t *cur, float *curd, bool locked) {
+    for (int l = top; l > stop; l--) {
+        bool moved = true;
+        while (moved) {
+            moved = false;
+            const uint32_t *lst = read_links(h, s, *cur, l, locked);
+            uint32_t cnt = lst[0];
+            memcpy(s->todo, lst + 1, cnt * sizeof *s->todo);
+            dist_many(h, q, s->todo, cnt, s->dists);
+            for (uint32_t i = 0; i < cnt; i++) {
+                hnsw_pair c = {s->dists[i], s->todo[i]};
+                if (pair_less(c, (hnsw_pair){*curd, *cur})) {
+                    *cur = c.id;
+                    *curd = c.d;
+                    moved = true;
+                }
+            }
+        }
+    }
+}
+
+/* Best-first search on one level (the paper's SEARCH-LAYER).  On entry the
+ * scratch holds the seeds: in cand, visited, and (if accepted) in res.  On
+ * return res holds the ef closest accepted nodes found.  Rejected nodes are
+ * expanded like the others (they keep a filtered search connected) but never
+ * enter res; a node is only expanded while it could still improve res, so
+ * the stop rule is the paper's, applied to the accepted set.  Returns false
+ * when the candidate heap could not grow. */
+static bool search_layer(const qv_hnsw *h, hnsw_scratch *s, const float *q, int level, size_t ef,
+                         qv_hnsw_accept_fn accept, void *actx, bool locked) {
+    /* locals, so that stores to the tags (which may alias anything under
+     * -fno-strict-aliasing) do not force reloads of the scratch fields */
+    uint16_t *const tags = s->tags, ep = s->epoch;
+    uint32_t *const todo = s->todo;
+    float *const dists = s->dists;
+    hnsw_pair *cand = s->cand, *const res = s->res;
+    size_t ncand = s->ncand, nres = s->nres;
+    bool ok = true;
+    while (ncand > 0) {
+        hnsw_pair c = minheap_pop(cand, &ncand);
+        if (nres >= ef && pair_less(res[0], c)) break;
+        if (ncand > 0) __builtin_prefetch(hnsw_links(h, cand[0].id, level), 0, 3);
+        const uint32_t *lst = read_links(h, s, c.id, level, locked);
+        uint32_t cnt = lst[0], nt = 0;
+        for (uint32_t i = 0; i < cnt; i++) __builtin_prefetch(&tags[lst[1 + i]], 1, 3);
+        for (uint32_t i = 0; i < cnt; i++) {
+            uint32_t j = lst[1 + i];
+            if (tags[j] != ep) {
+                tags[j] = ep;
+                todo[nt++] = j;
+            }
+        }
+        if (nt == 0) continue;
+        dist_many(h, q, todo, nt, dists);
+        if (ncand + nt > s->ccand) {
+            s->ncand = ncand;
+            if (!pairs_reserve(&s->cand, &s->ccand, ncand + nt)) {
+                ok = false;
+                break;
+            }
+            cand = s->cand;
+        }
+        for (uint32_t i = 0; i < nt; i++) {
+            hnsw_pair x = {dists[i], todo[i]};
+            if (nres >= ef && !pair_less(x, res[0])) continue;
+            minheap_push(cand, &ncand, x);
+            if (accept && !accept(actx, x.id)) continue;
+            maxheap_push(res, &nres, x);
+            if (nres > ef) maxheap_pop(res, &nres);
+        }
+    }
+    s->ncand = ncand;
+    s->nres = nres;
+    return ok;
+}
+
+/* Seeds a pass with one node. */
+static void seed_one(hnsw_scratch *s, hnsw_pair p, bool accepted) {
+    s->tags[p.id] = s->epoch;
+    s->cand[s->ncand++] = p;
+    if (accepted) maxheap_push(s->res, &s->nres, p);
+}
+
+/* =========================================================================
+ * Insertion
+ * ========================================================================= */
+
+static bool same_vector(const qv_hnsw *h, const float *a, const float *b) {
+    return memcmp(a, b, h->dim * sizeof *a) == 0;
+}
+
+/* The paper's neighbour-selection heuristic.  cand[0..nc) is sorted by
+ * distance to the base node `self`; writes at most cap ids to out and
+ * returns their number.  A candidate is dropped when a kept neighbour is
+ * strictly closer to it than the base is: the kept one already leads there,
+ * and the link budget goes to other directions instead.  A tie drops it only
+ * when it is an exact copy of the kept one: without that, more than m0
+ * identical vectors fill each other's lists and become a closed clique; with
+ * the paper's strict rule, a node among copies keeps only one link. */
+static size_t select_neighbors(const qv_hnsw *h, hnsw_scratch *s, const hnsw_pair *cand, size_t nc,
+                               size_t cap, uint32_t self, uint32_t *out) {
+    size_t nr = 0;
+    float d[QV_KERNEL_BLOCK_NV];
+    for (size_t i = 0; i < nc && nr < cap; i++) {
+        hnsw_pair e = cand[i];
+        if (e.id == self) continue;
+        const float *ve = hnsw_vec(h, e.id);
+        bool keep = true;
+        for (size_t r = 0; r < nr && keep; r += QV_KERNEL_BLOCK_NV) {
+            size_t nb = nr - r < QV_KERNEL_BLOCK_NV ? nr - r : QV_KERNEL_BLOCK_NV;
+            const float *vs[QV_KERNEL_BLOCK_NV];
+            for (size_t j = 0; j < nb; j++) vs[j] = hnsw_vec(h, out[r + j]);
+            dist_block(h, ve, vs, nb, d, NULL, 0);
+            for (size_t j = 0; j < nb; j++)
+                if (d[j] < e.d || (d[j] == e.d && same_vector(h, ve, vs[j]))) keep = false;
+        }
+        if (keep) out[nr++] = e.id;
+    }
+    return nr;
+}
+
+/* Adds the back link e -> x on level; when e's list is full, its old
+ * neighbours plus x are re-selected with the heuristic. */
+static void link_back(const qv_hnsw *h, hnsw_scratch *s, uint32_t e, uint32_t x, int level,
+                      bool locked) {
+    size_t cap = level ? h->m : h->m0;
+    if (locked) stripe_lock(h, e);
+    uint32_t *lst = hnsw_links(h, e, level);
+    uint32_t cnt = lst[0];
+    bool present = false;
+    for (uint32_t i = 0; i < cnt; i++) present |= lst[1 + i] == x;
+    if (present) {
+        /* nothing to do */
+    } else if (cnt < cap) {
+        lst[1 + cnt] = x;
+        lst[0] = cnt + 1;
+    } else {
+        memcpy(s->todo, lst + 1, cnt * sizeof *s->todo);
+        s->todo[cnt] = x;
+        dist_many(h, hnsw_vec(h, e), s->todo, cnt + 1, s->dists);
+        for (uint32_t i = 0; i <= cnt; i++) s->prune[i] = (hnsw_pair){s->dists[i], s->todo[i]};
+        qsort(s->prune, cnt + 1, sizeof *s->prune, pair_cmp);
+        size_t nsel = select_neighbors(h, s, s->prune, cnt + 1, cap, e, s->sel);
+        memcpy(lst + 1, s->sel, nsel * sizeof *s->sel);
+        lst[0] = (uint32_t)nsel;
+    }
+    if (locked) stripe_unlock(h, e);
+}
+
+/* Links node x (level and upper lists already set) into the graph.  locked:
+ * other threads insert at the same time (see the design comment). */
+static qv_rc insert_node(qv_hnsw *h, hnsw_scratch *s, uint32_t x, bool locked) {
+    int lx = h->levels[x];
+    const float *q = hnsw_vec(h, x);
+    if (locked) pthread_mutex_lock(&h->entry_lock);
+    uint32_t ep = h->entry;
+    int top = h->max_level;
+    if (ep == HNSW_NONE) {
+        h->entry = x;
+        h->max_level = lx;
+        if (locked) pthread_mutex_unlock(&h->entry_lock);
+        return QV_OK;
+    }
+    bool hold = lx > top; /* keep entry_lock until x is the new, complete top */
+    if (locked && !hold) pthread_mutex_unlock(&h->entry_lock);
+
+    qv_rc rc = QV_OK;
+    float epd = dist_one(h, q, ep);
+    greedy_descent(h, s, q, top, lx, &ep, &epd, locked);
+    scratch_begin(s);
+    seed_one(s, (hnsw_pair){epd, ep}, true);
+    for (int l = lx < top ? lx : top; l >= 0; l--) {
+        if (!search_layer(h, s, q, l, h->ef_construct, NULL, NULL, locked)) {
+            rc = QV_ENOMEM;
+            break;
+        }
+        /* res, sorted, is this level's candidate set and the next seeds */
+        size_t nl = s->nres;
+        memcpy(s->lvl, s->res, nl * sizeof *s->lvl);
+        qsort(s->lvl, nl, sizeof *s->lvl, pair_cmp);
+        size_t cap = l ? h->m : h->m0;
+        size_t nsel = select_neighbors(h, s, s->lvl, nl, cap, x, s->sel);
+        uint32_t *mine = hnsw_links(h, x, l);
+        if (locked) stripe_lock(h, x);
+        memcpy(mine + 1, s->sel, nsel * sizeof *s->sel);
+        mine[0] = (uint32_t)nsel;
+        if (locked) stripe_unlock(h, x);
+        /* link_back reuses sel (and other threads may already change x's
+         * list): walk a private copy */
+        memcpy(s->links, s->sel, nsel * sizeof *s->sel);
+        for (size_t i = 0; i < nsel; i++) link_back(h, s, s->links[i], x, l, locked);
+        if (l == 0) break;
+        scratch_begin(s);
+        for (size_t i = 0; i < nl; i++) seed_one(s, s->lvl[i], true);
+    }
+    if (hold) {
+        h->entry = x;
+        h->max_level = lx;
+        if (locked) pthread_mutex_unlock(&h->entry_lock);
+    }
+    return rc;
+}
+
+/* =========================================================================
+ * Connectivity repair
+ * ========================================================================= */
+
+/* Breadth-first walk of level 0 from start over nodes not yet seen; marks
+ * them in seen and returns how many it marked (queue: room for n ids). */
+static size_t reach_from(const qv_hnsw *h, uint32_t start, uint8_t *seen, uint32_t *queue) {
+    if (seen[start]) return 0;
+    size_t head = 0, tail = 0;
+    seen[start] = 1;
+    queue[tail++] = start;
+    while (head < tail) {
+        const uint32_t *lst = hnsw_links(h, queue[head++], 0);
+        uint32_t cnt = lst[0] > h->m0 ? h->m0 : lst[0];
+        for (uint32_t i = 0; i < cnt; i++) {
+            uint32_t j = lst[1 + i];
+            if (j < h->n && !seen[j]) {
+                seen[j] = 1;
+                queue[tail++] = j;
+            }
+        }
+    }
+    return tail;
+}
+
+/* Replaces p's farthest link whose target keeps another in-link (so the
+ * replacement orphans nobody) with u.  Returns false if p has none. */
+static bool replace_link(const qv_hnsw *h, hnsw_scratch *s, uint32_t p, uint32_t u,
+                         uint32_t *indeg) {
+    uint32_t *lst = hnsw_links(h, p, 0);
+    uint32_t cnt = lst[0], pick = HNSW_NONE;
+    dist_many(h, hnsw_vec(h, p), lst + 1, cnt, s->dists);
+    for (uint32_t i = 0; i < cnt; i++)
+        if (indeg[lst[1 + i]] >= 2 && (pick == HNSW_NONE || s->dists[i] >= s->dists[pick]))
+            pick = i;
+    if (pick == HNSW_NONE) return false;
+    indeg[lst[1 + pick]]--;
+    lst[1 + pick] = u;
+    indeg[u]++;
+    return true;
+}
+
+/* Gives the unreachable node u an in-link from the closest reachable node
+ * with a free level-0 slot among u's ef_construct nearest; if all are full,
+ * from the closest one that can drop a link whose target has another
+ * in-link.  Returns QV_OK even when no such node was found (the validator
+ * reports what remains). */
+static qv_rc adopt(qv_hnsw *h, hnsw_scratch *s, uint32_t u, const uint8_t *seen, uint32_t *indeg) {
+    const float *q = hnsw_vec(h, u);
+    uint32_t ep = h->entry;
+    float epd = dist_one(h, q, ep);
+    greedy_descent(h, s, q, h->max_level, 0, &ep, &epd, false);
+    scratch_begin(s);
+    seed_one(s, (hnsw_pair){epd, ep}, true);
+    if (!search_layer(h, s, q, 0, h->ef_construct, NULL, NULL, false)) return QV_ENOMEM;
+    size_t nr = s->nres;
+    qsort(s->res, nr, sizeof *s->res, pair_cmp);
+    for (size_t i = 0; i < nr; i++) {
+        uint32_t p = s->res[i].id, *lst = hnsw_links(h, p, 0);
+        if (p == u || !seen[p] || lst[0] >= h->m0) continue;
+        lst[1 + lst[0]] = u;
+        lst[0]++;
+        indeg[u]++;
+        return QV_OK;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        uint32_t p = s->res[i].id;
+        if (p != u && seen[p] && replace_link(h, s, p, u, indeg)) return QV_OK;
+    }
+    return QV_OK;
+}
+
+/* Makes every node reachable from the entry point on level 0 again.  The
+ * heuristic's pruning can take the last in-link away from a node (more
+ * often among near-duplicates); such a node is still in the graph but no
+ * search can find it.  Each round walks the graph once and adopts every
+ * node it missed (after each adoption, whatever the adopted node leads to
+ * counts as reached too). */
+static qv_rc repair(qv_hnsw *h, qv_err *err) {
+    if (h->n < 2) return QV_OK;
+    uint8_t *seen = malloc(h->n);
+    uint32_t *queue = malloc((size_t)h->n * sizeof *queue);
+    uint32_t *indeg = malloc((size_t)h->n * sizeof *indeg);
+    hnsw_scratch *s = scratch_take(h, h->ef_construct);
+    qv_rc rc = seen && queue && indeg && s ? QV_OK : QV_ENOMEM;
+    for (int round = 0; rc == QV_OK && round < 4; round++) {
+        memset(seen, 0, h->n);
+        if (reach_from(h, h->entry, seen, queue) == h->n) break;
+        memset(indeg, 0, (size_t)h->n * sizeof *indeg);
+        for (uint32_t i = 0; i < h->n; i++) {
+            const uint32_t *lst = hnsw_links(h, i, 0);
+            for (uint32_t j = 0; j < lst[0]; j++) indeg[lst[1 + j]]++;
+        }
+        for (uint32_t u = 0; rc == QV_OK && u < h->n; u++) {
+            if (seen[u]) continue;
+            rc = adopt(h, s, u, seen, indeg);
+            reach_from(h, u, seen, queue);
+        }
+    }
+    if (s) scratch_put(h, s);
+    free(seen);
+    free(queue);
+    free(indeg);
+    return rc ? qv_fail(err, rc, "hnsw: out of memory while repairing the graph") : QV_OK;
+}
+
+/* =========================================================================
+ * Public: lifecycle and building
+ * ========================================================================= */
+
+qv_rc qv_hnsw_new(size_t dim, qv_distance dist, const qv_hnsw_params *params,
+                  const qv_hnsw_store *store, qv_hnsw **out, qv_err *err) {
+    qv_hnsw_params p = params ? *params : (qv_hnsw_params){0};
+    if (p.m == 0) p.m = 16;
+    if (p.ef_construct == 0) p.ef_construct = 100;
+    if (dim == 0 || dim > (1u << 20)) return qv_fail(err, QV_EBADINPUT, "hnsw: bad dim %zu", dim);
+    if (p.m < 2 || p.m > QV_HNSW_MAX_M)
+        return qv_fail(err, QV_EBADINPUT, "hnsw: m must be in 2..%d", QV_HNSW_MAX_M);
+    if ((unsigned)dist > QV_DIST_MANHATTAN)
+        return qv_fail(err, QV_EBADINPUT, "hnsw: unknown distance %d", (int)dist);
+    if (!store || (!store->base && !store->get) || (store->base && store->stride < dim))
+        return qv_fail(err, QV_EBADINPUT, "hnsw: bad vector store");
+    return hnsw_alloc(dim, dist, p.m, p.ef_construct, p.seed, store, out, err);
+}
+
+void qv_hnsw_free(qv_hnsw *h) {
+    if (!h) return;
+    while (h->scratch_free) {
+        hnsw_scratch *s = h->scratch_free;
+        h->scratch_free = s->next;
+        scratch_free(s);
+    }
+    free(h->l0);
+    free(h->levels);
+    free(h->upper);
+    qv_arena_free(&h->upper_mem);
+    pthread_mutex_destroy(&h->entry_lock);
+    pthread_mutex_destroy(&h->scratch_lock);
+    for (size_t i = 0; i < HNSW_STRIPES; i++) pthread_mutex_destroy(&h->stripes[i]);
+    free(h);
+}
+
+qv_rc qv_hnsw_reserve(qv_hnsw *h, uint32_t cap, qv_err *err) {
+    return hnsw_grow(h, cap, err);
+}
+
+qv_rc qv_hnsw_insert(qv_hnsw *h, uint32_t *id, qv_err *err) {
+    uint32_t x = h->n;
+    if (x >= h->cap) {
+        uint64_t nc = h->cap < 64 ? 64 : (uint64_t)h->cap * 2;
+        if (nc > QV_HNSW_MAX_POINTS) nc = QV_HNSW_MAX_POINTS;
+        qv_rc rc = hnsw_grow(h, (uint32_t)nc, err);
+        if (rc) return rc;
+    }
+    qv_rc rc = node_init(h, x, err);
+    if (rc) return rc;
+    hnsw_scratch *s = scratch_take(h, h->ef_construct);
+    if (!s) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory");
+    rc = insert_node(h, s, x, false);
+    scratch_put(h, s);
+    if (rc) return qv_fail(err, rc, "hnsw: out of memory while inserting %u", x);
+    h->n = x + 1;
+    if (id) *id = x;
+    return QV_OK;
+}
+
+typedef struct build_job {
+    qv_hnsw *h;
+    _Atomic uint32_t next; /* next id to insert */
+    uint32_t end;
+    _Atomic int failed; /* a qv_rc, first failure wins */
+} build_job;
+
+static void *build_worker(void *arg) {
+    build_job *job = arg;
+    hnsw_scratch *s = scratch_take(job->h, job->h->ef_construct);
+    if (!s) {
+        int zero = 0;
+        atomic_compare_exchange_strong(&job->failed, &zero, QV_ENOMEM);
+        return NULL;
+    }
+    while (atomic_load_explicit(&job->failed, memory_order_relaxed) == 0) {
+        uint32_t x = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (x >= job->end) break;
+        qv_rc rc = insert_node(job->h, s, x, true);
+        if (rc) {
+            int zero = 0;
+            atomic_compare_exchange_strong(&job->failed, &zero, (int)rc);
+        }
+    }
+    scratch_put(job->h, s);
+    return NULL;
+}
+
+qv_rc qv_hnsw_build(qv_hnsw *h, uint32_t n, unsigned nthreads, qv_err *err) {
+    if (n <= h->n) return QV_OK;
+    if (nthreads <= 1 || n - h->n < 2 * nthreads) {
+        qv_rc rc = hnsw_grow(h, n, err);
+        while (rc == QV_OK && h->n < n) rc = qv_hnsw_insert(h, NULL, err);
+        return rc ? rc : repair(h, err);
+    }
+    qv_rc rc = hnsw_grow(h, n, err);
+    for (uint32_t i = h->n; rc == QV_OK && i < n; i++) rc = node_init(h, i, err);
+    if (rc) return rc;
+    build_job job = {.h = h, .end = n};
+    atomic_init(&job.next, h->n);
+    atomic_init(&job.failed, 0);
+    pthread_t *tid = calloc(nthreads - 1, sizeof *tid);
+    if (!tid) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory");
+    unsigned started = 0;
+    for (; started < nthreads - 1; started++)
+        if (pthread_create(&tid[started], NULL, build_worker, &job) != 0) break;
+    build_worker(&job);
+    for (unsigned i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    free(tid);
+    h->n = n;
+    int failed = atomic_load(&job.failed);
+    if (failed) return qv_fail(err, (qv_rc)failed, "hnsw: parallel build failed: out of memory");
+    return repair(h, err);
+}
+
+qv_rc qv_hnsw_repair(qv_hnsw *h, qv_err *err) {
+    return repair(h, err);
+}
+
+/* =========================================================================
+ * Public: search
+ * ========================================================================= */
+
+typedef struct scored {
+    float score;
+    uint32_t id;
+    bool higher; /* larger score is better */
+} scored;
+
+static int scored_cmp(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    if (x->score != y->score) return (x->score > y->score) == x->higher ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+qv_rc qv_hnsw_search(const qv_hnsw *h, const float *query, size_t k, size_t ef,
+                     qv_hnsw_accept_fn accept, void *accept_ctx, uint32_t *ids, float *scores,
+                     size_t *found, qv_err *err) {
+    *found = 0;
+    if (k == 0 || h->entry == HNSW_NONE) return QV_OK;
+    if (ef < k) ef = k;
+    if (ef > h->n) ef = h->n; /* a larger heap could never fill */
+    if (ef < k) k = ef;
+    hnsw_scratch *s = scratch_take(h, ef);
+    if (!s) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
+    uint32_t ep = h->entry;
+    float epd = dist_one(h, query, ep);
+    greedy_descent(h, s, query, h->max_level, 0, &ep, &epd, false);
+    scratch_begin(s);
+    seed_one(s, (hnsw_pair){epd, ep}, !accept || accept(accept_ctx, ep));
+    if (!search_layer(h, s, query, 0, ef, accept, accept_ctx, false)) {
+        scratch_put(h, s);
+        return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
+    }
+    /* the k best by internal distance, rescored as the exact scan scores */
+    size_t nr = s->nres;
+    qsort(s->res, nr, sizeof *s->res, pair_cmp);
+    if (nr > k) nr = k;
+    scored best[64], *sc = nr <= 64 ? best : malloc(nr * sizeof *sc);
+    if (!sc) {
+        scratch_put(h, s);
+        return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
+    }
+    bool higher = qv_distance_higher_is_better(h->dist);
+    for (size_t i = 0; i < nr; i++) {
+        uint32_t id = s->res[i].id;
+        sc[i] = (scored){qv_score(h->kern, h->dist, query, hnsw_vec(h, id), h->dim), id, higher};
+    }
+    scratch_put(h, s);
+    qsort(sc, nr, sizeof *sc, scored_cmp);
+    for (size_t i = 0; i < nr; i++) {
+        ids[i] = sc[i].id;
+        if (scores) scores[i] = sc[i].score;
+    }
+    if (sc != best) free(sc);
+    *found = nr;
+    return QV_OK;
+}
+
+/* =========================================================================
+ * Public: inspection
+ * ========================================================================= */
+
+/* Checks one link list; counts problems into rep, remembers the first. */
+static void check_list(const qv_hnsw *h, uint32_t id, int level, qv_hnsw_report *rep, qv_err *first,
+                       bool *have_first) {
+    const uint32_t *lst = hnsw_links(h, id, level);
+    uint32_t cnt = lst[0], cap = level ? h->m : h->m0;
+    char what[160] = "";
+    if (cnt > cap) {
+        rep->over_cap++;
+        snprintf(what, sizeof what, "node %u level %d: %u links, capacity %u", id, level, cnt, cap);
+        cnt = cap;
+    }
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint32_t j = lst[1 + i];
+        if (j >= h->n || h->levels[j] < level) {
+            rep->bad_ids++;
+            if (!what[0])
+                snprintf(what, sizeof what, "node %u level %d: bad link %u", id, level, j);
+        } else if (j == id) {
+            rep->self_links++;
+            if (!what[0]) snprintf(what, sizeof what, "node %u level %d: self link", id, level);
+        }
+        for (uint32_t t = 0; t < i; t++)
+            if (lst[1 + t] == j) {
+                rep->duplicates++;
+                if (!what[0])
+                    snprintf(what, sizeof what, "node %u level %d: duplicate link %u", id, level,
+                             j);
+                break;
+            }
+    }
+    if (level == 0) rep->links_level0 += cnt;
+    if (what[0] && !*have_first) {
+        qv_fail(first, QV_ECORRUPT, "hnsw check: %s", what);
+        *have_first = true;
+    }
+}
+
+/* Nodes not reachable from the entry point on level 0 (UINT64_MAX when out
+ * of memory); *first_missing is the smallest such id. */
+static uint64_t count_unreachable(const qv_hnsw *h, uint32_t *first_missing) {
+    uint8_t *seen = calloc(h->n, 1);
+    uint32_t *queue = malloc((size_t)h->n * sizeof *queue);
+    if (!seen || !queue) {
+        free(seen);
+        free(queue);
+        return UINT64_MAX;
+    }
+    uint64_t missing = h->n - reach_from(h, h->entry, seen, queue);
+    *first_missing = HNSW_NONE;
+    for (uint32_t i = 0; i < h->n && missing; i++)
+        if (!seen[i]) {
+            *first_missing = i;
+            break;
+        }
+    free(seen);
+    free(queue);
+    return missing;
+}
+
+qv_rc qv_hnsw_check(const qv_hnsw *h, qv_hnsw_report *rep, qv_err *err) {
+    qv_hnsw_report local;
+    if (!rep) rep = &local;
+    memset(rep, 0, sizeof *rep);
+    qv_err first = {0};
+    bool have_first = false;
+    if (h->n == 0) {
+        if (h->entry != HNSW_NONE) rep->bad_entry++;
+    } else if (h->entry >= h->n || h->levels[h->entry] != h->max_level) {
+        rep->bad_entry++;
+    }
+    if (rep->bad_entry) {
+        qv_fail(&first, QV_ECORRUPT, "hnsw check: bad entry point");
+        have_first = true;
+    }
+    for (uint32_t id = 0; id < h->n; id++) {
+        int lv = h->levels[id];
+        if (lv > h->max_level) {
+            rep->bad_entry++;
+            if (!have_first) {
+                qv_fail(&first, QV_ECORRUPT, "hnsw check: node %u above the top level", id);
+                have_first = true;
+            }
+        }
+        if (lv > 0) rep->nodes_upper++;
+        for (int l = 0; l <= lv; l++) check_list(h, id, l, rep, &first, &have_first);
+    }
+    if (h->n > 0 && !rep->bad_entry) {
+        uint32_t miss;
+        uint64_t un = count_unreachable(h, &miss);
+        if (un == UINT64_MAX) return qv_fail(err, QV_ENOMEM, "hnsw check: out of memory");
+        rep->unreachable = un;
+        if (un && !have_first) {
+            qv_fail(&first, QV_ECORRUPT, "hnsw check: %llu nodes unreachable on level 0 (e.g. %u)",
+                    (unsigned long long)un, miss);
+            have_first = true;
+        }
+    }
+    if (!have_first) return QV_OK;
+    if (err) *err = first;
+    return QV_ECORRUPT;
+}
+
+uint32_t qv_hnsw_size(const qv_hnsw *h) {
+    return h->n;
+}
+
+size_t qv_hnsw_dim(const qv_hnsw *h) {
+    return h->dim;
+}
+
+qv_distance qv_hnsw_distance(const qv_hnsw *h) {
+    return h->dist;
+}
+
+qv_hnsw_params qv_hnsw_get_params(const qv_hnsw *h) {
+    return (qv_hnsw_params){.m = h->m, .ef_construct = h->ef_construct, .seed = h->seed};
+}
+
+int qv_hnsw_max_level(const qv_hnsw *h) {
+    return h->max_level;
+}
+
+uint32_t qv_hnsw_entry(const qv_hnsw *h) {
+    return h->entry;
+}
+
+size_t qv_hnsw_memory(const qv_hnsw *h) {
+    size_t b = (size_t)h->cap * (h->slot0 * sizeof(uint32_t) + 1 + sizeof(uint32_t *));
+    for (uint32_t i = 0; i < h->n; i++) b += (size_t)h->levels[i] * h->slotu * sizeof(uint32_t);
+    return b;
+}

@@ -1,0 +1,362 @@
+/*
+ * hnsw_io.c - the HNSW graph file: save and load.
+ *
+ * File format, version 1 (little-endian, as the host: Quiver runs on x86-64
+ * and arm64 only; all offsets in bytes):
+ *
+ *   0   8  magic "QVHNSWGR"
+ *   8   4  format version (1)
+ *   12  4  header size (64)
+ *   16  4  dim
+ *   20  4  distance (qv_distance: 0 Cosine, 1 Euclid, 2 Dot, 3 Manhattan)
+ *   24  4  m (level 0 has m0 = 2m slots)
+ *   28  4  ef_construct
+ *   32  8  seed
+ *   40  4  n, the number of nodes
+ *   44  4  entry point (0xFFFFFFFF when n = 0)
+ *   48  4  max level (int32, -1 when n = 0)
+ *   52  4  reserved, 0
+ *   56  8  upper_words: u32 words in the upper-level section
+ *   64     levels: n bytes, zero-padded to a multiple of 4
+ *          level 0: n slots of 1 + m0 u32, [count, ids...]; words past count
+ *                   are unspecified
+ *          upper levels: for each node of level L >= 1, in id order, L slots
+ *                   of 1 + m u32 (levels 1..L), as level 0
+ *   end-4  CRC-32C of every byte before it
+ *
+ * The file size is therefore fixed by the header; a file of any other size
+ * is torn or padded and is rejected before anything is allocated for it (so a
+ * corrupt header cannot make the loader allocate more than the file holds).
+ * Each section is read with one read() straight into the array the index
+ * uses, and checksummed there.  After the checksum, the loader still checks
+ * every value a search would act on: levels and the entry point, every link
+ * count against its slot, and every link id against n and against the level
+ * of its target (an upper-level link to a node without that level would make
+ * a search read a list that does not exist).  It does not require the graph
+ * to be healthy otherwise: qv_hnsw_check says that.
+ *
+ * Saving writes path.tmp, fsyncs it, renames it over path and fsyncs the
+ * directory, so path always holds either the old or the new complete graph.
+ */
+#include "index/hnsw.h"
+#include "index/hnsw_impl.h"
+
+#include "core/crc32c.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "hnsw_io.c writes host-order integers; the format is little-endian"
+#endif
+
+#define HNSW_MAGIC       "QVHNSWGR"
+#define HNSW_VERSION     1
+#define HNSW_HEADER_SIZE 64
+
+typedef struct hnsw_header {
+    char magic[8];
+    uint32_t version;
+    uint32_t header_size;
+    uint32_t dim;
+    uint32_t distance;
+    uint32_t m;
+    uint32_t ef_construct;
+    uint64_t seed;
+    uint32_t n;
+    uint32_t entry;
+    int32_t max_level;
+    uint32_t reserved;
+    uint64_t upper_words;
+} hnsw_header;
+
+_Static_assert(sizeof(hnsw_header) == HNSW_HEADER_SIZE, "header layout");
+
+static size_t pad4(size_t n) {
+    return (n + 3) & ~(size_t)3;
+}
+
+/* =========================================================================
+ * Saving
+ * ========================================================================= */
+
+typedef struct hnsw_writer {
+    int fd;
+    uint32_t crc;
+    size_t len;
+    int err; /* first errno */
+    unsigned char buf[1 << 16];
+} hnsw_writer;
+
+static void w_raw(hnsw_writer *w, const void *p, size_t n) {
+    const unsigned char *b = p;
+    while (n > 0 && !w->err) {
+        ssize_t k = write(w->fd, b, n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            w->err = errno;
+            return;
+        }
+        b += k;
+        n -= (size_t)k;
+    }
+}
+
+static void w_flush(hnsw_writer *w) {
+    w_raw(w, w->buf, w->len);
+    w->len = 0;
+}
+
+/* Appends n bytes (checksummed); large pieces bypass the buffer. */
+static void w_put(hnsw_writer *w, const void *p, size_t n) {
+    if (n == 0) return; /* p may be NULL (an empty graph) */
+    w->crc = qv_crc32c(w->crc, p, n);
+    if (n > sizeof w->buf / 2) {
+        w_flush(w);
+        w_raw(w, p, n);
+        return;
+    }
+    if (w->len + n > sizeof w->buf) w_flush(w);
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+}
+
+static qv_rc fsync_parent_dir(const char *path, qv_err *err) {
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+    } else {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        if (n >= sizeof dir) return qv_fail(err, QV_EIO, "hnsw: path too long");
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return qv_fail(err, QV_EIO, "hnsw: open %s: %s", dir, strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0) return qv_fail(err, QV_EIO, "hnsw: fsync %s: %s", dir, strerror(e));
+    return QV_OK;
+}
+
+static uint64_t upper_words_of(const qv_hnsw *h) {
+    uint64_t w = 0;
+    for (uint32_t i = 0; i < h->n; i++) w += (uint64_t)h->levels[i] * h->slotu;
+    return w;
+}
+
+/* Writes the whole file through w (header, sections, trailer). */
+static void write_graph(const qv_hnsw *h, hnsw_writer *w) {
+    hnsw_header hd;
+    memset(&hd, 0, sizeof hd);
+    memcpy(hd.magic, HNSW_MAGIC, 8);
+    hd.version = HNSW_VERSION;
+    hd.header_size = HNSW_HEADER_SIZE;
+    hd.dim = (uint32_t)h->dim;
+    hd.distance = (uint32_t)h->dist;
+    hd.m = h->m;
+    hd.ef_construct = h->ef_construct;
+    hd.seed = h->seed;
+    hd.n = h->n;
+    hd.entry = h->entry;
+    hd.max_level = h->max_level;
+    hd.upper_words = upper_words_of(h);
+    w_put(w, &hd, sizeof hd);
+    w_put(w, h->levels, h->n);
+    static const unsigned char zero[4];
+    w_put(w, zero, pad4(h->n) - h->n);
+    w_put(w, h->l0, (size_t)h->n * h->slot0 * sizeof(uint32_t));
+    for (uint32_t i = 0; i < h->n; i++)
+        if (h->levels[i]) w_put(w, h->upper[i], (size_t)h->levels[i] * h->slotu * sizeof(uint32_t));
+    uint32_t crc = w->crc;
+    w_put(w, &crc, sizeof crc);
+    w_flush(w);
+}
+
+qv_rc qv_hnsw_save(const qv_hnsw *h, const char *path, qv_err *err) {
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return qv_fail(err, QV_EIO, "hnsw: path too long");
+    hnsw_writer *w = malloc(sizeof *w);
+    if (!w) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory");
+    w->crc = 0;
+    w->len = 0;
+    w->err = 0;
+    w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        int e = errno;
+        free(w);
+        return qv_fail(err, QV_EIO, "hnsw: create %s: %s", tmp, strerror(e));
+    }
+    write_graph(h, w);
+    if (!w->err && fsync(w->fd) != 0) w->err = errno;
+    if (close(w->fd) != 0 && !w->err) w->err = errno;
+    int e = w->err;
+    free(w);
+    if (e) {
+        unlink(tmp);
+        return qv_fail(err, QV_EIO, "hnsw: write %s: %s", tmp, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        unlink(tmp);
+        return qv_fail(err, QV_EIO, "hnsw: rename %s: %s", tmp, strerror(e));
+    }
+    return fsync_parent_dir(path, err);
+}
+
+/* =========================================================================
+ * Loading
+ * ========================================================================= */
+
+/* Reads exactly n bytes at *off (advancing it) and checksums them. */
+static qv_rc r_read(int fd, off_t *off, void *p, size_t n, uint32_t *crc, const char *path,
+                    qv_err *err) {
+    unsigned char *b = p;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t k = pread(fd, b, left, *off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return qv_fail(err, QV_EIO, "hnsw: read %s: %s", path, strerror(errno));
+        if (k == 0) return qv_fail(err, QV_ECORRUPT, "hnsw: %s: truncated", path);
+        b += k;
+        *off += k;
+        left -= (size_t)k;
+    }
+    if (crc) *crc = qv_crc32c(*crc, p, n);
+    return QV_OK;
+}
+
+/* The header's own checks: magic, version and parameters in range. */
+static qv_rc check_header(const hnsw_header *hd, const char *path, qv_err *err) {
+    if (memcmp(hd->magic, HNSW_MAGIC, 8) != 0)
+        return qv_fail(err, QV_ECORRUPT, "hnsw: %s: not an HNSW graph file (bad magic)", path);
+    if (hd->version != HNSW_VERSION)
+        return qv_fail(err, QV_ECORRUPT, "hnsw: %s: unsupported format version %u", path,
+                       hd->version);
+    if (hd->header_size != HNSW_HEADER_SIZE || hd->dim == 0 || hd->dim > (1u << 20) ||
+        hd->distance > QV_DIST_MANHATTAN || hd->m < 2 || hd->m > QV_HNSW_MAX_M ||
+        hd->ef_construct == 0 || hd->n > QV_HNSW_MAX_POINTS || hd->max_level > QV_HNSW_MAX_LEVEL ||
+        hd->max_level < -1)
+        return qv_fail(err, QV_ECORRUPT, "hnsw: %s: bad header", path);
+    if (hd->n == 0 ? (hd->entry != HNSW_NONE || hd->max_level != -1)
+                   : (hd->entry >= hd->n || hd->max_level < 0))
+        return qv_fail(err, QV_ECORRUPT, "hnsw: %s: bad entry point", path);
+    return QV_OK;
+}
+
+/* Checks one loaded link list for anything a search could trip on. */
+static bool list_ok(const qv_hnsw *h, uint32_t id, int level) {
+    const uint32_t *lst = hnsw_links(h, id, level);
+    uint32_t cnt = lst[0], cap = level ? h->m : h->m0;
+    if (cnt > cap) return false;
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint32_t j = lst[1 + i];
+        if (j >= h->n || h->levels[j] < level) return false;
+    }
+    return true;
+}
+
+/* Points upper[] into the loaded upper section and checks the structure. */
+static qv_rc link_and_check(qv_hnsw *h, uint32_t *upper, uint64_t upper_words, const char *path,
+                            qv_err *err) {
+    uint64_t at = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        int lv = h->levels[i];
+        if (lv > h->max_level)
+            return qv_fail(err, QV_ECORRUPT, "hnsw: %s: node %u above the top level", path, i);
+        if (lv == 0) continue;
+        uint64_t words = (uint64_t)lv * h->slotu;
+        if (at + words > upper_words)
+            return qv_fail(err, QV_ECORRUPT, "hnsw: %s: levels and upper section disagree", path);
+        h->upper[i] = upper + at;
+        at += words;
+    }
+    if (at != upper_words)
+        return qv_fail(err, QV_ECORRUPT, "hnsw: %s: levels and upper section disagree", path);
+    if (h->n && h->levels[h->entry] != h->max_level)
+        return qv_fail(err, QV_ECORRUPT, "hnsw: %s: entry point not on the top level", path);
+    for (uint32_t i = 0; i < h->n; i++)
+        for (int l = 0; l <= h->levels[i]; l++)
+            if (!list_ok(h, i, l))
+                return qv_fail(err, QV_ECORRUPT, "hnsw: %s: bad link list (node %u, level %d)",
+                               path, i, l);
+    return QV_OK;
+}
+
+/* Reads the sections after the header into h and verifies them. */
+static qv_rc load_body(qv_hnsw *h, int fd, const hnsw_header *hd, uint32_t crc, const char *path,
+                       qv_err *err) {
+    off_t off = HNSW_HEADER_SIZE;
+    unsigned char pad[4];
+    qv_rc rc = r_read(fd, &off, h->levels, h->n, &crc, path, err);
+    if (!rc) rc = r_read(fd, &off, pad, pad4(h->n) - h->n, &crc, path, err);
+    if (!rc) rc = r_read(fd, &off, h->l0, (size_t)h->n * h->slot0 * 4, &crc, path, err);
+    uint32_t *upper = NULL;
+    if (!rc && hd->upper_words) {
+        upper = qv_arena_alloc(&h->upper_mem, hd->upper_words * 4);
+        if (!upper) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory loading %s", path);
+        rc = r_read(fd, &off, upper, hd->upper_words * 4, &crc, path, err);
+    }
+    uint32_t stored;
+    if (!rc) rc = r_read(fd, &off, &stored, 4, NULL, path, err);
+    if (rc) return rc;
+    if (stored != crc)
+        return qv_fail(err, QV_ECORRUPT, "hnsw: %s: checksum mismatch (file damaged)", path);
+    return link_and_check(h, upper, hd->upper_words, path, err);
+}
+
+qv_rc qv_hnsw_load(const char *path, const qv_hnsw_store *store, qv_hnsw **out, qv_err *err) {
+    *out = NULL;
+    if (!store || (!store->base && !store->get))
+        return qv_fail(err, QV_EBADINPUT, "hnsw: bad vector store");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return qv_fail(err, errno == ENOENT ? QV_ENOTFOUND : QV_EIO, "hnsw: open %s: %s", path,
+                       strerror(errno));
+    qv_hnsw *h = NULL;
+    hnsw_header hd;
+    uint32_t crc = 0;
+    off_t off = 0;
+    struct stat st;
+    qv_rc rc = fstat(fd, &st) == 0 ? QV_OK : qv_fail(err, QV_EIO, "hnsw: stat %s", path);
+    if (!rc) rc = r_read(fd, &off, &hd, sizeof hd, &crc, path, err);
+    if (!rc) rc = check_header(&hd, path, err);
+    if (rc) goto fail;
+    uint64_t slot0 = 1 + 2 * (uint64_t)hd.m;
+    uint64_t want =
+        HNSW_HEADER_SIZE + pad4(hd.n) + (uint64_t)hd.n * slot0 * 4 + hd.upper_words * 4 + 4;
+    if (hd.upper_words > (uint64_t)st.st_size || (uint64_t)st.st_size != want) {
+        rc = qv_fail(err, QV_ECORRUPT, "hnsw: %s: size %lld, header says %llu (torn file?)", path,
+                     (long long)st.st_size, (unsigned long long)want);
+        goto fail;
+    }
+    if (store->base && store->stride < hd.dim) {
+        rc = qv_fail(err, QV_EBADINPUT, "hnsw: store stride below the graph's dim");
+        goto fail;
+    }
+    rc = hnsw_alloc(hd.dim, (qv_distance)hd.distance, hd.m, hd.ef_construct, hd.seed, store, &h,
+                    err);
+    if (!rc) rc = hnsw_grow(h, hd.n, err);
+    if (rc) goto fail;
+    h->n = hd.n;
+    h->entry = hd.entry;
+    h->max_level = hd.max_level;
+    rc = load_body(h, fd, &hd, crc, path, err);
+    if (rc) goto fail;
+    close(fd);
+    *out = h;
+    return QV_OK;
+fail:
+    close(fd);
+    qv_hnsw_free(h);
+    return rc;
+}

@@ -1,0 +1,889 @@
+/*
+ * test_hnsw.c - the HNSW index (index/hnsw): recall against exact search,
+ * filters and deletes, incremental and parallel builds, the graph validator,
+ * persistence and corrupted files, and the degenerate cases.
+ *
+ * Data is a seeded mixture of anisotropic Gaussian clusters of low intrinsic
+ * dimension (each cluster spreads mostly along a few random directions, with
+ * a little isotropic noise), which behaves like real embeddings; plain
+ * Gaussian noise would make every method look bad and say little.  The
+ * oracle is brute force with the scalar kernel, sorted best first with ties
+ * by id, as the exact scan sorts.
+ *
+ * Sizes keep the whole file to a few seconds on 2 shared cores; under
+ * valgrind (QV_UNDER_VALGRIND, set by `make valgrind`) and in sanitizer
+ * builds the data shrinks.
+ * Recall figures are printed; assertions are on recall and correctness only,
+ * never on time.
+ */
+#include "harness.h"
+
+#include "core/crc32c.h"
+#include "core/distance.h"
+#include "index/hnsw.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define K 10
+
+/* Header size and field offsets, from the format comment in hnsw_io.c. */
+#define FILE_HDR    64
+#define OFF_VERSION 8
+#define OFF_N       40
+#define OFF_ENTRY   44
+
+/* Sanitizer builds run 5-20x slower: they get the valgrind sizes. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+/* True when the data should shrink: under valgrind or a sanitizer. */
+static bool under_valgrind(void) {
+    return SANITIZED || getenv("QV_UNDER_VALGRIND") != NULL;
+}
+
+/* =========================================================================
+ * Seeded data
+ * ========================================================================= */
+
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t x = (*s += 0x9E3779B97F4A7C15ull);
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static double rng_unit(uint64_t *s) {
+    return ((double)(rng_next(s) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static float rng_gauss(uint64_t *s) {
+    double u = rng_unit(s), v = rng_unit(s);
+    return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
+}
+
+#define RANK 24 /* directions per cluster */
+
+typedef struct dataset {
+    size_t n, nq, dim;
+    float *base;    /* n x dim */
+    float *queries; /* nq x dim */
+} dataset;
+
+/* One point of cluster c: centre + spread along the cluster's directions +
+ * small noise; normalised if asked. */
+static void gen_point(const float *centres, const float *dirs, size_t nclusters, size_t dim,
+                      uint64_t *s, bool normalise, float *out) {
+    size_t c = rng_next(s) % nclusters;
+    memcpy(out, centres + c * dim, dim * sizeof *out);
+    for (size_t r = 0; r < RANK; r++) {
+        float g = rng_gauss(s) * (0.9f / sqrtf((float)(r + 1)));
+        const float *d = dirs + (c * RANK + r) * dim;
+        for (size_t i = 0; i < dim; i++) out[i] += g * d[i];
+    }
+    for (size_t i = 0; i < dim; i++) out[i] += 0.25f * rng_gauss(s);
+    if (normalise) qv_normalize(out, dim);
+}
+
+static dataset make_data(size_t n, size_t nq, size_t dim, size_t nclusters, uint64_t seed,
+                         bool normalise) {
+    dataset d = {n, nq, dim, malloc(n * dim * sizeof(float) + 1),
+                 malloc(nq * dim * sizeof(float) + 1)};
+    assert_non_null(d.base);
+    assert_non_null(d.queries);
+    float *centres = malloc(nclusters * dim * sizeof *centres);
+    float *dirs = malloc(nclusters * RANK * dim * sizeof *dirs);
+    assert_non_null(centres);
+    assert_non_null(dirs);
+    uint64_t s = seed;
+    for (size_t i = 0; i < nclusters * dim; i++) centres[i] = rng_gauss(&s) / sqrtf((float)dim);
+    for (size_t i = 0; i < nclusters * RANK; i++) {
+        for (size_t j = 0; j < dim; j++) dirs[i * dim + j] = rng_gauss(&s);
+        qv_normalize(dirs + i * dim, dim);
+    }
+    for (size_t i = 0; i < n; i++)
+        gen_point(centres, dirs, nclusters, dim, &s, normalise, d.base + i * dim);
+    for (size_t i = 0; i < nq; i++)
+        gen_point(centres, dirs, nclusters, dim, &s, normalise, d.queries + i * dim);
+    free(centres);
+    free(dirs);
+    return d;
+}
+
+static void free_data(dataset *d) {
+    free(d->base);
+    free(d->queries);
+}
+
+static qv_hnsw_store store_of(const dataset *d) {
+    return (qv_hnsw_store){.base = d->base, .stride = d->dim};
+}
+
+/* =========================================================================
+ * The oracle: exact top-k with the scalar kernel
+ * ========================================================================= */
+
+typedef struct ex_hit {
+    float score;
+    uint32_t id;
+} ex_hit;
+
+/* True when hit a ranks before hit b: better score, then smaller id. */
+static bool ex_before(ex_hit a, ex_hit b, bool higher) {
+    if (a.score != b.score) return higher ? a.score > b.score : a.score < b.score;
+    return a.id < b.id;
+}
+
+/* Exact top-k (k <= K) of the accepted points into ids; returns how many. */
+static size_t exact_topk(const dataset *d, qv_distance dist, const float *q, size_t k,
+                         qv_hnsw_accept_fn accept, void *actx, uint32_t *ids) {
+    const qv_kernels *sk = qv_kernels_by_name("scalar");
+    bool higher = qv_distance_higher_is_better(dist);
+    ex_hit top[K];
+    size_t m = 0;
+    assert_true(k <= K);
+    for (size_t i = 0; i < d->n; i++) {
+        if (accept && !accept(actx, (uint32_t)i)) continue;
+        ex_hit x = {qv_score(sk, dist, q, d->base + i * d->dim, d->dim), (uint32_t)i};
+        if (m == k && !ex_before(x, top[m - 1], higher)) continue;
+        size_t at = m < k ? m++ : m - 1;
+        while (at > 0 && ex_before(x, top[at - 1], higher)) {
+            top[at] = top[at - 1];
+            at--;
+        }
+        top[at] = x;
+    }
+    for (size_t i = 0; i < m; i++) ids[i] = top[i].id;
+    return m;
+}
+
+/* Checks order (best first, ties by id) and that scores are the exact
+ * scan's scores with the dispatched kernels. */
+static void check_sorted(const dataset *d, qv_distance dist, const float *q, const uint32_t *ids,
+                         const float *scores, size_t found) {
+    const qv_kernels *bk = qv_kernels_best();
+    bool higher = qv_distance_higher_is_better(dist);
+    for (size_t i = 0; i < found; i++) {
+        assert_true(ids[i] < d->n);
+        float want = qv_score(bk, dist, q, d->base + (size_t)ids[i] * d->dim, d->dim);
+        assert_true(scores[i] == want);
+        if (i == 0) continue;
+        assert_true(ids[i] != ids[i - 1]);
+        if (scores[i] == scores[i - 1])
+            assert_true(ids[i] > ids[i - 1]);
+        else
+            assert_true(higher ? scores[i] < scores[i - 1] : scores[i] > scores[i - 1]);
+    }
+}
+
+/* Exact top-K of every query, computed once per dataset and filter. */
+typedef struct truth {
+    uint32_t *ids; /* nq x K */
+    size_t *n;     /* per query: min(K, accepted points) */
+} truth;
+
+static truth truth_new(const dataset *d, qv_distance dist, qv_hnsw_accept_fn accept, void *actx) {
+    truth t = {malloc(d->nq * K * sizeof *t.ids), malloc(d->nq * sizeof *t.n)};
+    assert_non_null(t.ids);
+    assert_non_null(t.n);
+    for (size_t qi = 0; qi < d->nq; qi++)
+        t.n[qi] = exact_topk(d, dist, d->queries + qi * d->dim, K, accept, actx, t.ids + qi * K);
+    return t;
+}
+
+static void truth_free(truth *t) {
+    free(t->ids);
+    free(t->n);
+}
+
+/* Mean recall@K of the index over all queries (filtered if accept); every
+ * result is also checked for order, scores and the filter. */
+static double measure_recall(const qv_hnsw *h, const dataset *d, qv_distance dist, size_t ef,
+                             qv_hnsw_accept_fn accept, void *actx, const truth *t) {
+    double sum = 0;
+    size_t counted = 0;
+    for (size_t qi = 0; qi < d->nq; qi++) {
+        const float *q = d->queries + qi * d->dim;
+        uint32_t got[K];
+        float sc[K];
+        size_t found = 0;
+        qv_err err;
+        assert_int_equal(qv_hnsw_search(h, q, K, ef, accept, actx, got, sc, &found, &err), QV_OK);
+        check_sorted(d, dist, q, got, sc, found);
+        if (accept)
+            for (size_t i = 0; i < found; i++) assert_true(accept(actx, got[i]));
+        size_t nw = t->n[qi];
+        const uint32_t *want = t->ids + qi * K;
+        assert_int_equal(found, nw);
+        if (nw == 0) continue;
+        size_t hit = 0;
+        for (size_t i = 0; i < found; i++)
+            for (size_t j = 0; j < nw; j++) hit += got[i] == want[j];
+        sum += (double)hit / (double)nw;
+        counted++;
+    }
+    return counted ? sum / (double)counted : 1.0;
+}
+
+static qv_hnsw *build_index(const dataset *d, qv_distance dist, uint32_t m, unsigned threads) {
+    qv_hnsw *h = NULL;
+    qv_err err;
+    qv_hnsw_store st = store_of(d);
+    qv_hnsw_params p = {.m = m, .ef_construct = 100, .seed = 42};
+    assert_int_equal(qv_hnsw_new(d->dim, dist, &p, &st, &h, &err), QV_OK);
+    assert_int_equal(qv_hnsw_build(h, (uint32_t)d->n, threads, &err), QV_OK);
+    assert_int_equal(qv_hnsw_size(h), d->n);
+    return h;
+}
+
+static void assert_healthy(const qv_hnsw *h) {
+    qv_hnsw_report rep;
+    qv_err err = {0};
+    qv_rc rc = qv_hnsw_check(h, &rep, &err);
+    if (rc != QV_OK) fprintf(stderr, "check: %s\n", err.msg);
+    assert_int_equal(rc, QV_OK);
+    assert_int_equal(rep.unreachable, 0);
+}
+
+static size_t data_n(void) {
+    return under_valgrind() ? 500 : 4000;
+}
+
+static size_t data_nq(void) {
+    return under_valgrind() ? 20 : 100;
+}
+
+#define DIM       50 /* not a multiple of any SIMD width */
+#define NCLUSTERS 20
+
+/* =========================================================================
+ * Recall per distance, 1 and 2 build threads
+ * ========================================================================= */
+
+static void recall_case(qv_distance dist, bool normalise) {
+    dataset d = make_data(data_n(), data_nq(), DIM, NCLUSTERS, 1000 + (uint64_t)dist, normalise);
+    truth t = truth_new(&d, dist, NULL, NULL);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        qv_hnsw *h = build_index(&d, dist, 16, threads);
+        assert_healthy(h);
+        double r64 = measure_recall(h, &d, dist, 64, NULL, NULL, &t);
+        double r16 = measure_recall(h, &d, dist, 16, NULL, NULL, &t);
+        printf("# %-9s threads=%u n=%zu dim=%d: recall@10 ef=16 %.4f, ef=64 %.4f\n",
+               qv_distance_name(dist), threads, d.n, DIM, r16, r64);
+        assert_true(r64 >= 0.95);
+        qv_hnsw_free(h);
+    }
+    truth_free(&t);
+    free_data(&d);
+}
+
+static void test_recall_cosine(void **state) {
+    recall_case(QV_DIST_COSINE, true);
+}
+
+/* Dot on vectors of varied length: a real inner-product search. */
+static void test_recall_dot(void **state) {
+    recall_case(QV_DIST_DOT, false);
+}
+
+static void test_recall_euclid(void **state) {
+    recall_case(QV_DIST_EUCLID, false);
+}
+
+static void test_recall_manhattan(void **state) {
+    recall_case(QV_DIST_MANHATTAN, false);
+}
+
+/* =========================================================================
+ * Filters and deletes
+ * ========================================================================= */
+
+typedef struct accept_set {
+    const uint8_t *ok;
+    size_t n;
+} accept_set;
+
+static bool accept_in(void *ctx, uint32_t id) {
+    const accept_set *a = ctx;
+    return id < a->n && a->ok[id];
+}
+
+/* Marks each point with probability pct/100 (seeded). */
+static uint8_t *random_subset(size_t n, unsigned pct, uint64_t seed) {
+    uint8_t *ok = malloc(n + 1);
+    assert_non_null(ok);
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++) ok[i] = rng_next(&s) % 100 < pct;
+    return ok;
+}
+
+static void test_filter(void **state) {
+    dataset d = make_data(data_n(), data_nq(), DIM, NCLUSTERS, 7, true);
+    qv_hnsw *h = build_index(&d, QV_DIST_COSINE, 16, 1);
+    struct {
+        unsigned pct;
+        size_t ef;
+    } cases[] = {{50, 64}, {10, 128}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint8_t *ok = random_subset(d.n, cases[c].pct, 99 + c);
+        accept_set a = {ok, d.n};
+        truth t = truth_new(&d, QV_DIST_COSINE, accept_in, &a);
+        double r = measure_recall(h, &d, QV_DIST_COSINE, cases[c].ef, accept_in, &a, &t);
+        truth_free(&t);
+        printf("# filter %u%%: recall@10 ef=%zu %.4f\n", cases[c].pct, cases[c].ef, r);
+        assert_true(r >= 0.95);
+        free(ok);
+    }
+    /* a filter that accepts nothing: a full traversal, no results */
+    uint8_t *none = calloc(d.n, 1);
+    accept_set a = {none, d.n};
+    uint32_t ids[K];
+    size_t found = 99;
+    qv_err err;
+    assert_int_equal(qv_hnsw_search(h, d.queries, K, 32, accept_in, &a, ids, NULL, &found, &err),
+                     QV_OK);
+    assert_int_equal(found, 0);
+    free(none);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* Deletion is a filter: 20% of the points plus every query's exact nearest
+ * neighbour are deleted; none may come back, and recall holds. */
+static void test_deleted(void **state) {
+    dataset d = make_data(data_n(), data_nq(), DIM, NCLUSTERS, 8, false);
+    qv_hnsw *h = build_index(&d, QV_DIST_EUCLID, 16, 2);
+    uint8_t *alive = random_subset(d.n, 80, 5);
+    for (size_t qi = 0; qi < d.nq; qi++) {
+        uint32_t top;
+        exact_topk(&d, QV_DIST_EUCLID, d.queries + qi * d.dim, 1, NULL, NULL, &top);
+        alive[top] = 0;
+    }
+    accept_set a = {alive, d.n};
+    truth t = truth_new(&d, QV_DIST_EUCLID, accept_in, &a);
+    double r = measure_recall(h, &d, QV_DIST_EUCLID, 64, accept_in, &a, &t);
+    truth_free(&t);
+    printf("# deleted 20%% + each query's nearest: recall@10 ef=64 %.4f\n", r);
+    assert_true(r >= 0.95);
+    for (size_t qi = 0; qi < d.nq; qi++) {
+        uint32_t ids[100];
+        size_t found;
+        qv_err err;
+        assert_int_equal(qv_hnsw_search(h, d.queries + qi * d.dim, 100, 100, accept_in, &a, ids,
+                                        NULL, &found, &err),
+                         QV_OK);
+        assert_int_equal(found, 100);
+        for (size_t i = 0; i < found; i++) assert_true(alive[ids[i]]);
+    }
+    free(alive);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* =========================================================================
+ * Incremental building, checked after every batch
+ * ========================================================================= */
+
+static void test_incremental(void **state) {
+    dataset d = make_data(data_n(), data_nq(), DIM, NCLUSTERS, 9, true);
+    qv_hnsw *h = NULL;
+    qv_err err;
+    qv_hnsw_store st = store_of(&d);
+    assert_int_equal(qv_hnsw_new(d.dim, QV_DIST_COSINE, NULL, &st, &h, &err), QV_OK);
+    qv_hnsw_params p = qv_hnsw_get_params(h);
+    assert_int_equal(p.m, 16);
+    assert_int_equal(p.ef_construct, 100);
+    size_t batch = d.n / 6, at = 0;
+    for (int b = 0; at < d.n; b++) {
+        size_t end = at + batch < d.n ? at + batch : d.n;
+        if (b % 2 == 0) {
+            for (size_t i = at; i < end; i++) {
+                uint32_t id;
+                assert_int_equal(qv_hnsw_insert(h, &id, &err), QV_OK);
+                assert_int_equal(id, i);
+            }
+        } else {
+            assert_int_equal(qv_hnsw_build(h, (uint32_t)end, 2, &err), QV_OK);
+        }
+        if (b % 2 == 0) assert_int_equal(qv_hnsw_repair(h, &err), QV_OK);
+        at = end;
+        assert_int_equal(qv_hnsw_size(h), at);
+        assert_healthy(h);
+    }
+    qv_hnsw_report rep;
+    assert_int_equal(qv_hnsw_check(h, &rep, &err), QV_OK);
+    printf("# incremental: %llu level-0 links (%.1f per node), %llu upper nodes, max level %d\n",
+           (unsigned long long)rep.links_level0, (double)rep.links_level0 / (double)d.n,
+           (unsigned long long)rep.nodes_upper, qv_hnsw_max_level(h));
+    truth t = truth_new(&d, QV_DIST_COSINE, NULL, NULL);
+    double r = measure_recall(h, &d, QV_DIST_COSINE, 64, NULL, NULL, &t);
+    truth_free(&t);
+    printf("# incremental: recall@10 ef=64 %.4f\n", r);
+    assert_true(r >= 0.95);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* Single-threaded builds are deterministic: the same input, the same graph
+ * (compared through identical saved files). */
+static char g_dir[64];
+
+static int dir_setup(void **state) {
+    strcpy(g_dir, "/tmp/qv-test-hnsw-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    return 0;
+}
+
+static int dir_teardown(void **state) {
+    char p[128];
+    const char *names[] = {"a.hnsw", "b.hnsw", "c.hnsw", "e.hnsw", "a.hnsw.tmp"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", g_dir, names[i]);
+        unlink(p);
+    }
+    rmdir(g_dir);
+    return 0;
+}
+
+static unsigned char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t len) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
+static void path_of(char *out, size_t n, const char *name) {
+    snprintf(out, n, "%s/%s", g_dir, name);
+}
+
+static void test_deterministic(void **state) {
+    size_t n = under_valgrind() ? 500 : 2000;
+    dataset d = make_data(n, 4, DIM, 20, 11, true);
+    char pa[128], pb[128];
+    path_of(pa, sizeof pa, "a.hnsw");
+    path_of(pb, sizeof pb, "b.hnsw");
+    qv_err err;
+    qv_hnsw *h1 = build_index(&d, QV_DIST_COSINE, 8, 1);
+    qv_hnsw *h2 = build_index(&d, QV_DIST_COSINE, 8, 1);
+    assert_int_equal(qv_hnsw_save(h1, pa, &err), QV_OK);
+    assert_int_equal(qv_hnsw_save(h2, pb, &err), QV_OK);
+    size_t la, lb;
+    unsigned char *a = slurp(pa, &la), *b = slurp(pb, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    free(a);
+    free(b);
+    qv_hnsw_free(h1);
+    qv_hnsw_free(h2);
+    free_data(&d);
+}
+
+/* =========================================================================
+ * Persistence
+ * ========================================================================= */
+
+static void same_results(const qv_hnsw *x, const qv_hnsw *y, const dataset *d) {
+    for (size_t qi = 0; qi < d->nq; qi++) {
+        uint32_t ia[K], ib[K];
+        float sa[K], sb[K];
+        size_t fa, fb;
+        qv_err err;
+        const float *q = d->queries + qi * d->dim;
+        assert_int_equal(qv_hnsw_search(x, q, K, 50, NULL, NULL, ia, sa, &fa, &err), QV_OK);
+        assert_int_equal(qv_hnsw_search(y, q, K, 50, NULL, NULL, ib, sb, &fb, &err), QV_OK);
+        assert_int_equal(fa, fb);
+        assert_memory_equal(ia, ib, fa * sizeof *ia);
+        assert_memory_equal(sa, sb, fa * sizeof *sa);
+    }
+}
+
+static void test_save_load(void **state) {
+    dataset d = make_data(data_n() / 2, data_nq(), DIM, 30, 12, false);
+    qv_hnsw *h = build_index(&d, QV_DIST_MANHATTAN, 12, 2);
+    char pa[128], pc[128];
+    path_of(pa, sizeof pa, "a.hnsw");
+    path_of(pc, sizeof pc, "c.hnsw");
+    qv_err err;
+    assert_int_equal(qv_hnsw_save(h, pa, &err), QV_OK);
+    char tmp[160];
+    snprintf(tmp, sizeof tmp, "%s.tmp", pa);
+    assert_int_equal(access(tmp, F_OK), -1); /* renamed away */
+    qv_hnsw *g = NULL;
+    qv_hnsw_store st = store_of(&d);
+    assert_int_equal(qv_hnsw_load(pa, &st, &g, &err), QV_OK);
+    assert_int_equal(qv_hnsw_size(g), d.n);
+    assert_int_equal(qv_hnsw_dim(g), d.dim);
+    assert_int_equal(qv_hnsw_distance(g), QV_DIST_MANHATTAN);
+    assert_int_equal(qv_hnsw_get_params(g).m, 12);
+    assert_int_equal(qv_hnsw_get_params(g).seed, 42);
+    assert_int_equal(qv_hnsw_entry(g), qv_hnsw_entry(h));
+    assert_int_equal(qv_hnsw_max_level(g), qv_hnsw_max_level(h));
+    assert_healthy(g);
+    same_results(h, g, &d);
+    /* saved again, the same bytes */
+    assert_int_equal(qv_hnsw_save(g, pc, &err), QV_OK);
+    size_t la, lc;
+    unsigned char *a = slurp(pa, &la), *c = slurp(pc, &lc);
+    assert_int_equal(la, lc);
+    assert_memory_equal(a, c, la);
+    free(a);
+    free(c);
+    /* a loaded graph can grow: nothing new to add here, but reserve works */
+    assert_int_equal(qv_hnsw_reserve(g, (uint32_t)d.n + 10, &err), QV_OK);
+    assert_healthy(g);
+    qv_hnsw_free(g);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* Expects load of path to fail with QV_ECORRUPT and leave *out NULL. */
+static void expect_corrupt(const char *path, const dataset *d, const char *what) {
+    qv_hnsw *g = (qv_hnsw *)&g; /* poison: load must reset it */
+    qv_err err = {0};
+    qv_hnsw_store st = store_of(d);
+    qv_rc rc = qv_hnsw_load(path, &st, &g, &err);
+    if (rc != QV_ECORRUPT) fprintf(stderr, "%s: rc %d (%s)\n", what, rc, err.msg);
+    assert_int_equal(rc, QV_ECORRUPT);
+    assert_null(g);
+    assert_true(err.msg[0] != 0);
+}
+
+/* Rewrites the trailer so a change passes the checksum and reaches the
+ * structural checks. */
+static void fix_crc(unsigned char *b, size_t len) {
+    uint32_t crc = qv_crc32c(0, b, len - 4);
+    memcpy(b + len - 4, &crc, 4);
+}
+
+static void put32(unsigned char *b, size_t off, uint32_t v) {
+    memcpy(b + off, &v, 4);
+}
+
+static void test_corrupt(void **state) {
+    dataset d = make_data(under_valgrind() ? 300 : 1500, 2, DIM, 10, 13, true);
+    qv_hnsw *h = build_index(&d, QV_DIST_COSINE, 6, 1);
+    char pa[128], pe[128];
+    path_of(pa, sizeof pa, "a.hnsw");
+    path_of(pe, sizeof pe, "e.hnsw");
+    qv_err err;
+    assert_int_equal(qv_hnsw_save(h, pa, &err), QV_OK);
+    size_t len;
+    unsigned char *good = slurp(pa, &len), *b = malloc(len);
+    assert_non_null(b);
+    size_t n = d.n, l0_off = FILE_HDR + ((n + 3) & ~(size_t)3), slot0 = 1 + 12;
+    size_t upper_off = l0_off + n * slot0 * 4;
+
+    /* flipped bytes everywhere a reader looks: header, levels, level-0
+     * links, upper links, trailer (a stride keeps it quick) */
+    size_t stride = len / (under_valgrind() ? 40 : 150) + 1;
+    for (size_t at = 0; at < len; at += stride) {
+        memcpy(b, good, len);
+        b[at] ^= 0x20;
+        spit(pe, b, len);
+        expect_corrupt(pe, &d, "flipped byte");
+    }
+    size_t spots[] = {0, 9, OFF_N, FILE_HDR, l0_off, l0_off + 4, upper_off, len - 1};
+    for (size_t i = 0; i < sizeof spots / sizeof spots[0]; i++) {
+        memcpy(b, good, len);
+        b[spots[i]] ^= 0x01;
+        spit(pe, b, len);
+        expect_corrupt(pe, &d, "flipped spot");
+    }
+    /* truncations, and a byte too many */
+    size_t cuts[] = {0,      1,       8,       FILE_HDR - 1, FILE_HDR, FILE_HDR + 1,
+                     l0_off, len / 2, len - 4, len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        spit(pe, good, cuts[i]);
+        expect_corrupt(pe, &d, "truncated");
+    }
+    memcpy(b, good, len);
+    unsigned char *longer = malloc(len + 1);
+    memcpy(longer, good, len);
+    longer[len] = 0;
+    spit(pe, longer, len + 1);
+    expect_corrupt(pe, &d, "padded");
+    free(longer);
+    /* bad magic; bad version with a valid checksum */
+    memcpy(b, good, len);
+    memcpy(b, "QVHNSWXX", 8);
+    fix_crc(b, len);
+    spit(pe, b, len);
+    expect_corrupt(pe, &d, "magic");
+    memcpy(b, good, len);
+    put32(b, OFF_VERSION, 2);
+    fix_crc(b, len);
+    spit(pe, b, len);
+    expect_corrupt(pe, &d, "version");
+    /* out-of-range entry point and link ids, with valid checksums */
+    memcpy(b, good, len);
+    put32(b, OFF_ENTRY, (uint32_t)n);
+    fix_crc(b, len);
+    spit(pe, b, len);
+    expect_corrupt(pe, &d, "entry");
+    uint32_t cnt0;
+    memcpy(&cnt0, good + l0_off, 4);
+    assert_true(cnt0 >= 1);
+    memcpy(b, good, len);
+    put32(b, l0_off + 4, (uint32_t)n + 5);
+    fix_crc(b, len);
+    spit(pe, b, len);
+    expect_corrupt(pe, &d, "link id");
+    memcpy(b, good, len);
+    put32(b, l0_off + 4, 0xFFFFFFFFu);
+    fix_crc(b, len);
+    spit(pe, b, len);
+    expect_corrupt(pe, &d, "link id max");
+    /* a count above the slot's capacity */
+    memcpy(b, good, len);
+    put32(b, l0_off, (uint32_t)slot0);
+    fix_crc(b, len);
+    spit(pe, b, len);
+    expect_corrupt(pe, &d, "count");
+    /* an upper-level link to a node that has no such level */
+    if (upper_off < len - 4) {
+        uint32_t target = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (good[FILE_HDR + i] == 0) {
+                target = i;
+                break;
+            }
+        memcpy(b, good, len);
+        uint32_t ucnt;
+        memcpy(&ucnt, b + upper_off, 4);
+        if (ucnt == 0) put32(b, upper_off, 1);
+        put32(b, upper_off + 4, target);
+        fix_crc(b, len);
+        spit(pe, b, len);
+        expect_corrupt(pe, &d, "upper link");
+    }
+    /* a node's level raised above the top level */
+    memcpy(b, good, len);
+    b[FILE_HDR] = 30;
+    fix_crc(b, len);
+    spit(pe, b, len);
+    expect_corrupt(pe, &d, "level");
+    /* the untouched file still loads */
+    spit(pe, good, len);
+    qv_hnsw *g = NULL;
+    qv_hnsw_store st = store_of(&d);
+    assert_int_equal(qv_hnsw_load(pe, &st, &g, &err), QV_OK);
+    qv_hnsw_free(g);
+    /* a missing file */
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/none.hnsw", g_dir);
+    assert_int_equal(qv_hnsw_load(missing, &st, &g, &err), QV_ENOTFOUND);
+    free(good);
+    free(b);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* =========================================================================
+ * Degenerate cases
+ * ========================================================================= */
+
+static void test_tiny(void **state) {
+    size_t dim = 5;
+    float v[40 * 5];
+    for (size_t i = 0; i < 40 * dim; i++) v[i] = (float)((i * 7919) % 23) - 11.0f;
+    for (size_t i = 10; i < 40; i++) /* 30 identical vectors */
+        memcpy(v + i * dim, v + 9 * dim, dim * sizeof *v);
+    qv_hnsw_store st = {.base = v, .stride = dim};
+    qv_err err;
+    uint32_t ids[64];
+    float sc[64];
+    size_t found = 99;
+    for (int dist = 0; dist <= QV_DIST_MANHATTAN; dist++) {
+        qv_hnsw *h = NULL;
+        qv_hnsw_params p = {.m = 4, .ef_construct = 16, .seed = 3};
+        assert_int_equal(qv_hnsw_new(dim, (qv_distance)dist, &p, &st, &h, &err), QV_OK);
+        /* n = 0 */
+        assert_int_equal(qv_hnsw_search(h, v, 5, 10, NULL, NULL, ids, sc, &found, &err), QV_OK);
+        assert_int_equal(found, 0);
+        assert_int_equal(qv_hnsw_check(h, NULL, &err), QV_OK);
+        assert_int_equal(qv_hnsw_entry(h), UINT32_MAX);
+        /* n = 1, 2: k > n */
+        for (uint32_t n = 1; n <= 2; n++) {
+            assert_int_equal(qv_hnsw_insert(h, NULL, &err), QV_OK);
+            assert_int_equal(qv_hnsw_check(h, NULL, &err), QV_OK);
+            assert_int_equal(qv_hnsw_search(h, v + dim, 5, 1, NULL, NULL, ids, sc, &found, &err),
+                             QV_OK);
+            assert_int_equal(found, n);
+        }
+        /* k = 0 */
+        assert_int_equal(qv_hnsw_search(h, v, 0, 10, NULL, NULL, ids, sc, &found, &err), QV_OK);
+        assert_int_equal(found, 0);
+        /* 10 distinct points: k > n returns them all */
+        assert_int_equal(qv_hnsw_build(h, 10, 1, &err), QV_OK);
+        assert_healthy(h);
+        assert_int_equal(qv_hnsw_search(h, v, 64, 1, NULL, NULL, ids, sc, &found, &err), QV_OK);
+        assert_int_equal(found, 10);
+        /* 30 more, identical to point 9: every node stays reachable from the
+         * entry point (the validator); a search from wherever the descent
+         * lands need not reach all of them, but returns no id twice */
+        assert_int_equal(qv_hnsw_build(h, 40, 1, &err), QV_OK);
+        assert_healthy(h);
+        assert_int_equal(qv_hnsw_search(h, v, 64, 1, NULL, NULL, ids, sc, &found, &err), QV_OK);
+        assert_true(found >= 30 && found <= 40);
+        for (size_t i = 0; i < found; i++)
+            for (size_t j = 0; j < i; j++) assert_true(ids[i] != ids[j]);
+        /* a query at the duplicates: the 10 best are duplicates (ties by id) */
+        assert_int_equal(qv_hnsw_search(h, v + 9 * dim, 10, 64, NULL, NULL, ids, sc, &found, &err),
+                         QV_OK);
+        assert_int_equal(found, 10);
+        for (size_t i = 0; i < 10; i++) {
+            assert_true(ids[i] >= 9);
+            if (i) assert_true(ids[i] > ids[i - 1]); /* equal scores: by id */
+            if (dist == QV_DIST_EUCLID || dist == QV_DIST_MANHATTAN) assert_true(sc[i] == 0.0f);
+        }
+        /* the filter also applies to the tiny graph */
+        uint8_t odd[40];
+        for (size_t i = 0; i < 40; i++) odd[i] = i % 2;
+        accept_set a = {odd, 40};
+        assert_int_equal(qv_hnsw_search(h, v, 64, 1, accept_in, &a, ids, sc, &found, &err), QV_OK);
+        assert_true(found >= 10 && found <= 20);
+        for (size_t i = 0; i < found; i++) assert_true(ids[i] % 2 == 1);
+        qv_hnsw_free(h);
+    }
+    /* an empty graph round-trips through a file */
+    qv_hnsw *h = NULL, *g = NULL;
+    char pa[128];
+    path_of(pa, sizeof pa, "a.hnsw");
+    assert_int_equal(qv_hnsw_new(dim, QV_DIST_DOT, NULL, &st, &h, &err), QV_OK);
+    assert_int_equal(qv_hnsw_save(h, pa, &err), QV_OK);
+    assert_int_equal(qv_hnsw_load(pa, &st, &g, &err), QV_OK);
+    assert_int_equal(qv_hnsw_size(g), 0);
+    assert_int_equal(qv_hnsw_search(g, v, 5, 10, NULL, NULL, ids, sc, &found, &err), QV_OK);
+    assert_int_equal(found, 0);
+    qv_hnsw_free(g);
+    qv_hnsw_free(h);
+}
+
+/* A store behind a callback gives the same graph as a flat one. */
+static const float *get_vec(void *ctx, uint32_t id) {
+    const dataset *d = ctx;
+    return d->base + (size_t)id * d->dim;
+}
+
+static void test_store_callback(void **state) {
+    dataset d = make_data(under_valgrind() ? 400 : 1500, 20, DIM, 10, 14, true);
+    qv_hnsw *a = build_index(&d, QV_DIST_COSINE, 8, 1), *b = NULL;
+    qv_hnsw_store st = {.get = get_vec, .ctx = &d};
+    qv_hnsw_params p = {.m = 8, .ef_construct = 100, .seed = 42};
+    qv_err err;
+    assert_int_equal(qv_hnsw_new(d.dim, QV_DIST_COSINE, &p, &st, &b, &err), QV_OK);
+    assert_int_equal(qv_hnsw_build(b, (uint32_t)d.n, 1, &err), QV_OK);
+    same_results(a, b, &d);
+    qv_hnsw_free(a);
+    qv_hnsw_free(b);
+    free_data(&d);
+}
+
+static void test_bad_params(void **state) {
+    float v[4] = {0};
+    qv_hnsw_store st = {.base = v, .stride = 4}, none = {0}, narrow = {.base = v, .stride = 2};
+    qv_hnsw *h = NULL;
+    qv_err err;
+    qv_hnsw_params p1 = {.m = 1};
+    assert_int_equal(qv_hnsw_new(4, QV_DIST_COSINE, &p1, &st, &h, &err), QV_EBADINPUT);
+    qv_hnsw_params pbig = {.m = QV_HNSW_MAX_M + 1};
+    assert_int_equal(qv_hnsw_new(4, QV_DIST_COSINE, &pbig, &st, &h, &err), QV_EBADINPUT);
+    assert_int_equal(qv_hnsw_new(0, QV_DIST_COSINE, NULL, &st, &h, &err), QV_EBADINPUT);
+    assert_int_equal(qv_hnsw_new(4, (qv_distance)9, NULL, &st, &h, &err), QV_EBADINPUT);
+    assert_int_equal(qv_hnsw_new(4, QV_DIST_COSINE, NULL, &none, &h, &err), QV_EBADINPUT);
+    assert_int_equal(qv_hnsw_new(4, QV_DIST_COSINE, NULL, &narrow, &h, &err), QV_EBADINPUT);
+    qv_hnsw_free(NULL);
+}
+
+/* Concurrent searches on one finished graph (TSan checks the scratch
+ * stack); each thread's results equal the single-threaded ones. */
+typedef struct search_job {
+    const qv_hnsw *h;
+    const dataset *d;
+    const uint32_t *want; /* nq x K */
+    int bad;
+} search_job;
+
+static void *search_thread(void *arg) {
+    search_job *j = arg;
+    for (int rep = 0; rep < 3; rep++)
+        for (size_t qi = 0; qi < j->d->nq; qi++) {
+            uint32_t ids[K];
+            size_t found;
+            qv_err err;
+            if (qv_hnsw_search(j->h, j->d->queries + qi * j->d->dim, K, 40, NULL, NULL, ids, NULL,
+                               &found, &err) != QV_OK ||
+                found != K || memcmp(ids, j->want + qi * K, sizeof ids) != 0)
+                j->bad++;
+        }
+    return NULL;
+}
+
+static void test_concurrent_search(void **state) {
+    dataset d = make_data(under_valgrind() ? 500 : 3000, 50, DIM, 20, 15, true);
+    qv_hnsw *h = build_index(&d, QV_DIST_DOT, 16, 2);
+    uint32_t *want = malloc(d.nq * K * sizeof *want);
+    assert_non_null(want);
+    for (size_t qi = 0; qi < d.nq; qi++) {
+        size_t found;
+        qv_err err;
+        assert_int_equal(qv_hnsw_search(h, d.queries + qi * d.dim, K, 40, NULL, NULL, want + qi * K,
+                                        NULL, &found, &err),
+                         QV_OK);
+        assert_int_equal(found, K);
+    }
+    pthread_t th[3];
+    search_job jobs[3];
+    for (int i = 0; i < 3; i++) {
+        jobs[i] = (search_job){h, &d, want, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, search_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].bad, 0);
+    }
+    free(want);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_params),     cmocka_unit_test(test_tiny),
+        cmocka_unit_test(test_recall_cosine),  cmocka_unit_test(test_recall_dot),
+        cmocka_unit_test(test_recall_euclid),  cmocka_unit_test(test_recall_manhattan),
+        cmocka_unit_test(test_filter),         cmocka_unit_test(test_deleted),
+        cmocka_unit_test(test_incremental),    cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_save_load),      cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_store_callback), cmocka_unit_test(test_concurrent_search),
+    };
+    return cmocka_run_group_tests(tests, dir_setup, dir_teardown);
+}
