@@ -611,7 +611,7 @@ static qv_rc qv_fdec_filter(qv_fdec *d, const jv *v, qv_filter **out) {
 }
 
 qv_rc qv_filter_from_json(qv_arena *a, const jv *json, qv_filter **out, qv_err *err) {
-    qv_fdec d = {a, err, {QV_OK, ""}};
+    qv_fdec d = {a, err, {QV_OK, "", 0}};
     *out = NULL;
     if (!json || json->type == JV_NULL) return QV_OK;
     qv_filter *f = NULL;

@@ -193,6 +193,7 @@ static qv_collection *collection_alloc(const char *dir, const char *name) {
     pthread_rwlock_init(&c->lock, &attr);
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&c->cp_mutex, NULL);
+    qv_strict_limiter_init(&c->limiter, &c->cfg.strict); /* off until the config is read */
     atomic_init(&c->refs, 1);
     atomic_init(&c->dropped, false);
     atomic_init(&c->wal_bytes, 0);
@@ -212,6 +213,7 @@ static void collection_free(qv_collection *c) {
     qv_collection_config_free(&c->cfg);
     pthread_rwlock_destroy(&c->lock);
     pthread_mutex_destroy(&c->cp_mutex);
+    qv_strict_limiter_destroy(&c->limiter);
     free(c->name);
     free(c->dir);
     free(c);
@@ -317,6 +319,7 @@ qv_rc qv_collection_open(const char *dir, const char *name, qv_collection **out,
         collection_free(c);
         return rc;
     }
+    qv_strict_limiter_reset(&c->limiter, &c->cfg.strict);
     rc = open_storage(c, err);
     if (rc) {
         /* Keep it, broken: the user sees status red instead of a dead server. */
@@ -665,6 +668,26 @@ static qv_rc validate(qv_collection *c, qv_arena *a, qv_update_op *op, qv_err *e
     return QV_OK;
 }
 
+/* ---- strict mode ------------------------------------------------------------------ */
+
+/* Bytes of vector storage now: live points times the size of all their
+ * vectors (float32), the estimate Qdrant compares with
+ * max_collection_vector_size_bytes. */
+static uint64_t vector_bytes(const qv_collection *c) {
+    uint64_t per_point = 0;
+    for (uint32_t i = 0; i < c->cfg.nvectors; i++)
+        per_point += (uint64_t)c->cfg.vectors[i].size * 4;
+    return per_point * qv_segment_live_count(c->seg);
+}
+
+/* Points an op touches, its write rate-limit cost (after validate, so a
+ * filter has been resolved to ids). */
+static uint64_t write_cost(const qv_update_op *op) {
+    if (op->kind == QV_OP_UPSERT || op->kind == QV_OP_UPDATE_VECTORS) return op->npoints;
+    if (op->kind == QV_OP_CREATE_INDEX || op->kind == QV_OP_DELETE_INDEX) return 1;
+    return op->nids;
+}
+
 /* ---- the update pipeline -------------------------------------------------------- */
 
 qv_rc qv_collection_update(qv_collection *c, qv_update_op *op, bool wait, uint64_t *op_num,
@@ -674,7 +697,12 @@ qv_rc qv_collection_update(qv_collection *c, qv_update_op *op, bool wait, uint64
     qv_arena a;
     qv_arena_init(&a);
     pthread_rwlock_wrlock(&c->lock);
-    qv_rc rc = validate(c, &a, op, err);
+    const qv_strict_config *sc = &c->cfg.strict;
+    qv_rc rc = qv_strict_check_update(sc, &c->indexes, op, qv_segment_live_count(c->seg),
+                                      vector_bytes(c), err);
+    if (rc == QV_OK) rc = validate(c, &a, op, err);
+    if (rc == QV_OK && qv_strict_enabled(sc))
+        rc = qv_strict_charge(&c->limiter, true, write_cost(op), err);
     uint8_t *rec = NULL;
     size_t len = 0;
     uint64_t opnum = 0;
@@ -714,6 +742,9 @@ qv_rc qv_collection_update_config(qv_collection *c, qv_collection_config *newcfg
         qv_arena_init(&newcfg->arena);
         memset(newcfg, 0, sizeof *newcfg);
         qv_collection_config_free(&old);
+        /* the rate limits restart with full buckets at the (new) limits, as
+         * Qdrant recreates its rate limiters when a collection is updated */
+        qv_strict_limiter_reset(&c->limiter, &c->cfg.strict);
     }
     pthread_rwlock_unlock(&c->lock);
     return rc;

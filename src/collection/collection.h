@@ -86,6 +86,24 @@ typedef struct qv_wal_config {
     uint64_t wal_capacity_mb, wal_segments_ahead, wal_retain_closed;
 } qv_wal_config;
 
+/* strict_mode_config (StrictModeConfig): every field optional, `enabled`
+ * false by default (Qdrant's shipped config.yaml).  collection/strict.h
+ * lists the fields (name, JSON type, bounds) and enforces them. */
+typedef struct qv_strict_config {
+    qv_opt_bool enabled;
+    qv_opt_u64 max_query_limit, max_timeout;
+    qv_opt_bool unindexed_filtering_retrieve, unindexed_filtering_update;
+    qv_opt_u64 search_max_hnsw_ef;
+    qv_opt_bool search_allow_exact;
+    qv_opt_f64 search_max_oversampling;
+    qv_opt_u64 upsert_max_batchsize, search_max_batchsize, max_collection_vector_size_bytes;
+    qv_opt_u64 read_rate_limit, write_rate_limit, max_collection_payload_size_bytes;
+    qv_opt_u64 max_points_count, filter_max_conditions, condition_max_size;
+    jv multivector_config; /* {vector: {"max_vectors": n}} canonical; JV_NULL if unset */
+    jv sparse_config;      /* {vector: {"max_length": n}} canonical; JV_NULL if unset */
+    qv_opt_u64 max_payload_index_count, max_resident_memory_percent;
+} qv_strict_config;
+
 typedef struct qv_collection_config {
     /* vectors: either one unnamed vector (named_form false, nvectors 1,
      * name "") or a map of named vectors (named_form true, sorted by name). */
@@ -97,11 +115,11 @@ typedef struct qv_collection_config {
     qv_hnsw_config hnsw;
     qv_optimizer_config optimizer;
     qv_wal_config wal;
-    jv sparse_vectors;      /* echoed (JV_NULL if absent); engine: later */
-    jv quantization_config; /* echoed (JV_NULL if absent); engine: later */
-    jv strict_mode_config;  /* echoed (JV_NULL if absent) */
-    jv metadata;            /* echoed (JV_NULL if absent) */
-    qv_arena arena;         /* owns names, jv trees */
+    jv sparse_vectors;       /* echoed (JV_NULL if absent); engine: later */
+    jv quantization_config;  /* echoed (JV_NULL if absent); engine: later */
+    qv_strict_config strict; /* strict_mode_config (maps live in arena) */
+    jv metadata;             /* echoed (JV_NULL if absent) */
+    qv_arena arena;          /* owns names, jv trees */
 } qv_collection_config;
 
 /* Fills Qdrant's defaults for everything but the vectors. */
@@ -138,13 +156,23 @@ typedef enum qv_write_status {
 } qv_write_status;
 
 /* Runs one update operation through the pipeline.  The op is validated
- * (vector names and dimensions, NaN) before anything is written; on error
- * nothing changes.  Cosine vectors in op are normalised in place.  With
+ * (vector names and dimensions, NaN; then strict mode's limits and write
+ * rate limit when enabled) before anything is written; on error nothing
+ * changes.  Cosine vectors in op are normalised in place.  With
  * wait, returns after the WAL holds the op durably and it is visible. */
 qv_rc qv_collection_update(qv_collection *c, qv_update_op *op, bool wait, uint64_t *op_num,
                            qv_write_status *status, qv_err *err);
 
 /* ---- Reads -------------------------------------------------------------- */
+
+/* What a read request says besides its queries, for strict mode: whether
+ * it came through a batch endpoint (search_max_batchsize) and the
+ * `timeout` it asked for (max_timeout).  NULL = neither. */
+typedef struct qv_read_opts {
+    bool batch;
+    bool has_timeout;
+    uint64_t timeout; /* seconds */
+} qv_read_opts;
 
 /* A stored point as readers see it (valid only inside the callback). */
 typedef struct qv_point_view {
@@ -162,21 +190,26 @@ const float *qv_point_vector(const qv_point_view *p, uint32_t vec_index);
 /* Called once per result, in result order. Return false to stop early. */
 typedef bool (*qv_point_cb)(void *ctx, const qv_point_view *p, float score);
 
+/* Every read below first applies the collection's strict mode when it is
+ * enabled (collection/strict.h: limits, filters, exact, then the read rate
+ * limit), so a refused read changes nothing and returns no points. */
+
 /* Looks up ids in the given order; missing ids are skipped.  Duplicates are
  * reported once (first occurrence). */
-qv_rc qv_collection_retrieve(qv_collection *c, const qv_pointid *ids, size_t n, qv_point_cb cb,
-                             void *ctx, qv_err *err);
+qv_rc qv_collection_retrieve(qv_collection *c, const qv_pointid *ids, size_t n,
+                             const qv_read_opts *opts, qv_point_cb cb, void *ctx, qv_err *err);
 
 /* Scroll: points matching filter in ID order starting at *offset
  * (inclusive, NULL = from the start), at most limit.  *next gets the ID
  * after the last one returned, *has_next whether there is one. */
 qv_rc qv_collection_scroll(qv_collection *c, const struct qv_filter *filter,
-                           const qv_pointid *offset, size_t limit, qv_point_cb cb, void *ctx,
-                           qv_pointid *next, bool *has_next, qv_err *err);
+                           const qv_pointid *offset, size_t limit, const qv_read_opts *opts,
+                           qv_point_cb cb, void *ctx, qv_pointid *next, bool *has_next,
+                           qv_err *err);
 
 /* Number of points matching filter (NULL = all). */
-qv_rc qv_collection_count(qv_collection *c, const struct qv_filter *filter, uint64_t *count,
-                          qv_err *err);
+qv_rc qv_collection_count(qv_collection *c, const struct qv_filter *filter,
+                          const qv_read_opts *opts, uint64_t *count, qv_err *err);
 
 /* A nearest-neighbour query (the universal query model's core). */
 typedef enum qv_query_kind {
@@ -195,7 +228,9 @@ typedef struct qv_query {
     size_t limit, offset;
     bool has_threshold;
     float score_threshold;
-    bool exact; /* params.exact (search is exact anyway until HNSW lands) */
+    bool exact;              /* params.exact (search is exact anyway until HNSW lands) */
+    qv_opt_u64 hnsw_ef;      /* params.hnsw_ef (checked by strict mode only) */
+    qv_opt_f64 oversampling; /* params.quantization.oversampling (idem) */
 } qv_query;
 
 /* Runs n queries in one pass over the data (queries with the same `using`
@@ -204,8 +239,8 @@ typedef struct qv_query {
  * (unknown vector name, wrong dimension, missing point id) fail the whole
  * batch before any callback. */
 typedef void (*qv_query_begin_cb)(void *ctx, size_t query_index);
-qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, qv_query_begin_cb begin,
-                          qv_point_cb cb, void *ctx, qv_err *err);
+qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, const qv_read_opts *opts,
+                          qv_query_begin_cb begin, qv_point_cb cb, void *ctx, qv_err *err);
 
 /* ---- Information --------------------------------------------------------- */
 

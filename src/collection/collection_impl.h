@@ -14,6 +14,9 @@
  *   - Checkpoints (flush thread, shutdown) hold it shared: they read a
  *     consistent state while readers go on; writers wait for them.
  *     `cp_mutex` keeps two checkpoints of one collection apart.
+ *   - `limiter` (strict mode's rate limits) has its own mutex, taken
+ *     briefly inside either side of `lock`: concurrent readers charge the
+ *     same read bucket.
  *   - `refs` counts users; the catalog holds one reference while the
  *     collection is listed.
  */
@@ -25,6 +28,7 @@
 
 #include "collection/collection.h"
 #include "collection/field_index.h"
+#include "collection/strict.h"
 #include "storage/segment.h"
 #include "storage/wal.h"
 
@@ -37,7 +41,8 @@ struct qv_collection {
     pthread_mutex_t cp_mutex;
     qv_collection_config cfg;
     qv_segment *seg;
-    qv_index_set indexes; /* declared payload indexes (field_index.h) */
+    qv_index_set indexes;      /* declared payload indexes (field_index.h) */
+    qv_strict_limiter limiter; /* strict mode's read/write rate limits */
     wal *wal;
     uint64_t checkpoint_op;         /* every op <= this is in the checkpoint */
     uint64_t applied_op;            /* last op applied to seg */

@@ -9,6 +9,7 @@
  * wal_config, ...) always appear with their defaults.
  */
 #include "collection/collection.h"
+#include "collection/strict.h"
 
 #include <string.h>
 
@@ -28,6 +29,7 @@ void qv_collection_config_defaults(qv_collection_config *c) {
     };
     c->wal =
         (qv_wal_config){.wal_capacity_mb = 32, .wal_segments_ahead = 0, .wal_retain_closed = 1};
+    qv_strict_config_defaults(&c->strict);
 }
 
 void qv_collection_config_free(qv_collection_config *c) {
@@ -60,7 +62,8 @@ bool qv_collection_config_copy(qv_collection_config *dst, const qv_collection_co
     }
     ok = ok && copy_jv(a, &src->sparse_vectors, &dst->sparse_vectors) &&
          copy_jv(a, &src->quantization_config, &dst->quantization_config) &&
-         copy_jv(a, &src->strict_mode_config, &dst->strict_mode_config) &&
+         copy_jv(a, &src->strict.multivector_config, &dst->strict.multivector_config) &&
+         copy_jv(a, &src->strict.sparse_config, &dst->strict.sparse_config) &&
          copy_jv(a, &src->metadata, &dst->metadata);
     if (!ok) qv_collection_config_free(dst);
     return ok;
@@ -209,14 +212,7 @@ void qv_collection_config_write_json(jw *w, const qv_collection_config *c) {
     else
         jw_null(w);
     jw_key(w, "strict_mode_config");
-    if (c->strict_mode_config.type != JV_NULL) {
-        jw_value(w, &c->strict_mode_config);
-    } else {
-        jw_obj_begin(w);
-        jw_key(w, "enabled");
-        jw_bool(w, false);
-        jw_obj_end(w);
-    }
+    qv_strict_config_write_json(w, &c->strict);
     if (c->metadata.type != JV_NULL) {
         jw_key(w, "metadata");
         jw_value(w, &c->metadata);
@@ -363,7 +359,8 @@ qv_rc qv_collection_config_read_json(const jv *j, qv_collection_config *c, qv_er
         rd_params(&r, p);
     rd_hnsw_opt_wal(&r, j);
     rd_jv(&r, j, "quantization_config", &c->quantization_config);
-    rd_jv(&r, j, "strict_mode_config", &c->strict_mode_config);
+    if (qv_strict_config_read_json(&c->arena, jv_get(j, "strict_mode_config"), &c->strict, NULL))
+        r.bad = true;
     rd_jv(&r, j, "metadata", &c->metadata);
     if (r.bad) {
         qv_collection_config_free(c);

@@ -67,6 +67,16 @@ static qv_rc read_begin(qv_collection *c, qv_err *err) {
     return QV_OK;
 }
 
+/* Strict mode's verdict on a read (rc from its checks, the lock held),
+ * then its read rate limit charged with cost.  On refusal the lock is
+ * released: the caller returns rc at once. */
+static qv_rc read_admit(qv_collection *c, qv_rc rc, uint64_t cost, qv_err *err) {
+    if (rc == QV_OK && qv_strict_enabled(&c->cfg.strict))
+        rc = qv_strict_charge(&c->limiter, false, cost, err);
+    if (rc) pthread_rwlock_unlock(&c->lock);
+    return rc;
+}
+
 /* The ID order of the segment; computing it needs the write lock, so a
  * reader that finds it stale upgrades briefly. */
 static const uint32_t *id_order(qv_collection *c, uint32_t *n) {
@@ -85,10 +95,12 @@ static const uint32_t *id_order(qv_collection *c, uint32_t *n) {
 
 /* ---- retrieve / scroll / count ------------------------------------------------ */
 
-qv_rc qv_collection_retrieve(qv_collection *c, const qv_pointid *ids, size_t n, qv_point_cb cb,
-                             void *ctx, qv_err *err) {
+qv_rc qv_collection_retrieve(qv_collection *c, const qv_pointid *ids, size_t n,
+                             const qv_read_opts *opts, qv_point_cb cb, void *ctx, qv_err *err) {
     qv_rc rc = read_begin(c, err);
     if (rc) return rc;
+    rc = qv_strict_check_read(&c->cfg.strict, &c->indexes, NULL, 0, opts, err);
+    if ((rc = read_admit(c, rc, n, err))) return rc;
     for (size_t i = 0; i < n; i++) {
         uint32_t off;
         bool dup = false;
@@ -140,10 +152,13 @@ static uint32_t lower_bound(const qv_segment *s, const uint32_t *order, uint32_t
 }
 
 qv_rc qv_collection_scroll(qv_collection *c, const qv_filter *filter, const qv_pointid *offset,
-                           size_t limit, qv_point_cb cb, void *ctx, qv_pointid *next,
-                           bool *has_next, qv_err *err) {
+                           size_t limit, const qv_read_opts *opts, qv_point_cb cb, void *ctx,
+                           qv_pointid *next, bool *has_next, qv_err *err) {
+    *has_next = false;
     qv_rc rc = read_begin(c, err);
     if (rc) return rc;
+    rc = qv_strict_check_read(&c->cfg.strict, &c->indexes, filter, limit, opts, err);
+    if ((rc = read_admit(c, rc, 1 + qv_strict_filter_cost(filter), err))) return rc;
     uint32_t n, *owned;
     const uint32_t *order = ordered(c, &n, &owned);
     *has_next = false;
@@ -169,9 +184,12 @@ qv_rc qv_collection_scroll(qv_collection *c, const qv_filter *filter, const qv_p
     return QV_OK;
 }
 
-qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, uint64_t *count, qv_err *err) {
+qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, const qv_read_opts *opts,
+                          uint64_t *count, qv_err *err) {
     qv_rc rc = read_begin(c, err);
     if (rc) return rc;
+    rc = qv_strict_check_read(&c->cfg.strict, &c->indexes, filter, 0, opts, err);
+    if ((rc = read_admit(c, rc, 1 + qv_strict_filter_cost(filter), err))) return rc;
     uint64_t k = 0;
     if (!filter) {
         k = qv_segment_live_count(c->seg);
@@ -558,10 +576,14 @@ static void emit_by_id(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) {
     free(owned);
 }
 
-qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, qv_query_begin_cb begin,
-                          qv_point_cb cb, void *ctx, qv_err *err) {
+qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, const qv_read_opts *opts,
+                          qv_query_begin_cb begin, qv_point_cb cb, void *ctx, qv_err *err) {
     qv_rc rc = read_begin(c, err);
     if (rc) return rc;
+    uint64_t cost = 0;
+    for (size_t i = 0; i < n; i++) cost += 1 + qv_strict_filter_cost(queries[i].filter);
+    rc = qv_strict_check_queries(&c->cfg.strict, &c->indexes, queries, n, opts, err);
+    if ((rc = read_admit(c, rc, cost, err))) return rc;
     qstate *st = calloc(n ? n : 1, sizeof(qstate));
     if (!st) rc = qv_fail(err, QV_ENOMEM, "out of memory");
     for (size_t i = 0; rc == QV_OK && i < n; i++) {

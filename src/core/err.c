@@ -13,13 +13,27 @@ qv_rc qv_fail(qv_err *err, qv_rc kind, const char *fmt, ...) {
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
         err->kind = kind;
+        err->retry_after = 0;
     }
     return kind;
+}
+
+qv_rc qv_fail_retry(qv_err *err, unsigned secs, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->kind = QV_ERATELIMITED;
+        err->retry_after = secs;
+    }
+    return QV_ERATELIMITED;
 }
 
 void qv_err_clear(qv_err *err) {
     if (!err) return;
     err->kind = QV_OK;
+    err->retry_after = 0;
     err->msg[0] = '\0';
 }
 
@@ -61,6 +75,8 @@ const char *qv_rc_name(qv_rc rc) {
         return "unauthenticated";
     case QV_EFORBIDDEN:
         return "forbidden";
+    case QV_ERATELIMITED:
+        return "rate limited";
     }
     return "unknown";
 }

@@ -25,6 +25,13 @@
  *   QV_ENOMEM         500   "Service internal error: "       RESOURCE_EXHAUSTED
  *   QV_EUNAUTHENTICATED 401 (no prefix; REST: plain text)  UNAUTHENTICATED
  *   QV_EFORBIDDEN     403   "Forbidden: "                    PERMISSION_DENIED
+ *   QV_ERATELIMITED   429   "Rate limiting exceeded: "       RESOURCE_EXHAUSTED
+ *
+ * QV_ERATELIMITED carries qv_err.retry_after: the whole seconds after which
+ * the same request can succeed (>= 1), or 0 when waiting cannot help (the
+ * request costs more than the limit allows at all).  REST sends it as the
+ * `Retry-After` header, gRPC as `retry-after` trailing metadata; both are
+ * left out when it is 0, as Qdrant does.  Set it with qv_fail_retry.
  *
  * The message stored in qv_err carries no prefix; the API layer adds it.
  * A function that fails must leave the state it was given unchanged unless
@@ -54,6 +61,7 @@ typedef enum qv_rc {
     QV_ENOMEM,
     QV_EUNAUTHENTICATED, /* no or unknown API key (api/auth.h) */
     QV_EFORBIDDEN,       /* the key does not allow this operation */
+    QV_ERATELIMITED,     /* strict mode's read/write rate limit (retry_after) */
 } qv_rc;
 
 /* Room for the message; longer messages are truncated (never overflowed). */
@@ -62,11 +70,16 @@ typedef enum qv_rc {
 typedef struct qv_err {
     qv_rc kind;
     char msg[QV_ERR_MSG_MAX];
+    unsigned retry_after; /* QV_ERATELIMITED only: seconds, 0 = none */
 } qv_err;
 
 /* Records kind and a printf-style message into *err (err may be NULL) and
  * returns kind, so that callers can write `return qv_fail(err, ...)`. */
 qv_rc qv_fail(qv_err *err, qv_rc kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* As qv_fail with kind QV_ERATELIMITED and err->retry_after = secs. */
+qv_rc qv_fail_retry(qv_err *err, unsigned secs, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Clears *err to QV_OK with an empty message. */
 void qv_err_clear(qv_err *err);

@@ -97,7 +97,7 @@ static void check_query(qv_collection *c, const float *q, size_t k, uint64_t ski
     qv_query query = {.kind = QV_QUERY_NEAREST, .using = "", .vector = qq, .dim = DIM, .limit = k};
     hits h = {.n = 0};
     qv_err err;
-    assert_int_equal(qv_collection_query(c, &query, 1, NULL, collect, &h, &err), QV_OK);
+    assert_int_equal(qv_collection_query(c, &query, 1, NULL, NULL, collect, &h, &err), QV_OK);
     /* oracle: selection by score desc, id asc */
     bool used[NPTS] = {false};
     assert_int_equal(h.n, k);
@@ -133,7 +133,7 @@ static void delete_below(qv_collection *c, uint64_t n) {
 
 static uint64_t count(qv_collection *c) {
     uint64_t n = 0;
-    assert_int_equal(qv_collection_count(c, NULL, &n, NULL), QV_OK);
+    assert_int_equal(qv_collection_count(c, NULL, NULL, &n, NULL), QV_OK);
     return n;
 }
 
@@ -251,10 +251,12 @@ static void test_parallel_scan_matches_brute_force(void **state) {
     /* once as one batch (one shared pass), once query by query */
     static hits h[NQ], h1[NQ];
     batch_ctx bc = {h, 0};
-    assert_int_equal(qv_collection_query(c, q, NQ, batch_begin, batch_collect, &bc, &err), QV_OK);
+    assert_int_equal(qv_collection_query(c, q, NQ, NULL, batch_begin, batch_collect, &bc, &err),
+                     QV_OK);
     for (int i = 0; i < NQ; i++) {
         h1[i].n = 0;
-        assert_int_equal(qv_collection_query(c, &q[i], 1, NULL, collect, &h1[i], &err), QV_OK);
+        assert_int_equal(qv_collection_query(c, &q[i], 1, NULL, NULL, collect, &h1[i], &err),
+                         QV_OK);
         assert_int_equal(h1[i].n, h[i].n);
         assert_memory_equal(h1[i].ids, h[i].ids, sizeof(uint64_t) * h[i].n);
     }

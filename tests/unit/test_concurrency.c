@@ -92,17 +92,19 @@ static void *reader(void *arg) {
         for (int k = 0; k < DIM; k++) q[k] = (float)((rounds + k) % 5);
         qv_query query = {
             .kind = QV_QUERY_NEAREST, .using = "", .vector = q, .dim = DIM, .limit = 10};
-        if (qv_collection_query(coll, &query, 1, NULL, check_point, &bad, NULL) != QV_OK) bad++;
+        if (qv_collection_query(coll, &query, 1, NULL, NULL, check_point, &bad, NULL) != QV_OK)
+            bad++;
         qv_pointid next;
         bool has_next;
-        if (qv_collection_scroll(coll, NULL, NULL, 50, check_point, &bad, &next, &has_next, NULL) !=
-            QV_OK)
+        if (qv_collection_scroll(coll, NULL, NULL, 50, NULL, check_point, &bad, &next, &has_next,
+                                 NULL) != QV_OK)
             bad++;
         uint64_t n;
-        if (qv_collection_count(coll, NULL, &n, NULL) != QV_OK || n > WRITERS * IDS_PER_WRITER)
+        if (qv_collection_count(coll, NULL, NULL, &n, NULL) != QV_OK ||
+            n > WRITERS * IDS_PER_WRITER)
             bad++;
         qv_pointid ids[3] = {qv_pointid_num(1), qv_pointid_num(1001), qv_pointid_num(2002)};
-        qv_collection_retrieve(coll, ids, 3, check_point, &bad, NULL);
+        qv_collection_retrieve(coll, ids, 3, NULL, check_point, &bad, NULL);
         rounds++;
     }
     return (void *)(intptr_t)bad;
@@ -135,7 +137,7 @@ static void test_parallel_reads_and_writes(void **state) {
     assert_int_equal(bad, 0);
     /* Final state: each writer's last round for each ID decides presence. */
     uint64_t n;
-    assert_int_equal(qv_collection_count(coll, NULL, &n, NULL), QV_OK);
+    assert_int_equal(qv_collection_count(coll, NULL, NULL, &n, NULL), QV_OK);
     uint64_t expect = 0;
     for (int id = 0; id < IDS_PER_WRITER; id++) {
         int last = -1;

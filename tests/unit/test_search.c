@@ -236,7 +236,8 @@ static void run_batch(const fixture *f, qspec *qs, size_t from, size_t n, hits *
     }
     batch_ctx bc = {out + from, 0};
     qv_err err;
-    assert_int_equal(qv_collection_query(f->c, q, n, batch_begin, batch_collect, &bc, &err), QV_OK);
+    assert_int_equal(qv_collection_query(f->c, q, n, NULL, batch_begin, batch_collect, &bc, &err),
+                     QV_OK);
     for (size_t j = 0; j < n; j++) free(mine[j]);
 }
 

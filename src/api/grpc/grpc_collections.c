@@ -16,7 +16,12 @@
  * Threading: handlers run on a completion-queue thread; the catalog and
  * collections do their own locking.
  *
- * What it does not do yet: quantization, sparse vectors, strict mode,
+ * Strict mode: StrictModeConfig becomes the REST strict_mode_config JSON
+ * too (scalars by name, the two per-vector maps by hand), so its merge and
+ * validation are the REST decoder's; Get reports the collection's
+ * qv_strict_config field by field (collection/strict.h's table).
+ *
+ * What it does not do yet: quantization, sparse vectors,
  * multivectors and custom sharding in Create / Update (INVALID_ARGUMENT or
  * UNIMPLEMENTED "... not supported yet"); Get does not report quantization.
  * Aliases resolve in every RPC that looks a collection up
@@ -29,6 +34,7 @@
 #include "api/grpc/grpc_internal.h"
 #include "api/rest/decode.h"
 #include "api/version.h"
+#include "collection/strict.h"
 #include "core/distance.h"
 
 #define QV_GRPC_JOBJ_CAP 32
@@ -84,6 +90,9 @@ static void qv_grpc_set_num(ProtobufCMessage *m, const char *name, double d, uin
         break;
     case PROTOBUF_C_TYPE_DOUBLE:
         *(double *)p = d;
+        break;
+    case PROTOBUF_C_TYPE_FLOAT:
+        *(float *)p = (float)d;
         break;
     case PROTOBUF_C_TYPE_BOOL:
         *(protobuf_c_boolean *)p = b;
@@ -156,6 +165,9 @@ static void qv_grpc_scalars_to_jv(qv_grpc_req *rq, const ProtobufCMessage *m, jv
             break;
         case PROTOBUF_C_TYPE_DOUBLE:
             if ((v = qv_grpc_jadd(o, f->name))) v->type = JV_DBL, v->v.d = *(const double *)p;
+            break;
+        case PROTOBUF_C_TYPE_FLOAT:
+            if ((v = qv_grpc_jadd(o, f->name))) v->type = JV_DBL, v->v.d = *(const float *)p;
             break;
         case PROTOBUF_C_TYPE_BOOL:
             if ((v = qv_grpc_jadd(o, f->name)))
@@ -268,6 +280,59 @@ static void qv_grpc_sections_jv(qv_grpc_req *rq, jv *body, const Qdrant__HnswCon
     if (opt) qv_grpc_optimizers_jv(rq, opt, qv_grpc_jadd(body, "optimizers_config"));
 }
 
+/* {key: {inner: value}} of a strict-mode per-vector map (value unset when
+ * !has[i]); n entries. */
+static void qv_grpc_strict_map_jv(qv_grpc_req *rq, jv *o, const char *inner, size_t n,
+                                  const char **keys, const bool *has, const uint64_t *vals) {
+    o->type = JV_OBJ;
+    o->len = (uint32_t)n;
+    o->v.members = qv_grpc_alloc(rq, (n ? n : 1) * sizeof(jv_member));
+    for (size_t i = 0; i < n; i++) {
+        jv_member *m = &o->v.members[i];
+        m->key = keys[i] ? keys[i] : "";
+        m->klen = (uint32_t)strlen(m->key);
+        qv_grpc_jobj(rq, &m->val);
+        if (has[i]) qv_grpc_ju64(qv_grpc_jadd(&m->val, inner), vals[i]);
+    }
+}
+
+/* StrictModeConfig -> the REST strict_mode_config object. */
+static void qv_grpc_strict_jv(qv_grpc_req *rq, const Qdrant__StrictModeConfig *sm, jv *o) {
+    qv_grpc_scalars_to_jv(rq, &sm->base, o);
+    const Qdrant__StrictModeMultivectorConfig *mv =
+        sm->_multivector_config_case ? sm->multivector_config : NULL;
+    if (mv) {
+        size_t n = mv->n_multivector_config;
+        const char **keys = qv_grpc_alloc(rq, (n ? n : 1) * sizeof *keys);
+        bool *has = qv_grpc_alloc(rq, (n ? n : 1) * sizeof *has);
+        uint64_t *vals = qv_grpc_alloc(rq, (n ? n : 1) * sizeof *vals);
+        for (size_t i = 0; i < n; i++) {
+            const Qdrant__StrictModeMultivectorConfig__MultivectorConfigEntry *e =
+                mv->multivector_config[i];
+            keys[i] = e->key;
+            has[i] = e->value && e->value->_max_vectors_case;
+            vals[i] = has[i] ? e->value->max_vectors : 0;
+        }
+        qv_grpc_strict_map_jv(rq, qv_grpc_jadd(o, "multivector_config"), "max_vectors", n, keys,
+                              has, vals);
+    }
+    const Qdrant__StrictModeSparseConfig *sp = sm->_sparse_config_case ? sm->sparse_config : NULL;
+    if (sp) {
+        size_t n = sp->n_sparse_config;
+        const char **keys = qv_grpc_alloc(rq, (n ? n : 1) * sizeof *keys);
+        bool *has = qv_grpc_alloc(rq, (n ? n : 1) * sizeof *has);
+        uint64_t *vals = qv_grpc_alloc(rq, (n ? n : 1) * sizeof *vals);
+        for (size_t i = 0; i < n; i++) {
+            const Qdrant__StrictModeSparseConfig__SparseConfigEntry *e = sp->sparse_config[i];
+            keys[i] = e->key;
+            has[i] = e->value && e->value->_max_length_case;
+            vals[i] = has[i] ? e->value->max_length : 0;
+        }
+        qv_grpc_strict_map_jv(rq, qv_grpc_jadd(o, "sparse_config"), "max_length", n, keys, has,
+                              vals);
+    }
+}
+
 static qv_rc qv_grpc_metadata_jv(qv_grpc_req *rq, size_t n, void **entries, jv *body, qv_err *err) {
     if (n == 0) return QV_OK;
     return qv_grpc_payload_in(rq, n, (Qdrant__PointStruct__PayloadEntry **)entries,
@@ -278,7 +343,6 @@ static qv_rc qv_grpc_create_body(qv_grpc_req *rq, const Qdrant__CreateCollection
                                  qv_err *err) {
     if (c->_quantization_config_case) return qv_grpc_unsupported(err, "Quantization");
     if (c->_sparse_vectors_config_case) return qv_grpc_unsupported(err, "Sparse vectors");
-    if (c->_strict_mode_config_case) return qv_grpc_unsupported(err, "Strict mode");
     if (c->_sharding_method_case && c->sharding_method != QDRANT__SHARDING_METHOD__Auto)
         return qv_grpc_unsupported(err, "Custom sharding");
     qv_grpc_jobj(rq, body);
@@ -302,6 +366,8 @@ static qv_rc qv_grpc_create_body(qv_grpc_req *rq, const Qdrant__CreateCollection
         qv_grpc_scalars_to_jv(rq, &c->wal_config->base, qv_grpc_jadd(body, "wal_config"));
     qv_grpc_sections_jv(rq, body, c->_hnsw_config_case ? c->hnsw_config : NULL,
                         c->_optimizers_config_case ? c->optimizers_config : NULL);
+    if (c->_strict_mode_config_case && c->strict_mode_config)
+        qv_grpc_strict_jv(rq, c->strict_mode_config, qv_grpc_jadd(body, "strict_mode_config"));
     return qv_grpc_metadata_jv(rq, c->n_metadata, (void **)c->metadata, body, err);
 }
 
@@ -309,13 +375,14 @@ static qv_rc qv_grpc_update_body(qv_grpc_req *rq, const Qdrant__UpdateCollection
                                  qv_err *err) {
     if (u->_quantization_config_case) return qv_grpc_unsupported(err, "Quantization");
     if (u->_sparse_vectors_config_case) return qv_grpc_unsupported(err, "Sparse vectors");
-    if (u->_strict_mode_config_case) return qv_grpc_unsupported(err, "Strict mode");
     if (u->_vectors_config_case) return qv_grpc_unsupported(err, "Updating vector parameters");
     qv_grpc_jobj(rq, body);
     if (u->_params_case && u->params)
         qv_grpc_scalars_to_jv(rq, &u->params->base, qv_grpc_jadd(body, "params"));
     qv_grpc_sections_jv(rq, body, u->_hnsw_config_case ? u->hnsw_config : NULL,
                         u->_optimizers_config_case ? u->optimizers_config : NULL);
+    if (u->_strict_mode_config_case && u->strict_mode_config)
+        qv_grpc_strict_jv(rq, u->strict_mode_config, qv_grpc_jadd(body, "strict_mode_config"));
     return qv_grpc_metadata_jv(rq, u->n_metadata, (void **)u->metadata, body, err);
 }
 
@@ -587,6 +654,72 @@ static Qdrant__WalConfigDiff *qv_grpc_wal_out(qv_grpc_req *rq, const qv_wal_conf
     return o;
 }
 
+/* The per-vector map entries of a strict-mode MAP field ({name: {inner}}),
+ * as the caller's entry/value constructors build them. */
+static uint64_t qv_grpc_strict_inner(const jv *entry, const char *inner, bool *has) {
+    uint64_t v = 0;
+    const jv *x = entry->type == JV_OBJ ? jv_get(entry, inner) : NULL;
+    *has = x && jv_to_u64(x, &v);
+    return v;
+}
+
+static Qdrant__StrictModeConfig *qv_grpc_strict_out(qv_grpc_req *rq, const qv_strict_config *c) {
+    Qdrant__StrictModeConfig *o =
+        QV_GRPC_NEW(rq, Qdrant__StrictModeConfig, qdrant__strict_mode_config__init);
+    for (size_t i = 0; i < qv_strict_nfields; i++) {
+        const qv_strict_field *f = &qv_strict_fields[i];
+        const void *p = qv_strict_cslot(c, f);
+        if (f->kind == QV_STRICT_BOOL && ((const qv_opt_bool *)p)->has)
+            qv_grpc_set_bool(&o->base, f->name, ((const qv_opt_bool *)p)->v);
+        else if (f->kind == QV_STRICT_U64 && ((const qv_opt_u64 *)p)->has)
+            qv_grpc_set_u64(&o->base, f->name, ((const qv_opt_u64 *)p)->v);
+        else if (f->kind == QV_STRICT_F64 && ((const qv_opt_f64 *)p)->has)
+            qv_grpc_set_f64(&o->base, f->name, ((const qv_opt_f64 *)p)->v);
+    }
+    const jv *mv = &c->multivector_config, *sp = &c->sparse_config;
+    if (mv->type == JV_OBJ) {
+        Qdrant__StrictModeMultivectorConfig *m = QV_GRPC_NEW(
+            rq, Qdrant__StrictModeMultivectorConfig, qdrant__strict_mode_multivector_config__init);
+        m->n_multivector_config = mv->len;
+        m->multivector_config = qv_grpc_alloc(rq, (mv->len ? mv->len : 1) * sizeof(void *));
+        for (uint32_t i = 0; i < mv->len; i++) {
+            Qdrant__StrictModeMultivectorConfig__MultivectorConfigEntry *e =
+                QV_GRPC_NEW(rq, Qdrant__StrictModeMultivectorConfig__MultivectorConfigEntry,
+                            qdrant__strict_mode_multivector_config__multivector_config_entry__init);
+            e->key = qv_grpc_strdup(rq, mv->v.members[i].key, mv->v.members[i].klen);
+            e->value = QV_GRPC_NEW(rq, Qdrant__StrictModeMultivector,
+                                   qdrant__strict_mode_multivector__init);
+            bool has;
+            uint64_t v = qv_grpc_strict_inner(&mv->v.members[i].val, "max_vectors", &has);
+            if (has) qv_grpc_set_u64(&e->value->base, "max_vectors", v);
+            m->multivector_config[i] = e;
+        }
+        o->_multivector_config_case =
+            QDRANT__STRICT_MODE_CONFIG___MULTIVECTOR_CONFIG_MULTIVECTOR_CONFIG;
+        o->multivector_config = m;
+    }
+    if (sp->type == JV_OBJ) {
+        Qdrant__StrictModeSparseConfig *m = QV_GRPC_NEW(rq, Qdrant__StrictModeSparseConfig,
+                                                        qdrant__strict_mode_sparse_config__init);
+        m->n_sparse_config = sp->len;
+        m->sparse_config = qv_grpc_alloc(rq, (sp->len ? sp->len : 1) * sizeof(void *));
+        for (uint32_t i = 0; i < sp->len; i++) {
+            Qdrant__StrictModeSparseConfig__SparseConfigEntry *e =
+                QV_GRPC_NEW(rq, Qdrant__StrictModeSparseConfig__SparseConfigEntry,
+                            qdrant__strict_mode_sparse_config__sparse_config_entry__init);
+            e->key = qv_grpc_strdup(rq, sp->v.members[i].key, sp->v.members[i].klen);
+            e->value = QV_GRPC_NEW(rq, Qdrant__StrictModeSparse, qdrant__strict_mode_sparse__init);
+            bool has;
+            uint64_t v = qv_grpc_strict_inner(&sp->v.members[i].val, "max_length", &has);
+            if (has) qv_grpc_set_u64(&e->value->base, "max_length", v);
+            m->sparse_config[i] = e;
+        }
+        o->_sparse_config_case = QDRANT__STRICT_MODE_CONFIG___SPARSE_CONFIG_SPARSE_CONFIG;
+        o->sparse_config = m;
+    }
+    return o;
+}
+
 static Qdrant__CollectionConfig *qv_grpc_config_out(qv_grpc_req *rq,
                                                     const qv_collection_config *c) {
     Qdrant__CollectionConfig *o =
@@ -595,6 +728,8 @@ static Qdrant__CollectionConfig *qv_grpc_config_out(qv_grpc_req *rq,
     o->hnsw_config = qv_grpc_hnsw_out(rq, &c->hnsw);
     o->optimizer_config = qv_grpc_optimizer_out(rq, &c->optimizer);
     o->wal_config = qv_grpc_wal_out(rq, &c->wal);
+    o->_strict_mode_config_case = QDRANT__COLLECTION_CONFIG___STRICT_MODE_CONFIG_STRICT_MODE_CONFIG;
+    o->strict_mode_config = qv_grpc_strict_out(rq, &c->strict);
     if (c->metadata.type == JV_OBJ)
         o->metadata = (Qdrant__CollectionConfig__MetadataEntry **)qv_grpc_kvs_out(
             rq, &c->metadata, &qdrant__collection_config__metadata_entry__descriptor,

@@ -564,7 +564,8 @@ qv_rc qv_grpc_h_get(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) {
     qv_collection *c = qv_grpc_collection(rq, g->collection_name, err);
     if (!c) return err->kind;
     qv_rc rc = qv_grpc_out_init(&o, rq, c, false, err);
-    if (!rc) rc = qv_collection_retrieve(c, ids, g->n_ids, qv_grpc_on_point, &o, err);
+    qv_read_opts opts = {false, g->_timeout_case != 0, g->timeout};
+    if (!rc) rc = qv_collection_retrieve(c, ids, g->n_ids, &opts, qv_grpc_on_point, &o, err);
     qv_collection_release(c);
     if (rc) return rc;
     Qdrant__GetResponse *r = QV_GRPC_NEW(rq, Qdrant__GetResponse, qdrant__get_response__init);
@@ -595,9 +596,10 @@ qv_rc qv_grpc_h_scroll(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err)
     qv_pointid next;
     bool has_next = false;
     rc = qv_grpc_out_init(&o, rq, c, false, err);
+    qv_read_opts opts = {false, s->_timeout_case != 0, s->timeout};
     if (!rc)
-        rc = qv_collection_scroll(c, filter, has_offset ? &offset : NULL, limit, qv_grpc_on_point,
-                                  &o, &next, &has_next, err);
+        rc = qv_collection_scroll(c, filter, has_offset ? &offset : NULL, limit, &opts,
+                                  qv_grpc_on_point, &o, &next, &has_next, err);
     qv_collection_release(c);
     if (rc) return rc;
     Qdrant__ScrollResponse *r =
@@ -621,7 +623,8 @@ qv_rc qv_grpc_h_count(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) 
     qv_collection *c = qv_grpc_collection(rq, q->collection_name, err);
     if (!c) return err->kind;
     uint64_t n = 0;
-    rc = qv_collection_count(c, filter, &n, err);
+    qv_read_opts opts = {false, q->_timeout_case != 0, q->timeout};
+    rc = qv_collection_count(c, filter, &opts, &n, err);
     qv_collection_release(c);
     if (rc) return rc;
     Qdrant__CountResponse *r = QV_GRPC_NEW(rq, Qdrant__CountResponse, qdrant__count_response__init);
@@ -650,14 +653,14 @@ static bool qv_grpc_on_batch_point(void *ctx, const qv_point_view *p, float scor
 /* Runs n queries in one pass (qv_collection_query) and collects each one's
  * ScoredPoints into outs[i] (whose selectors the caller has set). */
 static qv_rc qv_grpc_run_queries(qv_grpc_req *rq, const char *name, qv_query *qs, qv_grpc_out *outs,
-                                 size_t n, qv_err *err) {
+                                 size_t n, const qv_read_opts *opts, qv_err *err) {
     qv_collection *c = qv_grpc_collection(rq, name, err);
     if (!c) return err->kind;
     qv_rc rc = QV_OK;
     for (size_t i = 0; i < n && !rc; i++) rc = qv_grpc_out_init(&outs[i], rq, c, true, err);
     qv_grpc_batch b = {outs, 0};
     if (!rc && n > 0)
-        rc = qv_collection_query(c, qs, n, qv_grpc_on_begin, qv_grpc_on_batch_point, &b, err);
+        rc = qv_collection_query(c, qs, n, opts, qv_grpc_on_begin, qv_grpc_on_batch_point, &b, err);
     qv_collection_release(c);
     return rc;
 }
@@ -691,6 +694,15 @@ static qv_rc qv_grpc_query_kind(const Qdrant__QueryPoints *qp, qv_query *q, qv_e
     return qv_grpc_unsupported(err, "Sparse, multi-dense and inference query vectors");
 }
 
+/* SearchParams: exact, and what strict mode checks (hnsw_ef, oversampling). */
+static void qv_grpc_search_params(const Qdrant__SearchParams *sp, qv_query *q) {
+    if (!sp) return;
+    q->exact = sp->_exact_case && sp->exact;
+    if (sp->_hnsw_ef_case) q->hnsw_ef = (qv_opt_u64){true, sp->hnsw_ef};
+    const Qdrant__QuantizationSearchParams *qz = sp->_quantization_case ? sp->quantization : NULL;
+    if (qz && qz->_oversampling_case) q->oversampling = (qv_opt_f64){true, qz->oversampling};
+}
+
 /* QueryPoints -> qv_query and the output selectors. */
 static qv_rc qv_grpc_query_in(qv_grpc_req *rq, const Qdrant__QueryPoints *qp, qv_query *q,
                               qv_grpc_out *o, qv_err *err) {
@@ -708,8 +720,7 @@ static qv_rc qv_grpc_query_in(qv_grpc_req *rq, const Qdrant__QueryPoints *qp, qv
     q->offset = qp->_offset_case ? qp->offset : 0;
     q->has_threshold = qp->_score_threshold_case != 0;
     q->score_threshold = qp->score_threshold;
-    const Qdrant__SearchParams *sp = qp->_params_case ? qp->params : NULL;
-    q->exact = sp && sp->_exact_case && sp->exact;
+    qv_grpc_search_params(qp->_params_case ? qp->params : NULL, q);
     qv_grpc_payload_sel(qp->_with_payload_case ? qp->with_payload : NULL, false, &o->ps);
     qv_grpc_vector_sel(qp->_with_vectors_case ? qp->with_vectors : NULL, &o->vs);
     return QV_OK;
@@ -730,7 +741,7 @@ static qv_rc qv_grpc_search_in(qv_grpc_req *rq, const Qdrant__SearchPoints *sp, 
     q->offset = sp->_offset_case ? sp->offset : 0;
     q->has_threshold = sp->_score_threshold_case != 0;
     q->score_threshold = sp->score_threshold;
-    q->exact = sp->params && sp->params->_exact_case && sp->params->exact;
+    qv_grpc_search_params(sp->params, q);
     qv_filter *filter = NULL;
     qv_rc rc = qv_grpc_filter_in(rq, sp->filter, &filter, err);
     q->filter = filter;
@@ -744,7 +755,8 @@ qv_rc qv_grpc_h_query(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) 
     qv_query q;
     qv_grpc_out o;
     qv_rc rc = qv_grpc_query_in(rq, qp, &q, &o, err);
-    if (rc || (rc = qv_grpc_run_queries(rq, qp->collection_name, &q, &o, 1, err))) return rc;
+    qv_read_opts opts = {false, qp->_timeout_case != 0, qp->timeout};
+    if (rc || (rc = qv_grpc_run_queries(rq, qp->collection_name, &q, &o, 1, &opts, err))) return rc;
     Qdrant__QueryResponse *r = QV_GRPC_NEW(rq, Qdrant__QueryResponse, qdrant__query_response__init);
     r->n_result = o.n;
     r->result = (Qdrant__ScoredPoint **)o.items;
@@ -758,7 +770,8 @@ qv_rc qv_grpc_h_search(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err)
     qv_query q;
     qv_grpc_out o;
     qv_rc rc = qv_grpc_search_in(rq, sp, &q, &o, err);
-    if (rc || (rc = qv_grpc_run_queries(rq, sp->collection_name, &q, &o, 1, err))) return rc;
+    qv_read_opts opts = {false, sp->_timeout_case != 0, sp->timeout};
+    if (rc || (rc = qv_grpc_run_queries(rq, sp->collection_name, &q, &o, 1, &opts, err))) return rc;
     Qdrant__SearchResponse *r =
         QV_GRPC_NEW(rq, Qdrant__SearchResponse, qdrant__search_response__init);
     r->n_result = o.n;
@@ -787,7 +800,9 @@ qv_rc qv_grpc_h_query_batch(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err 
     qv_rc rc = QV_OK;
     for (size_t i = 0; i < n && !rc; i++)
         rc = qv_grpc_query_in(rq, b->query_points[i], &qs[i], &outs[i], err);
-    if (rc || (rc = qv_grpc_run_queries(rq, b->collection_name, qs, outs, n, err))) return rc;
+    qv_read_opts opts = {true, b->_timeout_case != 0, b->timeout};
+    if (rc || (rc = qv_grpc_run_queries(rq, b->collection_name, qs, outs, n, &opts, err)))
+        return rc;
     Qdrant__QueryBatchResponse *r =
         QV_GRPC_NEW(rq, Qdrant__QueryBatchResponse, qdrant__query_batch_response__init);
     r->n_result = n;
@@ -805,7 +820,9 @@ qv_rc qv_grpc_h_search_batch(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err
     qv_rc rc = QV_OK;
     for (size_t i = 0; i < n && !rc; i++)
         rc = qv_grpc_search_in(rq, b->search_points[i], &qs[i], &outs[i], err);
-    if (rc || (rc = qv_grpc_run_queries(rq, b->collection_name, qs, outs, n, err))) return rc;
+    qv_read_opts opts = {true, b->_timeout_case != 0, b->timeout};
+    if (rc || (rc = qv_grpc_run_queries(rq, b->collection_name, qs, outs, n, &opts, err)))
+        return rc;
     Qdrant__SearchBatchResponse *r =
         QV_GRPC_NEW(rq, Qdrant__SearchBatchResponse, qdrant__search_batch_response__init);
     r->n_result = n;

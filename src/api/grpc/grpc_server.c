@@ -199,6 +199,7 @@ static grpc_status_code qv_grpc_status_of(qv_rc rc) {
         return GRPC_STATUS_UNIMPLEMENTED;
     case QV_ETOOLARGE:
     case QV_ENOMEM:
+    case QV_ERATELIMITED:
         return GRPC_STATUS_RESOURCE_EXHAUSTED;
     case QV_EUNAVAILABLE:
         return GRPC_STATUS_UNAVAILABLE;
@@ -306,6 +307,8 @@ typedef struct qv_grpc_call {
     grpc_byte_buffer *resp;
     grpc_slice details;
     bool has_details;
+    grpc_metadata trailer; /* `retry-after` of a rate-limited call */
+    bool has_trailer;
     int cancelled;
 } qv_grpc_call;
 
@@ -314,6 +317,10 @@ static void qv_grpc_call_free(qv_grpc_call *c) {
     if (c->payload) grpc_byte_buffer_destroy(c->payload);
     if (c->resp) grpc_byte_buffer_destroy(c->resp);
     if (c->has_details) grpc_slice_unref(c->details);
+    if (c->has_trailer) {
+        grpc_slice_unref(c->trailer.key);
+        grpc_slice_unref(c->trailer.value);
+    }
     grpc_metadata_array_destroy(&c->md);
     if (c->call) grpc_call_unref(c->call);
     free(c);
@@ -639,6 +646,17 @@ static void qv_grpc_set_details(qv_grpc_call *c, const qv_err *err) {
              err->kind == QV_EVALIDATION ? "]" : "");
     c->details = grpc_slice_from_copied_string(text);
     c->has_details = true;
+    /* Rate limited: the seconds to wait go out as `retry-after` trailing
+     * metadata (an integer string), which is where Qdrant puts them and
+     * where qdrant-client (Python: ResourceExhaustedResponse.retry_after_s)
+     * and the Rust client's tonic Status read them. */
+    if (err->kind == QV_ERATELIMITED && err->retry_after > 0) {
+        char secs[24];
+        snprintf(secs, sizeof secs, "%u", err->retry_after);
+        c->trailer.key = grpc_slice_from_static_string("retry-after");
+        c->trailer.value = grpc_slice_from_copied_string(secs);
+        c->has_trailer = true;
+    }
 }
 
 /* A call arrived: handle it and start the reply batch. */
@@ -669,7 +687,12 @@ static void qv_grpc_handle(qv_grpc_call *c) {
     }
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = rc ? qv_grpc_status_of(rc) : GRPC_STATUS_OK;
-    ops[n++].data.send_status_from_server.status_details = rc ? &c->details : NULL;
+    ops[n].data.send_status_from_server.status_details = rc ? &c->details : NULL;
+    if (c->has_trailer) {
+        ops[n].data.send_status_from_server.trailing_metadata_count = 1;
+        ops[n].data.send_status_from_server.trailing_metadata = &c->trailer;
+    }
+    n++;
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
     c->stage = QV_GRPC_REPLYING;

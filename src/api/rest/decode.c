@@ -24,11 +24,13 @@
 #include "api/rest/decode.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/json_filter.h"
+#include "collection/strict.h"
 #include "index/filter.h"
 
 /* ======================================================================
@@ -682,6 +684,12 @@ static qv_rc qv_rest_query_common(qv_arena *a, const jv *body, qv_rest_query *ou
         bool ex = false;
         if ((rc = qv_rest_opt_bool(params, "exact", &has, &ex, err))) return rc;
         out->q.exact = ex;
+        qv_opt_u64 *ef = &out->q.hnsw_ef;
+        if ((rc = qv_rest_opt_u64(params, "hnsw_ef", &ef->has, &ef->v, err))) return rc;
+        const jv *qz = qv_rest_field(params, "quantization");
+        if (qz && (rc = qv_rest_need_object(qz, "struct QuantizationSearchParams", err))) return rc;
+        qv_opt_f64 *os = &out->q.oversampling;
+        if (qz && (rc = qv_rest_opt_f64(qz, "oversampling", &os->has, &os->v, err))) return rc;
     }
     if ((rc = qv_rest_with_payload(a, body, false, &out->with_payload, err))) return rc;
     return qv_rest_with_vector(a, body, &out->with_vector, err);
@@ -1043,6 +1051,87 @@ static qv_rc qv_rest_cfg_u32_min1(const jv *obj, const char *key, uint32_t *fiel
     return QV_OK;
 }
 
+/* ---- strict_mode_config ---------------------------------------------------- */
+
+/* A MAP field ({vector: {inner: u64 >= min}}) in its canonical form: only
+ * the inner field, nulls dropped. */
+static qv_rc qv_rest_strict_map(qv_arena *a, const qv_strict_field *f, const jv *v, jv *out,
+                                qv_err *err) {
+    if (v->type != JV_OBJ) return qv_rest_bad_type(err, v, "a map");
+    jv_member *m = qv_arena_calloc(a, sizeof(jv_member) * (v->len ? v->len : 1));
+    if (!m) return qv_rest_oom(err);
+    for (uint32_t i = 0; i < v->len; i++) {
+        const jv *e = &v->v.members[i].val;
+        qv_rc rc = qv_rest_need_object(e, "a struct", err);
+        bool has;
+        uint64_t x = 0;
+        if (!rc) rc = qv_rest_opt_u64(e, f->inner, &has, &x, err);
+        char field[300];
+        snprintf(field, sizeof field, "strict_mode_config.%s.%.120s.%s", f->name,
+                 v->v.members[i].key, f->inner);
+        if (!rc && has) rc = qv_rest_check_range(field, x, f->min, f->max, err);
+        if (rc) return rc;
+        m[i].key = qv_arena_strndup(a, v->v.members[i].key, v->v.members[i].klen);
+        m[i].klen = v->v.members[i].klen;
+        jv *obj = &m[i].val;
+        obj->type = JV_OBJ;
+        obj->len = has ? 1 : 0;
+        obj->v.members = qv_arena_calloc(a, sizeof(jv_member));
+        if (!m[i].key || !obj->v.members) return qv_rest_oom(err);
+        if (has) {
+            obj->v.members[0].key = f->inner;
+            obj->v.members[0].klen = (uint32_t)strlen(f->inner);
+            jv *n = &obj->v.members[0].val;
+            if (x <= INT64_MAX)
+                n->type = JV_INT, n->v.i = (int64_t)x;
+            else
+                n->type = JV_UINT, n->v.u = x;
+        }
+    }
+    out->type = JV_OBJ;
+    out->len = v->len;
+    out->v.members = m;
+    return QV_OK;
+}
+
+/* strict_mode_config (StrictModeConfig) merged over *c field by field, as
+ * Qdrant's update does: a field that is set replaces the old value, an
+ * absent or null one keeps it; maps are replaced whole.  Bounds are
+ * Qdrant's validators' (strict.h's table); gRPC's Create/Update translate
+ * their StrictModeConfig into this JSON and come through here too. */
+static qv_rc qv_rest_strict_diff(qv_arena *a, const jv *v, qv_strict_config *c, qv_err *err) {
+    qv_rc rc = qv_rest_need_object(v, "struct StrictModeConfig", err);
+    for (size_t i = 0; !rc && i < qv_strict_nfields; i++) {
+        const qv_strict_field *f = &qv_strict_fields[i];
+        void *slot = qv_strict_slot(c, f);
+        const jv *x = qv_rest_field(v, f->name);
+        bool has = false, b = false;
+        uint64_t u = 0;
+        double d = 0;
+        char field[128];
+        snprintf(field, sizeof field, "strict_mode_config.%s", f->name);
+        switch (f->kind) {
+        case QV_STRICT_BOOL:
+            rc = qv_rest_opt_bool(v, f->name, &has, &b, err);
+            if (!rc && has) *(qv_opt_bool *)slot = (qv_opt_bool){true, b};
+            break;
+        case QV_STRICT_U64:
+            rc = qv_rest_opt_u64(v, f->name, &has, &u, err);
+            if (!rc && has) rc = qv_rest_check_range(field, u, f->min, f->max, err);
+            if (!rc && has) *(qv_opt_u64 *)slot = (qv_opt_u64){true, u};
+            break;
+        case QV_STRICT_F64:
+            rc = qv_rest_opt_f64(v, f->name, &has, &d, err);
+            if (!rc && has && !isfinite(d)) rc = qv_fail(err, QV_EFORMAT, "number out of range");
+            if (!rc && has) *(qv_opt_f64 *)slot = (qv_opt_f64){true, d};
+            break;
+        default:
+            if (x) rc = qv_rest_strict_map(a, f, x, slot, err);
+        }
+    }
+    return rc;
+}
+
 /* The sections create and update share. */
 static qv_rc qv_rest_config_sections(qv_collection_config *c, const jv *body, qv_err *err) {
     const jv *x;
@@ -1053,7 +1142,8 @@ static qv_rc qv_rest_config_sections(qv_collection_config *c, const jv *body, qv
     if (!rc)
         rc = qv_rest_echo(&c->arena, body, "quantization_config", &c->quantization_config, err);
     if (!rc) rc = qv_rest_echo(&c->arena, body, "sparse_vectors", &c->sparse_vectors, err);
-    if (!rc) rc = qv_rest_echo(&c->arena, body, "strict_mode_config", &c->strict_mode_config, err);
+    if (!rc && (x = qv_rest_field(body, "strict_mode_config")))
+        rc = qv_rest_strict_diff(&c->arena, x, &c->strict, err);
     return rc;
 }
 

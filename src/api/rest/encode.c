@@ -55,6 +55,8 @@ unsigned qv_rest_err_status(qv_rc rc) {
         return 401;
     case QV_EFORBIDDEN:
         return 403;
+    case QV_ERATELIMITED:
+        return 429;
     default:
         return 500;
     }
@@ -84,6 +86,8 @@ const char *qv_rest_err_prefix(qv_rc rc) {
         return "Service unavailable: ";
     case QV_EFORBIDDEN:
         return "Forbidden: ";
+    case QV_ERATELIMITED:
+        return "Rate limiting exceeded: ";
     case QV_OK:
     case QV_EUNAUTHENTICATED:
         return "";

@@ -167,6 +167,11 @@ void qv_rest_h_batch_update(qv_rest_req *rq, qv_rest_resp *rs) {
  * Reads
  * ====================================================================== */
 
+/* What strict mode needs of a read request besides its body. */
+static qv_read_opts qv_rest_read_opts(const qv_rest_req *rq) {
+    return (qv_read_opts){false, rq->has_timeout, rq->timeout_sec};
+}
+
 /* Callback state: the writer and how to print points. */
 typedef struct qv_rest_rec_ctx {
     jw *w;
@@ -215,7 +220,8 @@ void qv_rest_h_get_point(qv_rest_req *rq, qv_rest_resp *rs) {
     jw_init(&w);
     qv_rest_envelope_begin(&w);
     qv_rest_rec_ctx x = {&w, &fmt, 0};
-    qv_rc rc = qv_collection_retrieve(c, &id, 1, qv_rest_on_record, &x, &err);
+    qv_read_opts opts = qv_rest_read_opts(rq);
+    qv_rc rc = qv_collection_retrieve(c, &id, 1, &opts, qv_rest_on_record, &x, &err);
     qv_collection_release(c);
     if (!rc && x.n == 0) {
         char buf[48];
@@ -248,7 +254,8 @@ void qv_rest_h_retrieve(qv_rest_req *rq, qv_rest_resp *rs) {
     qv_rest_envelope_begin(&w);
     jw_arr_begin(&w);
     qv_rest_rec_ctx x = {&w, &fmt, 0};
-    qv_rc rc = qv_collection_retrieve(c, r.ids, r.nids, qv_rest_on_record, &x, &err);
+    qv_read_opts opts = qv_rest_read_opts(rq);
+    qv_rc rc = qv_collection_retrieve(c, r.ids, r.nids, &opts, qv_rest_on_record, &x, &err);
     qv_collection_release(c);
     jw_arr_end(&w);
     if (rc)
@@ -281,7 +288,8 @@ void qv_rest_h_scroll(qv_rest_req *rq, qv_rest_resp *rs) {
     qv_rest_rec_ctx x = {&w, &fmt, 0};
     qv_pointid next;
     bool has_next = false;
-    qv_rc rc = qv_collection_scroll(c, s.filter, s.has_offset ? &s.offset : NULL, s.limit,
+    qv_read_opts opts = qv_rest_read_opts(rq);
+    qv_rc rc = qv_collection_scroll(c, s.filter, s.has_offset ? &s.offset : NULL, s.limit, &opts,
                                     qv_rest_on_record, &x, &next, &has_next, &err);
     qv_collection_release(c);
     jw_arr_end(&w);
@@ -312,7 +320,8 @@ void qv_rest_h_count(qv_rest_req *rq, qv_rest_resp *rs) {
     qv_collection *c = qv_rest_collection(rq, rs);
     if (!c) return;
     uint64_t n = 0;
-    qv_rc rc = qv_collection_count(c, q.filter, &n, &err);
+    qv_read_opts opts = qv_rest_read_opts(rq);
+    qv_rc rc = qv_collection_count(c, q.filter, &opts, &n, &err);
     qv_collection_release(c);
     if (rc) {
         qv_rest_reply_err(rq, rs, &err);

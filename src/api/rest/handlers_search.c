@@ -100,8 +100,9 @@ static void qv_rest_run_queries(qv_rest_req *rq, qv_rest_resp *rs, qv_rest_query
     qv_rest_envelope_begin(&w);
     if (qv_rest_is_batch(shape)) jw_arr_begin(&w);
     qv_rest_search_ctx x = {&w, shape, fmts, 0, 0};
+    qv_read_opts opts = {qv_rest_is_batch(shape), rq->has_timeout, rq->timeout_sec};
     if (!rc && n > 0)
-        rc = qv_collection_query(c, plain, n, qv_rest_on_begin, qv_rest_on_hit, &x, &err);
+        rc = qv_collection_query(c, plain, n, &opts, qv_rest_on_begin, qv_rest_on_hit, &x, &err);
     qv_collection_release(c);
     while (!rc && x.opened < n) qv_rest_group_open(&x);
     qv_rest_group_close(&x);

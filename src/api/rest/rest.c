@@ -119,6 +119,10 @@ void qv_rest_reply_error(qv_rest_req *rq, qv_rest_resp *rs, qv_rc rc, const char
 
 void qv_rest_reply_err(qv_rest_req *rq, qv_rest_resp *rs, const qv_err *err) {
     qv_rest_reply_error(rq, rs, err->kind == QV_OK ? QV_EINTERNAL : err->kind, err->msg);
+    /* Qdrant sends Retry-After (integer seconds) with a rate-limit 429 when
+     * waiting helps; clients (qdrant-client's ResourceExhaustedResponse)
+     * read it. */
+    if (err->kind == QV_ERATELIMITED) rs->retry_after = err->retry_after;
 }
 
 void qv_rest_reply_jw(qv_rest_req *rq, qv_rest_resp *rs, jw *w) {
@@ -382,6 +386,11 @@ static enum MHD_Result qv_rest_queue(struct MHD_Connection *con, qv_rest_resp *r
                             rs->content_type ? rs->content_type : "application/json");
     if (gz) MHD_add_response_header(r, "Content-Encoding", "gzip");
     MHD_add_response_header(r, "Vary", "accept-encoding");
+    if (rs->retry_after > 0) {
+        char secs[24];
+        snprintf(secs, sizeof secs, "%u", rs->retry_after);
+        MHD_add_response_header(r, "Retry-After", secs);
+    }
     enum MHD_Result ret = MHD_queue_response(con, rs->status ? rs->status : 500, r);
     MHD_destroy_response(r);
     return ret;

@@ -63,6 +63,7 @@ typedef struct qv_rest_req {
 
 typedef struct qv_rest_resp {
     unsigned status;
+    unsigned retry_after;     /* > 0: a `Retry-After: <seconds>` header (429) */
     const char *content_type; /* static string */
     char *body;               /* malloc'd; the server frees it */
     size_t len;
