@@ -15,6 +15,7 @@ Writes bench/out/report.json and docs/benchmarks.md.  Not a test: it asserts
 nothing (recall below 1.0 is reported, not fatal).
 """
 import datetime
+import glob
 import json
 import os
 import platform
@@ -278,7 +279,15 @@ def machine():
             if line.startswith("MemTotal"):
                 mem = int(line.split()[1]) * 1024
     load = os.getloadavg()
-    return {"nproc": os.cpu_count(), "cpu_model": model, "avx512f": "avx512f" in flags,
+    llc = 0  # largest cache level's size in bytes (sysfs), 0 if unknown
+    for d in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
+        try:
+            with open(os.path.join(d, "size")) as f:
+                t = f.read().strip()
+            llc = max(llc, int(t[:-1]) * {"K": 1 << 10, "M": 1 << 20}.get(t[-1], 1) if t[-1] in "KM" else int(t))
+        except (OSError, ValueError):
+            pass
+    return {"nproc": os.cpu_count(), "cpu_model": model, "avx512f": "avx512f" in flags, "llc_bytes": llc,
             "mem_bytes": mem, "kernel": platform.release(),
             "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "loadavg_at_start": [round(x, 2) for x in load]}
@@ -582,6 +591,10 @@ def main():
     bw = max(v for k, v in rep["membw"].items() if k.startswith("gbps_")) * 1e9
     log("memory read bandwidth: %s" % rep["membw"])
     data = prepare()
+    # the bandwidth over a buffer of the search matrix's own size: a large last-level cache may hold it
+    pass_bytes = os.path.getsize(data["search_base"]) // (384 * 4) * 384 * 4
+    rep["membw_data"] = json.loads(sh([MEMBW], env=dict(os.environ, MEMBW_BYTES=str(pass_bytes))).strip())
+    log("read bandwidth over %.1f MB: %s" % (pass_bytes / 1e6, rep["membw_data"]))
     rep["search"] = search(data, bw)
     log("faiss peer")
     rep["faiss"] = faiss_peer(data)

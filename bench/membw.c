@@ -1,6 +1,6 @@
 /*
  * membw.c - read bandwidth of this machine: T threads sum disjoint parts of
- * a 1 GiB array of float32 (first touched by the same threads), best of
+ * a 1 GiB (or MEMBW_BYTES) array of float32 (first touched by the same threads), best of
  * several passes.  Prints one JSON line with GB/s for 1 thread and for
  * nproc threads (or the counts given as arguments).
  *
@@ -14,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BYTES  ((size_t)1 << 30)
+/* 1 GiB unless MEMBW_BYTES says otherwise (e.g. a dataset's own size,
+ * which a large last-level cache may hold) */
+static size_t BYTES = (size_t)1 << 30;
 #define PASSES 6
 
 static float *g_a;
@@ -82,6 +84,7 @@ int main(int argc, char **argv) {
         counts[nc++] = 1;
         if (np > 1) counts[nc++] = (int)(np > 64 ? 64 : np);
     }
+    if (getenv("MEMBW_BYTES")) BYTES = (strtoull(getenv("MEMBW_BYTES"), NULL, 10) + 63) / 64 * 64;
     g_n = BYTES / sizeof(float);
     g_a = aligned_alloc(64, BYTES);
     if (!g_a) return 1;

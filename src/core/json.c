@@ -732,31 +732,30 @@ static bool ext_f64(uint64_t w, int scale, double *out) {
 }
 #endif
 
-/* Clinger's fast path: when the decimal significand fits 2^53 and the
- * power of ten is exact (|e| <= 22), one IEEE multiply or divide gives the
- * correctly rounded double, i.e. exactly what strtod returns; longer
- * significands take ext_f64 where the platform has it.  Returns false when
- * the text is outside both paths. */
-static bool fast_f64(const char *s, size_t len, double *out) {
+/* Splits a number text into sign, significand w (at most maxdigits
+ * significant digits) and decimal scale.  False when the text has more
+ * digits or an exponent beyond 1000. */
+static inline bool split_decimal(const char *s, size_t len, int maxdigits, bool *neg, uint64_t *w,
+                                 int *scale) {
     size_t k = 0;
-    bool neg = false;
+    *neg = false;
     if (s[k] == '-') {
-        neg = true;
+        *neg = true;
         k++;
     }
-    uint64_t w = 0;
-    int nd = 0, scale = 0;
+    uint64_t m = 0;
+    int nd = 0, sc = 0;
     for (; k < len && is_digit((unsigned char)s[k]); k++) {
-        if (w || s[k] != '0') nd++;
-        w = w * 10 + (uint64_t)(s[k] - '0');
-        if (nd > 19) return false;
+        if (m || s[k] != '0') nd++;
+        m = m * 10 + (uint64_t)(s[k] - '0');
+        if (nd > maxdigits) return false;
     }
     if (k < len && s[k] == '.') {
         for (k++; k < len && is_digit((unsigned char)s[k]); k++) {
-            if (w || s[k] != '0') nd++;
-            w = w * 10 + (uint64_t)(s[k] - '0');
-            scale--;
-            if (nd > 19) return false;
+            if (m || s[k] != '0') nd++;
+            m = m * 10 + (uint64_t)(s[k] - '0');
+            sc--;
+            if (nd > maxdigits) return false;
         }
     }
     if (k < len) { /* exponent */
@@ -769,19 +768,47 @@ static bool fast_f64(const char *s, size_t len, double *out) {
             e = e * 10 + (s[k] - '0');
             if (e > 1000) return false;
         }
-        scale += eneg ? -e : e;
+        sc += eneg ? -e : e;
     }
-    double d;
-    if (w <= (UINT64_C(1) << 53) && scale >= -22 && scale <= 22) {
-        d = (double)w;
-        d = scale < 0 ? d / pow10_tab[-scale] : d * pow10_tab[scale];
-    } else {
+    *w = m;
+    *scale = sc;
+    return true;
+}
+
+/* 16-19 significant digits: ext_f64 where the platform has it (kept out
+ * of line so the common short texts keep a tight loop). */
+__attribute__((noinline)) static bool long_f64(const char *s, size_t len, double *out) {
 #ifdef QV_X87_LONG_DOUBLE
-        if (scale < -27 || scale > 27 || !ext_f64(w, scale, &d)) return false;
-#else
+    bool neg;
+    uint64_t w;
+    int scale;
+    double d;
+    if (!split_decimal(s, len, 19, &neg, &w, &scale) || scale < -27 || scale > 27 ||
+        !ext_f64(w, scale, &d))
         return false;
+    *out = neg ? -d : d;
+    return true;
+#else
+    (void)s;
+    (void)len;
+    (void)out;
+    return false;
 #endif
-    }
+}
+
+/* Clinger's fast path: when the decimal significand fits 2^53 (here: at
+ * most 15 digits) and the power of ten is exact (|e| <= 22), one IEEE
+ * multiply or divide gives the correctly rounded double, i.e. exactly what
+ * strtod returns; longer significands take long_f64.  Returns false when
+ * the text is outside both paths. */
+static bool fast_f64(const char *s, size_t len, double *out) {
+    bool neg;
+    uint64_t w;
+    int scale;
+    if (!split_decimal(s, len, 15, &neg, &w, &scale)) return long_f64(s, len, out);
+    if (scale < -22 || scale > 22) return long_f64(s, len, out);
+    double d = (double)w;
+    d = scale < 0 ? d / pow10_tab[-scale] : d * pow10_tab[scale];
     *out = neg ? -d : d;
     return true;
 }
