@@ -17,30 +17,15 @@ from qdrant_client import models as m
 import qdrant_client.grpc as qg
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "py"))
-from quiver_harness import ServerProc, free_port, quiver_bin  # noqa: E402
+from grpc_harness import grpc_channel, grpc_server  # noqa: E402
+from quiver_harness import free_port, quiver_bin  # noqa: E402
 
 UUID1 = "5c56c793-69f3-4fbf-87e6-c4bf54c28c26"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    path = quiver_bin()
-    if not os.path.exists(path):
-        pytest.fail(f"server binary {path} does not exist (build it or set QUIVER_BIN)")
-    gport = free_port()
-    srv = ServerProc(
-        str(tmp_path_factory.mktemp("grpc-storage")),
-        env={"QDRANT__SERVICE__GRPC_PORT": str(gport)},
-        log_dir=str(tmp_path_factory.mktemp("grpc-log")),
-    )
-    srv.start()
-    srv.grpc_port = gport
-    # readiness is REST's /readyz; the gRPC port opens just after it
-    with grpc.insecure_channel(f"127.0.0.1:{gport}") as ch:
-        grpc.channel_ready_future(ch).result(timeout=30)
-    yield srv
-    rc = srv.stop()
-    assert rc == 0, f"server exited with {rc} after SIGTERM; stderr:\n{srv.stderr()}"
+    yield from grpc_server(tmp_path_factory, "grpc")
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +44,7 @@ def rclient(server):
 
 @pytest.fixture(scope="module")
 def channel(server):
-    ch = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
-    yield ch
-    ch.close()
+    yield from grpc_channel(server)
 
 
 def fresh(gclient, **kw):

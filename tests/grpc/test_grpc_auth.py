@@ -4,8 +4,6 @@ Through raw grpcio (exact codes and texts) and the Python client with
 prefer_grpc=True and api_key=.  (REST: tests/py/test_auth.py.)
 """
 
-import os
-import sys
 from contextlib import closing
 
 import grpc
@@ -14,8 +12,7 @@ import qdrant_client.grpc as qg
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "py"))
-from quiver_harness import ServerProc, quiver_bin  # noqa: E402
+from grpc_harness import grpc_channel, grpc_server
 
 RW, RO = "grpc-rw-key", "grpc-ro-key"
 MISSING = "Must provide an API key or an Authorization bearer token"
@@ -27,25 +24,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:Api key is used with an insecure
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not os.path.exists(quiver_bin()):
-        pytest.fail(f"server binary {quiver_bin()} does not exist (build it or set QUIVER_BIN)")
-    srv = ServerProc(
-        str(tmp_path_factory.mktemp("gauth-storage")),
-        env={"QDRANT__SERVICE__API_KEY": RW, "QDRANT__SERVICE__READ_ONLY_API_KEY": RO},
-        log_dir=str(tmp_path_factory.mktemp("gauth-log")),
-    )
-    srv.start()
-    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as ch:
-        grpc.channel_ready_future(ch).result(timeout=30)
-    yield srv
-    assert srv.stop() == 0, srv.stderr()
+    yield from grpc_server(tmp_path_factory, "gauth",
+                           env={"QDRANT__SERVICE__API_KEY": RW, "QDRANT__SERVICE__READ_ONLY_API_KEY": RO})
 
 
 @pytest.fixture(scope="module")
 def channel(server):
-    ch = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
-    yield ch
-    ch.close()
+    yield from grpc_channel(server)
 
 
 def rpc(channel, method, req_type, resp_type):

@@ -11,8 +11,6 @@ the server, where only the server's own check can stop the work; the
 server's DEBUG log line proves which check answered.
 """
 
-import os
-import sys
 import time
 
 import grpc
@@ -20,8 +18,7 @@ import numpy as np
 import pytest
 import qdrant_client.grpc as qg
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "py"))
-from quiver_harness import ServerProc, quiver_bin  # noqa: E402
+from grpc_harness import grpc_channel, grpc_server
 
 DIM = 256
 N_POINTS = 20000
@@ -29,27 +26,12 @@ N_POINTS = 20000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not os.path.exists(quiver_bin()):
-        pytest.fail(f"server binary {quiver_bin()} does not exist (build it or set QUIVER_BIN)")
-    srv = ServerProc(
-        str(tmp_path_factory.mktemp("deadline-storage")),
-        env={"QDRANT__LOG_LEVEL": "DEBUG"},
-        log_dir=str(tmp_path_factory.mktemp("deadline-log")),
-    )
-    srv.start()
-    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as ch:
-        grpc.channel_ready_future(ch).result(timeout=30)
-    yield srv
-    assert srv.stop() == 0, srv.stderr()
+    yield from grpc_server(tmp_path_factory, "deadline", env={"QDRANT__LOG_LEVEL": "DEBUG"})
 
 
 @pytest.fixture(scope="module")
 def channel(server):
-    ch = grpc.insecure_channel(
-        f"127.0.0.1:{server.grpc_port}", options=[("grpc.max_send_message_length", -1)]
-    )
-    yield ch
-    ch.close()
+    yield from grpc_channel(server, options=[("grpc.max_send_message_length", -1)])
 
 
 def rpc(channel, method, req_type, resp_type):

@@ -5,8 +5,6 @@ and rate limits as RESOURCE_EXHAUSTED with `retry-after` trailing metadata
 (an integer number of seconds, where qdrant-client and tonic read it).
 """
 
-import os
-import sys
 import time
 import uuid
 
@@ -14,35 +12,17 @@ import grpc
 import pytest
 import qdrant_client.grpc as qg
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "py"))
-from quiver_harness import ServerProc, free_port, quiver_bin  # noqa: E402
+from grpc_harness import grpc_channel, grpc_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    path = quiver_bin()
-    if not os.path.exists(path):
-        pytest.fail(f"server binary {path} does not exist (build it or set QUIVER_BIN)")
-    gport = free_port()
-    srv = ServerProc(
-        str(tmp_path_factory.mktemp("grpc-strict-storage")),
-        env={"QDRANT__SERVICE__GRPC_PORT": str(gport)},
-        log_dir=str(tmp_path_factory.mktemp("grpc-strict-log")),
-    )
-    srv.start()
-    srv.grpc_port = gport
-    with grpc.insecure_channel(f"127.0.0.1:{gport}") as ch:
-        grpc.channel_ready_future(ch).result(timeout=30)
-    yield srv
-    rc = srv.stop()
-    assert rc == 0, f"server exited with {rc} after SIGTERM; stderr:\n{srv.stderr()}"
+    yield from grpc_server(tmp_path_factory, "grpc-strict")
 
 
 @pytest.fixture(scope="module")
 def channel(server):
-    ch = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
-    yield ch
-    ch.close()
+    yield from grpc_channel(server)
 
 
 def call(channel, method, msg, resp_type):
