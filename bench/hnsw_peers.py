@@ -1,0 +1,500 @@
+"""hnsw_peers.py - Quiver's HNSW index against hnswlib, faiss and usearch, in one run.
+
+  python bench/hnsw_peers.py            (bench/hnsw_run.sh builds what it needs and calls this)
+  python bench/hnsw_peers.py --worker ENGINE BASE.f32 QUERIES.f32 GT.u32 DIM M EFC
+
+A report, never a test: nothing asserts a time.  The driver prepares the data
+(man-lsa-384 widened from float16 and re-normalised, and bench/gen.py's
+synthetic mixture, both with exact top-10 ground truth), then for each dataset
+and engine starts one worker process (Quiver: build/release/hnsw_bench
+--serve; the peers: this file with --worker) and drives it over a line
+protocol: "build T", "search EF T PASSES", "count EF", "quit", one JSON line
+back per command (see bench/hnsw_bench.c).  Around each measurement it reads
+/proc/stat and the worker's own CPU time, so the CPU the rest of the machine
+used during it is known ("other_load_cores"); a measurement taken while others
+were busy is repeated (best kept, every attempt recorded).
+
+Every engine gets the same vectors (unit length), inner product, M=16 (2M
+links on level 0), ef_construct=100, the same queries, k=10, and ef in
+16..512.  Queries are timed as one batch per call with T threads (T=1: a plain
+loop inside the engine, no per-query Python overhead), best of PASSES passes
+(more while under 0.3 s in all, at most 20) after a warm-up over a tenth of them.
+
+Environment: BENCH_HNSW_N (base rows, default 100000), BENCH_HNSW_DATASETS
+(default man-lsa-384,synth-384), BENCH_HNSW_ENGINES (default
+quiver,hnswlib,faiss,usearch), BENCH_HNSW_THREADS (query threads, default
+1,2), BENCH_HNSW_PASSES (default 2), BENCH_HNSW_OUT (JSON path), BENCH_HNSW_MD
+(Markdown path, "-" for none), BENCH_HNSW_BUDGET (seconds after which a busy
+measurement is no longer repeated, default 480).
+"""
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DATASETS_DIR = os.path.join(ROOT, "..", "shared", "datasets")
+OUT = os.path.join(HERE, "out")
+DATA = os.path.join(OUT, "hnsw-data")
+QUIVER = os.path.join(ROOT, "build", "release", "hnsw_bench")
+K = 10
+M, EFC = 16, 100
+EFS = [16, 32, 64, 128, 256, 512]
+BUILD_THREADS = 2
+BUSY = 0.25  # other processes' cores above which a measurement is repeated
+TRIES = 3
+BUDGET = float(os.environ.get("BENCH_HNSW_BUDGET", "480"))  # seconds after which nothing is repeated
+T_START = time.time()
+
+
+# ---- worker side (peers) -----------------------------------------------------------------
+
+def worker(argv):
+    engine, bpath, qpath, gpath = argv[0], argv[1], argv[2], argv[3]
+    dim, m, efc = int(argv[4]), int(argv[5]), int(argv[6])
+    base = np.fromfile(bpath, dtype="<f4").reshape(-1, dim)
+    qs = np.fromfile(qpath, dtype="<f4").reshape(-1, dim)
+    gt = np.fromfile(gpath, dtype="<u4").reshape(-1, K)
+    n, nq = len(base), len(qs)
+    keys = np.arange(n, dtype=np.uint64)
+    info = {"ready": True, "n": n, "nq": nq, "dim": dim, "m": m, "ef_construct": efc, "distance": "ip"}
+    if engine == "hnswlib":
+        import hnswlib
+        info["version"] = getattr(hnswlib, "__version__", None) or _dist_version("hnswlib")
+    elif engine == "faiss":
+        import faiss
+        info["version"] = faiss.__version__
+    elif engine == "usearch":
+        import usearch
+        from usearch.index import Index
+        info["version"] = usearch.__version__
+    else:
+        raise SystemExit("unknown engine " + engine)
+    print(json.dumps(info), flush=True)
+    idx = None
+
+    def search(ef, threads):
+        if engine == "hnswlib":
+            idx.set_ef(ef)
+            labels, _ = idx.knn_query(qs, k=K, num_threads=threads)
+            return labels
+        if engine == "faiss":
+            faiss.omp_set_num_threads(threads)
+            idx.hnsw.efSearch = ef
+            _, labels = idx.search(qs, K)
+            return labels
+        idx.expansion_search = ef
+        return idx.search(qs, K, threads=threads).keys
+
+    for line in sys.stdin:
+        w = line.split()
+        if not w:
+            continue
+        try:
+            if w[0] == "build":
+                threads = int(w[1])
+                idx = None
+                c0, t0 = time.process_time(), time.perf_counter()
+                if engine == "hnswlib":
+                    idx = hnswlib.Index(space="ip", dim=dim)
+                    idx.init_index(max_elements=n, M=m, ef_construction=efc, random_seed=1)
+                    idx.add_items(base, keys, num_threads=threads)
+                elif engine == "faiss":
+                    faiss.omp_set_num_threads(threads)
+                    idx = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+                    idx.hnsw.efConstruction = efc
+                    idx.add(base)
+                else:
+                    idx = Index(ndim=dim, metric="ip", dtype="f32", connectivity=m, expansion_add=efc,
+                                expansion_search=64)
+                    idx.add(keys, base, threads=threads)
+                t1, c1 = time.perf_counter(), time.process_time()
+                res = {"build_s": round(t1 - t0, 4), "build_cpu_s": round(c1 - c0, 4), "threads": threads}
+                res.update(graph_bytes(engine, idx, n, dim))
+            elif w[0] == "search":
+                ef, threads, passes = int(w[1]), int(w[2]), int(w[3])
+                sub = qs[: max(1, nq // 10)]
+                if engine == "hnswlib":  # warm-up
+                    idx.set_ef(ef)
+                    idx.knn_query(sub, k=K, num_threads=threads)
+                elif engine == "faiss":
+                    faiss.omp_set_num_threads(threads)
+                    idx.hnsw.efSearch = ef
+                    idx.search(sub, K)
+                else:
+                    idx.expansion_search = ef
+                    idx.search(sub, K, threads=threads)
+                best, labels = 1e30, None
+                total, r = 0.0, 0
+                while r < passes or (total < 0.3 and r < 20):  # as hnsw_bench.c: >= P passes and 0.3 s
+                    t0 = time.perf_counter()
+                    labels = search(ef, threads)
+                    el = time.perf_counter() - t0
+                    best, total, r = min(best, el), total + el, r + 1
+                labels = np.asarray(labels).astype(np.int64)
+                hits = sum(len(set(labels[i]).intersection(gt[i])) for i in range(nq))
+                res = {"ef": ef, "threads": threads, "recall_at_10": round(hits / (nq * K), 5),
+                       "qps": round(nq / best, 1), "us_per_query": round(best / nq * 1e6, 2)}
+            elif w[0] == "count":
+                ef = int(w[1])
+                if engine == "faiss":
+                    faiss.omp_set_num_threads(1)
+                    idx.hnsw.efSearch = ef
+                    faiss.cvar.hnsw_stats.reset()
+                    idx.search(qs, K)
+                    st = faiss.cvar.hnsw_stats
+                    res = {"ef": ef, "distances_per_query": round(st.ndis / nq, 1)}
+                elif engine == "usearch":
+                    idx.expansion_search = ef
+                    r = idx.search(qs, K, threads=1)
+                    res = {"ef": ef, "distances_per_query": round(float(np.sum(r.computed_distances)) / nq, 1),
+                           "visited_per_query": round(float(np.sum(r.visited_members)) / nq, 1)}
+                else:
+                    res = {"ef": ef, "distances_per_query": None,
+                           "note": "hnswlib's Python binding does not expose its distance counter"}
+            elif w[0] == "quit":
+                break
+            else:
+                res = {"error": "bad command"}
+        except Exception as e:  # reported, not fatal
+            res = {"error": "%s: %s" % (type(e).__name__, e)}
+        print(json.dumps(res), flush=True)
+
+
+def _dist_version(name):
+    try:
+        from importlib.metadata import version
+        return version(name)
+    except Exception:
+        return None
+
+
+def graph_bytes(engine, idx, n, dim):
+    """Bytes of the index beyond the float32 vectors, as far as the library tells."""
+    try:
+        if engine == "faiss":
+            h = idx.hnsw
+            b = h.neighbors.size() * 4 + h.offsets.size() * 8 + h.levels.size() * 4
+            return {"graph_bytes": int(b), "graph_bytes_per_vector": round(b / n, 2),
+                    "graph_bytes_how": "hnsw.neighbors*4 + offsets*8 + levels*4"}
+        if engine == "usearch":
+            mu = int(idx.memory_usage)
+            b = mu - n * dim * 4
+            return {"index_bytes": mu, "graph_bytes": b, "graph_bytes_per_vector": round(b / n, 2),
+                    "graph_bytes_how": "Index.memory_usage minus n*dim*4 (vectors); includes key/slot tables"}
+        if engine == "hnswlib":
+            path = os.path.join(DATA, "hnswlib-%d.bin" % os.getpid())
+            idx.save_index(path)
+            sz = os.path.getsize(path)
+            os.unlink(path)
+            b = sz - n * (dim * 4 + 8)
+            return {"index_bytes": sz, "graph_bytes": b, "graph_bytes_per_vector": round(b / n, 2),
+                    "graph_bytes_how": "saved file size minus n*(dim*4 + 8-byte label); level-0 links "
+                                       "are preallocated (4 + 2M*4 bytes per node)"}
+    except Exception as e:
+        return {"graph_bytes": None, "graph_bytes_how": "unavailable: %s" % e}
+    return {}
+
+
+# ---- driver side -------------------------------------------------------------------------
+
+def sys_busy():
+    """Busy CPU seconds of the whole machine so far (all processes)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    v = s[s.rindex(")") + 2:].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_kb(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+class Worker:
+    def __init__(self, engine, files, dim):
+        if engine == "quiver":
+            cmd = [QUIVER, "--serve", files["base"], files["queries"], files["gt"], str(dim), str(M), str(EFC)]
+        else:
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", engine, files["base"],
+                   files["queries"], files["gt"], str(dim), str(M), str(EFC)]
+        env = dict(os.environ)
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.info = self.read()
+
+    def read(self):
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError("worker exited (rc %s)" % self.p.wait())
+        return json.loads(line)
+
+    def cmd(self, text):
+        self.p.stdin.write(text + "\n")
+        self.p.stdin.flush()
+        return self.read()
+
+    def measured(self, text, better):
+        """Runs a command while watching the machine; repeats it while others were busy."""
+        best, attempts = None, []
+        tries = TRIES if time.time() - T_START < BUDGET else 1  # no repeats once over the time budget
+        for attempt in range(tries):
+            if attempt:
+                time.sleep(0.5)
+            b0, c0, s0, t0 = sys_busy(), proc_cpu(self.p.pid), time.process_time(), time.time()
+            r = self.cmd(text)
+            el = time.time() - t0
+            own = proc_cpu(self.p.pid) - c0 + time.process_time() - s0
+            other = max(sys_busy() - b0 - own, 0.0) / max(el, 1e-9)
+            r["other_load_cores"] = round(other, 2)
+            attempts.append({k: r.get(k) for k in ("qps", "build_s", "recall_at_10", "other_load_cores")
+                             if k in r})
+            if "error" in r:
+                return r
+            if best is None or better(r, best):
+                best = r
+            if other < BUSY:
+                break
+        best["attempts"] = attempts
+        return best
+
+    def close(self):
+        try:
+            self.p.stdin.write("quit\n")
+            self.p.stdin.flush()
+            self.p.wait(30)
+        except Exception:
+            self.p.kill()
+            self.p.wait()
+
+
+def exact_topk(base, qs, k=K):
+    out = np.empty((len(qs), k), dtype=np.uint32)
+    for i in range(0, len(qs), 100):
+        s = qs[i:i + 100] @ base.T
+        part = np.argpartition(-s, k, axis=1)[:, :k]
+        ps = np.take_along_axis(s, part, axis=1)
+        order = np.argsort(-ps, axis=1, kind="stable")
+        out[i:i + 100] = np.take_along_axis(part, order, axis=1)
+    return out
+
+
+def prepare(name, n):
+    """Writes BASE/QUERIES/GT files for a dataset; returns their paths and notes."""
+    os.makedirs(DATA, exist_ok=True)
+    pre = os.path.join(DATA, "%s-%d" % (name, n))
+    files = {"base": pre + ".f32", "queries": pre + "-queries.f32", "gt": pre + "-gt10.u32"}
+    meta_path = pre + ".json"
+    srcs = [os.path.join(HERE, "gen.py"), os.path.abspath(__file__),
+            os.path.join(DATASETS_DIR, "man-lsa-384", "base.f16")]
+    newest = max(os.path.getmtime(f) for f in srcs if os.path.exists(f))
+    if all(os.path.exists(f) for f in files.values()) and os.path.exists(meta_path) \
+            and os.path.getmtime(meta_path) > newest:  # cached in bench/out/hnsw-data
+        with open(meta_path) as f:
+            return files, json.load(f)
+    t0 = time.time()
+    meta = {"name": name, "n": n, "dim": 384}
+    if name == "man-lsa-384":
+        d = os.path.join(DATASETS_DIR, "man-lsa-384")
+        base = np.fromfile(os.path.join(d, "base.f16"), dtype="<f2").reshape(-1, 384).astype(np.float32)
+        qs = np.fromfile(os.path.join(d, "queries.f16"), dtype="<f2").reshape(-1, 384).astype(np.float32)
+        base /= np.linalg.norm(base, axis=1, keepdims=True)  # as bench/gen.py f16 does
+        qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+        if n > len(base):
+            raise SystemExit("man-lsa-384 has only %d rows" % len(base))
+        base = np.ascontiguousarray(base[:n])
+        gt = exact_topk(base, qs)
+        if n == 100000:
+            given = np.fromfile(os.path.join(d, "groundtruth.u32"), dtype="<u4").reshape(-1, 100)[:, :K]
+            agree = np.mean([len(set(gt[i]).intersection(given[i])) / K for i in range(len(qs))])
+            meta["groundtruth"] = "the dataset's groundtruth.u32 (top 10 of 100); numpy exact top-10 agrees " \
+                                  "on %.4f of the ids (the rest are score ties)" % agree
+            gt = np.ascontiguousarray(given.astype(np.uint32))
+        else:
+            meta["groundtruth"] = "numpy exact inner-product top-10 over the first %d rows" % n
+        meta["source"] = "../shared/datasets/man-lsa-384 (real LSA text vectors), float16 widened to float32, " \
+                         "re-normalised"
+    elif name.startswith("synth-"):
+        dim = int(name.split("-")[1])
+        meta["dim"] = dim
+        sys.path.insert(0, HERE)
+        import gen
+        base, qs = gen.synth(n, dim, 42, 1000)
+        gt = exact_topk(base, qs)
+        meta["groundtruth"] = "numpy exact inner-product top-10"
+        meta["source"] = "bench/gen.py synth %d %d --seed 42 --queries 1000 (clustered anisotropic mixture, " \
+                         "normalised)" % (n, dim)
+    else:
+        raise SystemExit("unknown dataset " + name)
+    base.astype("<f4").tofile(files["base"])
+    qs.astype("<f4").tofile(files["queries"])
+    gt.astype("<u4").tofile(files["gt"])
+    meta["queries"] = len(qs)
+    meta["prepare_s"] = round(time.time() - t0, 1)
+    with open(meta_path, "w") as f:
+        json.dump(meta, f)
+    return files, meta
+
+
+def qps_at(curve, target):
+    """QPS at a recall target, log-linear between the two points that bracket it (curve by ef)."""
+    pts = sorted((p["recall_at_10"], p["qps"]) for p in curve if p.get("qps"))
+    if not pts:
+        return None, "no data"
+    if pts[-1][0] < target:
+        return None, "not reached (max %.4f)" % pts[-1][0]
+    if pts[0][0] >= target:
+        return pts[0][1], "reached at the smallest ef (%.4f): QPS there, a lower bound" % pts[0][0]
+    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
+        if r0 < target <= r1:
+            if r1 == r0:
+                return q1, "interpolated"
+            f = (target - r0) / (r1 - r0)
+            return math.exp(math.log(q0) + f * (math.log(q1) - math.log(q0))), "interpolated"
+    return None, "?"
+
+
+def machine():
+    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            info["mem_gb"] = round(int(f.readline().split()[1]) / 1e6, 1)
+        info["cc"] = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    except Exception:
+        pass
+    info["numpy"] = np.__version__
+    return info
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def main():
+    n = int(os.environ.get("BENCH_HNSW_N", "100000"))
+    datasets = os.environ.get("BENCH_HNSW_DATASETS", "man-lsa-384,synth-384").split(",")
+    engines = os.environ.get("BENCH_HNSW_ENGINES", "quiver,hnswlib,faiss,usearch").split(",")
+    qthreads = [int(x) for x in os.environ.get("BENCH_HNSW_THREADS", "1,2").split(",")]
+    passes = int(os.environ.get("BENCH_HNSW_PASSES", "2"))
+    out_json = os.environ.get("BENCH_HNSW_OUT", os.path.join(OUT, "hnsw-report.json"))
+    out_md = os.environ.get("BENCH_HNSW_MD", os.path.join(ROOT, "docs", "benchmarks-hnsw.md"))
+    t_start = time.time()
+    report = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "machine": machine(),
+              "loadavg_start": loadavg(), "params": {"m": M, "ef_construct": EFC, "k": K, "efs": EFS,
+                                                     "build_threads": BUILD_THREADS, "query_threads": qthreads,
+                                                     "passes": passes, "n": n, "busy_threshold_cores": BUSY},
+              "engines": {}, "datasets": []}
+    b0, t0 = sys_busy(), time.time()
+    time.sleep(1.0)
+    report["other_load_cores_before"] = round((sys_busy() - b0) / (time.time() - t0), 2)
+    for ds in datasets:
+        files, meta = prepare(ds, n)
+        log("== %s: %s" % (ds, meta))
+        dres = {"dataset": ds, "meta": meta, "engines": {}}
+        for eng in engines:
+            log("-- %s on %s" % (eng, ds))
+            try:
+                w = Worker(eng, files, meta["dim"])
+            except Exception as e:
+                log("   %s unavailable: %s" % (eng, e))
+                dres["engines"][eng] = {"error": str(e)}
+                continue
+            er = {"info": w.info}
+            if w.info.get("version"):
+                report["engines"][eng] = w.info["version"]
+            elif eng == "quiver":
+                report["engines"][eng] = "in-process, kernels %s" % w.info.get("kernels")
+            rss0 = proc_rss_kb(w.p.pid)
+            er["build"] = w.measured("build %d" % BUILD_THREADS, lambda a, b: a["build_s"] < b["build_s"])
+            rss1 = proc_rss_kb(w.p.pid)
+            er["rss_after_load_mb"] = round(rss0 / 1024, 1)
+            er["rss_after_build_mb"] = round(rss1 / 1024, 1)
+            er["index_rss_mb"] = round((rss1 - rss0) / 1024, 1)
+            log("   build %s" % er["build"])
+            er["curves"] = {}
+            for th in qthreads:
+                curve = []
+                for ef in EFS:
+                    r = w.measured("search %d %d %d" % (ef, th, passes), lambda a, b: a["qps"] > b["qps"])
+                    log("   t=%d ef=%d recall %.4f qps %.0f other %.2f" % (
+                        th, ef, r.get("recall_at_10", -1), r.get("qps", -1), r.get("other_load_cores", -1)))
+                    curve.append(r)
+                er["curves"][str(th)] = curve
+            er["distances"] = [w.cmd("count %d" % ef) for ef in (64, 128, 256)]
+            er["peak_rss_mb"] = round(proc_rss_kb(w.p.pid, "VmHWM") / 1024, 1)
+            w.close()
+            dres["engines"][eng] = er
+        # ratios
+        ratios = {}
+        for th in [str(t) for t in qthreads]:
+            for target in (0.95, 0.99):
+                row = {}
+                for eng, er in dres["engines"].items():
+                    if "curves" in er:
+                        q, how = qps_at(er["curves"][th], target)
+                        row[eng] = {"qps": round(q, 1) if q else None, "how": how}
+                ratios["t%s@%.2f" % (th, target)] = row
+        dres["qps_at_recall"] = ratios
+        dres["ratios"] = compute_ratios(dres)
+        report["datasets"].append(dres)
+    report["loadavg_end"] = loadavg()
+    report["total_s"] = round(time.time() - t_start, 1)
+    os.makedirs(os.path.dirname(out_json), exist_ok=True)
+    with open(out_json, "w") as f:
+        json.dump(report, f, indent=1)
+    log("wrote %s (%.0f s)" % (out_json, report["total_s"]))
+    if out_md != "-":
+        import hnsw_report_md
+        hnsw_report_md.write(report, out_md)
+        log("wrote %s" % out_md)
+
+
+def compute_ratios(dres):
+    r = {}
+    eng = dres["engines"]
+    q = dres["qps_at_recall"]
+    for key, row in q.items():
+        qv = (row.get("quiver") or {}).get("qps")
+        hl = (row.get("hnswlib") or {}).get("qps")
+        peers = [(row.get(p) or {}).get("qps") for p in ("faiss", "usearch")]
+        peers = [p for p in peers if p]
+        r[key] = {"quiver_qps": qv,
+                  "vs_hnswlib": round(qv / hl, 3) if qv and hl else None,
+                  "vs_best_faiss_usearch": round(qv / max(peers), 3) if qv and peers else None}
+    qb = (eng.get("quiver") or {}).get("build", {}).get("build_s")
+    hb = (eng.get("hnswlib") or {}).get("build", {}).get("build_s")
+    r["build_vs_hnswlib"] = round(qb / hb, 3) if qb and hb else None
+    return r
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2:])
+    else:
+        sys.path.insert(0, HERE)
+        main()

@@ -1,0 +1,32 @@
+#!/bin/sh
+# hnsw_run.sh - the same-run peer comparison of the HNSW index (issue 4, "Benchmark"):
+# Quiver's index in-process against hnswlib, faiss-cpu (IndexHNSWFlat) and usearch from PyPI,
+# on man-lsa-384 and bench/gen.py's synthetic 100k x 384, M=16, ef_construct=100.
+# Writes bench/out/hnsw-report.json, docs/benchmarks-hnsw.md and docs/benchmarks-hnsw.png.
+# A report, never a test.  Run it on a quiet machine (check `uptime`); about 10 minutes on 2 cores.
+#
+#   bench/hnsw_run.sh                       the full run
+#   BENCH_HNSW_N=20000 bench/hnsw_run.sh    a quick development run (labelled as such in the report)
+# Other knobs (BENCH_HNSW_DATASETS, _ENGINES, _THREADS, _PASSES, _BUDGET, _OUT, _MD): bench/hnsw_peers.py.
+set -eu
+cd "$(dirname "$0")/.."
+make -s -j2 BUILD=release build/release/libquiver.a
+cc -std=c11 -D_GNU_SOURCE -O2 -Wall -pthread -Isrc bench/hnsw_bench.c build/release/libquiver.a -lm \
+    -o build/release/hnsw_bench
+VENV=bench/.venv
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+mkdir -p bench/out
+for pkg in numpy hnswlib faiss-cpu usearch matplotlib; do
+    mod=$pkg
+    [ "$pkg" = faiss-cpu ] && mod=faiss
+    if ! "$VENV/bin/python" -c "import $mod" 2>/dev/null; then
+        "$VENV/bin/pip" install -q "$pkg" >>bench/out/hnsw-pip.log 2>&1 ||
+            echo "hnsw_run.sh: pip install $pkg failed (see bench/out/hnsw-pip.log); continuing without it" >&2
+    fi
+done
+ENGINES=quiver
+for e in hnswlib faiss usearch; do
+    "$VENV/bin/python" -c "import $e" 2>/dev/null && ENGINES="$ENGINES,$e"
+done
+echo "load: $(uptime)" >&2
+BENCH_HNSW_ENGINES="${BENCH_HNSW_ENGINES:-$ENGINES}" exec "$VENV/bin/python" bench/hnsw_peers.py
