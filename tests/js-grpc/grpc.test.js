@@ -15,6 +15,8 @@ import {
   ConnectError,
   ConnectErrorCode,
   Distance,
+  FieldType,
+  PayloadSchemaType,
   QdrantClient,
   UpdateStatus,
   toDenseVector,
@@ -827,6 +829,92 @@ describe('payload and delete', () => {
       remaining.map((p) => p.id),
     );
     assert.equal((await collectionsApi.delete({ collectionName: name })).result, true);
+  });
+});
+
+describe('field indexes and aliases', () => {
+  it('field indexes: created with wait, reported in payload_schema with point counts, filters unchanged, deleted', async () => {
+    const name = 'field_idx';
+    await loadData(name);
+    const filter = { must: [matchKeyword('group', 'b'), range('n', { gte: 5, lt: 30 })] };
+    const expectCount = BigInt(DATA.filter((p) => p.payload.group === 'b' && p.payload.n >= 5n && p.payload.n < 30n).length);
+    assert.equal(await countPoints(name, filter), expectCount);
+
+    const r = await pointsApi.createFieldIndex({
+      collectionName: name,
+      wait: true,
+      fieldName: 'group',
+      fieldType: FieldType.FieldTypeKeyword,
+    });
+    assert.equal(r.result.status, UpdateStatus.Completed);
+    assert.equal(typeof r.result.operationId, 'bigint');
+    await pointsApi.createFieldIndex({ collectionName: name, wait: true, fieldName: 'n', fieldType: FieldType.FieldTypeInteger });
+
+    let info = (await collectionsApi.get({ collectionName: name })).result;
+    assert.deepEqual(Object.keys(info.payloadSchema).sort(), ['group', 'n']);
+    assert.equal(info.payloadSchema.group.dataType, PayloadSchemaType.Keyword);
+    assert.equal(info.payloadSchema.n.dataType, PayloadSchemaType.Integer);
+    // every point has a string `group` and an integer `n`
+    assert.equal(info.payloadSchema.group.points, BigInt(DATA.length));
+    assert.equal(info.payloadSchema.n.points, BigInt(DATA.length));
+
+    // the same filter gives the same answer with the indexes declared
+    assert.equal(await countPoints(name, filter), expectCount);
+    const q = [1, 0.5, -0.25, 2];
+    const res = await pointsApi.query({ collectionName: name, query: nearest(q), filter, limit: 3n });
+    const want = DATA.filter((p) => p.payload.group === 'b' && p.payload.n >= 5n && p.payload.n < 30n)
+      .map((p) => ({ id: p.id, score: dot(p.vector, q) }))
+      .sort((x, y) => y.score - x.score || cmpId(x.id, y.id))
+      .slice(0, 3);
+    assert.deepEqual(res.result.map((p) => idOf(p.id)), want.map((w) => w.id));
+
+    const d = await pointsApi.deleteFieldIndex({ collectionName: name, wait: true, fieldName: 'group' });
+    assert.equal(d.result.status, UpdateStatus.Completed);
+    info = (await collectionsApi.get({ collectionName: name })).result;
+    assert.deepEqual(Object.keys(info.payloadSchema), ['n']);
+    await collectionsApi.delete({ collectionName: name });
+  });
+
+  it('aliases: create, list, read and write through, rename, delete; errors', async () => {
+    const name = 'alias_target';
+    await loadData(name);
+    const upd = (actions) => collectionsApi.updateAliases({ actions });
+    const create = (aliasName, collectionName) => ({ action: { case: 'createAlias', value: { aliasName, collectionName } } });
+
+    assert.equal((await upd([create('al_one', name), create('al_two', name)])).result, true);
+    const all = (await collectionsApi.listAliases({})).aliases.map((a) => [a.aliasName, a.collectionName]);
+    assert.deepEqual(all.filter(([a]) => a.startsWith('al_')).sort(), [['al_one', name], ['al_two', name]]);
+    const mine = (await collectionsApi.listCollectionAliases({ collectionName: name })).aliases.map((a) => a.aliasName);
+    assert.deepEqual(mine.sort(), ['al_one', 'al_two']);
+
+    // reads and writes through an alias reach the collection
+    assert.equal(await countPoints('al_one', undefined), BigInt(DATA.length));
+    await upsert('al_two', [{ id: num(1000n), vectors: single([1, 1, 1, 1]), payload: payloadOf({ via: 'alias' }) }]);
+    const got = await pointsApi.get({ collectionName: name, ids: [num(1000n)], withPayload: withPayload(true) });
+    assert.deepEqual(unpayload(got.result[0].payload), { via: 'alias' });
+
+    // rename and delete
+    await upd([{ action: { case: 'renameAlias', value: { oldAliasName: 'al_one', newAliasName: 'al_three' } } }]);
+    await upd([{ action: { case: 'deleteAlias', value: { aliasName: 'al_two' } } }]);
+    const after = (await collectionsApi.listCollectionAliases({ collectionName: name })).aliases.map((a) => a.aliasName);
+    assert.deepEqual(after, ['al_three']);
+    await expectGrpcError(pointsApi.count({ collectionName: 'al_one', exact: true }), ConnectErrorCode.NotFound, 'count via a renamed alias');
+
+    // errors: an alias for a missing collection, an alias named like a collection; all-or-nothing
+    await expectGrpcError(
+      upd([create('al_four', name), create('al_five', 'no_such_collection')]),
+      ConnectErrorCode.NotFound,
+      'alias for a missing collection',
+      "Collection `no_such_collection` doesn't exist!",
+    );
+    const none = (await collectionsApi.listAliases({})).aliases.map((a) => a.aliasName);
+    assert.ok(!none.includes('al_four'), 'a failed UpdateAliases must change nothing');
+    await expectGrpcError(upd([create(name, name)]), ConnectErrorCode.AlreadyExists, 'alias named like a collection');
+
+    // deleting the collection removes its aliases
+    await collectionsApi.delete({ collectionName: name });
+    const left = (await collectionsApi.listAliases({})).aliases.map((a) => a.aliasName);
+    assert.ok(!left.includes('al_three'), `aliases of a deleted collection must go: ${left}`);
   });
 });
 
