@@ -580,8 +580,9 @@ qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, const q
                           qv_query_begin_cb begin, qv_point_cb cb, void *ctx, qv_err *err) {
     qv_rc rc = read_begin(c, err);
     if (rc) return rc;
-    uint64_t cost = 0;
-    for (size_t i = 0; i < n; i++) cost += 1 + qv_strict_filter_cost(queries[i].filter);
+    uint64_t cost = 0; /* the read rate limit's charge, only wanted in strict mode */
+    if (qv_strict_enabled(&c->cfg.strict))
+        for (size_t i = 0; i < n; i++) cost += 1 + qv_strict_filter_cost(queries[i].filter);
     rc = qv_strict_check_queries(&c->cfg.strict, &c->indexes, queries, n, opts, err);
     if ((rc = read_admit(c, rc, cost, err))) return rc;
     qstate *st = calloc(n ? n : 1, sizeof(qstate));
