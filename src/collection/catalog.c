@@ -12,11 +12,17 @@
  * flush_interval_sec has passed (so wait=false writes become durable
  * within that period, as Qdrant promises) and checkpoints collections
  * whose WAL grew past wal_capacity_mb.
+ *
+ * The optimizer thread wakes every quarter second and runs, one at a time,
+ * the optimizations collections have due (collection/optimizer.c); an
+ * optimization builds its graphs on max_indexing_threads threads of its
+ * own.  Shutdown waits for a running optimization to finish.
  */
 #include "collection/catalog.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +43,9 @@ struct qv_catalog {
     size_t n, cap;
     qv_alias_table aliases; /* under mu */
     uint64_t flush_interval_sec;
-    pthread_t flusher;
+    pthread_t flusher, optimizer;
     pthread_cond_t wake;
-    bool stopping, flusher_started;
+    bool stopping, flusher_started, optimizer_started;
 };
 
 /* The name rules of collections, for the request field `field`
@@ -88,15 +94,22 @@ static bool add_locked(qv_catalog *cat, qv_collection *c) {
 
 /* ---- flush thread ------------------------------------------------------------- */
 
-static void flush_all(qv_catalog *cat) {
+/* The collections, each with a reference taken (NULL on OOM). */
+static qv_collection **snapshot(qv_catalog *cat, size_t *n) {
     pthread_mutex_lock(&cat->mu);
-    size_t n = cat->n;
-    qv_collection **list = malloc(sizeof(*list) * (n ? n : 1));
-    for (size_t i = 0; list && i < n; i++) {
+    *n = cat->n;
+    qv_collection **list = malloc(sizeof(*list) * (*n ? *n : 1));
+    for (size_t i = 0; list && i < *n; i++) {
         list[i] = cat->items[i];
         atomic_fetch_add(&list[i]->refs, 1);
     }
     pthread_mutex_unlock(&cat->mu);
+    return list;
+}
+
+static void flush_all(qv_catalog *cat) {
+    size_t n;
+    qv_collection **list = snapshot(cat, &n);
     if (!list) return;
     for (size_t i = 0; i < n; i++) {
         qv_err err;
@@ -125,6 +138,47 @@ static void *flusher_main(void *arg) {
         pthread_mutex_lock(&cat->mu);
     }
     pthread_mutex_unlock(&cat->mu);
+    return NULL;
+}
+
+/* ---- optimizer thread ------------------------------------------------------------ */
+
+static bool stopping(qv_catalog *cat) {
+    pthread_mutex_lock(&cat->mu);
+    bool s = cat->stopping;
+    pthread_mutex_unlock(&cat->mu);
+    return s;
+}
+
+static void *optimizer_main(void *arg) {
+    qv_catalog *cat = arg;
+    while (!stopping(cat)) {
+        size_t n;
+        qv_collection **list = snapshot(cat, &n);
+        bool any = false;
+        for (size_t i = 0; list && i < n; i++) {
+            bool did = false;
+            qv_err err;
+            if (!stopping(cat) && qv_collection_optimize(list[i], &did, &err) != QV_OK)
+                QV_LOG_ERROR("collection %s: optimization failed: %s", list[i]->name, err.msg);
+            any |= did;
+            qv_collection_release(list[i]);
+        }
+        free(list);
+        if (any) continue; /* more may be due */
+        pthread_mutex_lock(&cat->mu);
+        if (!cat->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 250000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&cat->wake, &cat->mu, &ts);
+        }
+        pthread_mutex_unlock(&cat->mu);
+    }
     return NULL;
 }
 
@@ -166,8 +220,8 @@ static qv_rc load_all(qv_catalog *cat, qv_err *err) {
         if (c && !add_locked(cat, c))
             qv_collection_destroy(c);
         else if (c)
-            QV_LOG_INFO("loaded collection %s (%u points)", c->name,
-                        c->seg ? qv_segment_live_count(c->seg) : 0);
+            QV_LOG_INFO("loaded collection %s (%" PRIu64 " points, %u segments)", c->name,
+                        c->broken ? 0 : qv_shard_live(c), c->nsegs);
     }
     closedir(d);
     return QV_OK;
@@ -212,6 +266,11 @@ qv_rc qv_catalog_open(const qv_catalog_opts *opts, qv_catalog **out, qv_err *err
         return rc;
     }
     cat->flusher_started = true;
+    if (pthread_create(&cat->optimizer, NULL, optimizer_main, cat) != 0) {
+        qv_catalog_close(cat);
+        return qv_fail(err, QV_EINTERNAL, "cannot start the optimizer thread");
+    }
+    cat->optimizer_started = true;
     *out = cat;
     return QV_OK;
 }
@@ -223,6 +282,7 @@ void qv_catalog_close(qv_catalog *cat) {
     pthread_cond_broadcast(&cat->wake);
     pthread_mutex_unlock(&cat->mu);
     if (cat->flusher_started) pthread_join(cat->flusher, NULL);
+    if (cat->optimizer_started) pthread_join(cat->optimizer, NULL);
     for (size_t i = 0; i < cat->n; i++) qv_collection_release(cat->items[i]);
     free(cat->items);
     qv_alias_table_free(&cat->aliases);

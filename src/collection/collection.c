@@ -6,8 +6,20 @@
  *   config.qvc                 the configuration: header + JSON (see below)
  *   wal/                       the write-ahead log (storage/wal.c)
  *   checkpoints/CURRENT        names the live checkpoint (see below)
- *   checkpoints/cp-<op>/       a segment checkpoint (storage/segment.c) and
- *                              indexes.qvi, the declared field indexes
+ *   checkpoints/cp-<op>/       a checkpoint: the appendable segment
+ *                              (storage/segment.c) at its top, indexes.qvi
+ *                              (the declared field indexes), segments.qvm
+ *                              (the other segments, below) and per segment
+ *                              frozen-<uid>/ (saved whole) or dead-<uid>.dat
+ *                              (the deletions of a persisted segment)
+ *   segments/seg-<uid>/        a persisted immutable segment with its HNSW
+ *                              graphs, written once by an optimizer
+ *                              (optimizer.c)
+ *
+ * segments.qvm (envelope "QVSEGLST") lists the segments besides the
+ * appendable one, in order: u32 count, then per segment u64 uid and u8 kind
+ * (1 = persisted, 2 = frozen and saved whole).  A checkpoint without it
+ * (written before segments existed) holds only the appendable segment.
  *
  * config.qvc and CURRENT share one small envelope:
  *   0  8  magic ("QVCOLCFG" or "QVCURRNT")
@@ -22,7 +34,9 @@
  * cp-<op>.tmp, renaming it to cp-<op>, pointing CURRENT at it, and only
  * then deleting older checkpoints and truncating the WAL through <op>; a
  * crash at any step leaves either the old or the new checkpoint complete,
- * and the WAL still holds everything after it.
+ * and the WAL still holds everything after it.  Segment directories the
+ * live checkpoint does not name (an optimization cut short, a segment
+ * swapped out) are removed when the collection opens.
  */
 #include "collection/collection_impl.h"
 
@@ -43,10 +57,14 @@
 #include "core/crc32c.h"
 #include "core/log.h"
 #include "index/filter.h"
+#include "index/hnsw.h"
 
 #define ENVELOPE_VERSION 1
 #define CONFIG_MAGIC     "QVCOLCFG"
 #define CURRENT_MAGIC    "QVCURRNT"
+#define SEGLIST_MAGIC    "QVSEGLST"
+#define SEG_PERSISTED    1
+#define SEG_FROZEN       2
 
 /* ---- small file helpers --------------------------------------------------- */
 
@@ -193,6 +211,7 @@ static qv_collection *collection_alloc(const char *dir, const char *name) {
     pthread_rwlock_init(&c->lock, &attr);
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&c->cp_mutex, NULL);
+    pthread_mutex_init(&c->order_mu, NULL);
     qv_strict_limiter_init(&c->limiter, &c->cfg.strict); /* off until the config is read */
     atomic_init(&c->refs, 1);
     atomic_init(&c->dropped, false);
@@ -206,13 +225,48 @@ static qv_collection *collection_alloc(const char *dir, const char *name) {
     return c;
 }
 
+void qv_shard_seg_free(qv_shard_seg *s, uint32_t nvec) {
+    for (uint32_t vi = 0; s->hnsw && vi < nvec; vi++) qv_hnsw_free(s->hnsw[vi]);
+    free(s->hnsw);
+    qv_segment_free(s->seg);
+    memset(s, 0, sizeof *s);
+}
+
+static void free_segments(qv_collection *c) {
+    for (uint32_t i = 0; i < c->nsegs; i++) qv_shard_seg_free(&c->segs[i], c->cfg.nvectors);
+    free(c->segs);
+    c->segs = NULL;
+    c->nsegs = 0;
+    c->seg = NULL;
+    free(c->retired);
+    c->retired = NULL;
+    c->nretired = 0;
+}
+
+bool qv_shard_find(const qv_collection *c, const qv_pointid *id, uint32_t *si, uint32_t *off) {
+    for (uint32_t i = 0; i < c->nsegs; i++)
+        if (qv_segment_find(c->segs[i].seg, id, off)) {
+            *si = i;
+            return true;
+        }
+    return false;
+}
+
+uint64_t qv_shard_live(const qv_collection *c) {
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < c->nsegs; i++) n += qv_segment_live_count(c->segs[i].seg);
+    return n;
+}
+
 static void collection_free(qv_collection *c) {
     wal_close(c->wal);
-    qv_segment_free(c->seg);
+    free_segments(c);
+    qv_optim_state_free(c->optim);
     qv_index_set_free(&c->indexes);
     qv_collection_config_free(&c->cfg);
     pthread_rwlock_destroy(&c->lock);
     pthread_mutex_destroy(&c->cp_mutex);
+    pthread_mutex_destroy(&c->order_mu);
     qv_strict_limiter_destroy(&c->limiter);
     free(c->name);
     free(c->dir);
@@ -240,6 +294,56 @@ static qv_rc replay_one(void *ctx, uint64_t op, const void *body, size_t len, qv
     return QV_OK;
 }
 
+/* Adds a segment entry (ownership of its members taken). */
+static qv_rc add_segment(qv_collection *c, const qv_shard_seg *e, qv_err *err) {
+    qv_shard_seg *n = realloc(c->segs, sizeof *n * (c->nsegs + 1));
+    if (!n) return qv_fail(err, QV_ENOMEM, "out of memory");
+    c->segs = n;
+    c->segs[c->nsegs++] = *e;
+    c->seg = c->segs[0].seg;
+    if (e->uid >= c->next_uid) c->next_uid = e->uid + 1;
+    return QV_OK;
+}
+
+/* Loads the segments segments.qvm of checkpoint cpdir lists (none if the
+ * file is absent: a checkpoint of the single-segment format). */
+static qv_rc load_seglist(qv_collection *c, const char *cpdir, const uint32_t *dims, qv_err *err) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/segments.qvm", cpdir);
+    char *body;
+    size_t len;
+    qv_err e2;
+    qv_rc rc = qv_envelope_read(path, SEGLIST_MAGIC, &body, &len, &e2);
+    if (rc == QV_ENOTFOUND) return QV_OK;
+    if (rc) return qv_fail(err, rc, "%s", e2.msg);
+    const uint8_t *b = (const uint8_t *)body;
+    uint32_t n = len >= 4 ? qv_load_u32le(b) : 0;
+    if (len < 4 || len != 4 + (size_t)n * 9) {
+        free(body);
+        return qv_fail(err, QV_ECORRUPT, "%s: malformed segment list", path);
+    }
+    for (uint32_t i = 0; rc == QV_OK && i < n; i++) {
+        uint64_t uid = qv_load_u64le(b + 4 + i * 9);
+        uint8_t kind = b[4 + i * 9 + 8];
+        qv_shard_seg e = {.uid = uid};
+        if (kind == SEG_PERSISTED) {
+            rc = qv_segdir_load(c, uid, &e, err);
+            snprintf(path, sizeof path, "%s/dead-%020" PRIu64 ".dat", cpdir, uid);
+            if (!rc) rc = qv_segment_load_dead(e.seg, path, err);
+        } else if (kind == SEG_FROZEN) {
+            uint64_t op;
+            snprintf(path, sizeof path, "%s/frozen-%020" PRIu64, cpdir, uid);
+            rc = qv_segment_load(path, c->cfg.nvectors, dims, &e.seg, &op, err);
+        } else {
+            rc = qv_fail(err, QV_ECORRUPT, "%s: unknown segment kind %u", cpdir, kind);
+        }
+        if (!rc) rc = add_segment(c, &e, err);
+        if (rc) qv_shard_seg_free(&e, c->cfg.nvectors);
+    }
+    free(body);
+    return rc;
+}
+
 /* Reads CURRENT and loads the checkpoint it names; none yet is fine. */
 static qv_rc load_checkpoint(qv_collection *c, const uint32_t *dims, qv_err *err) {
     char path[4096];
@@ -248,23 +352,37 @@ static qv_rc load_checkpoint(qv_collection *c, const uint32_t *dims, qv_err *err
     size_t len;
     qv_err e2;
     qv_rc rc = qv_envelope_read(path, CURRENT_MAGIC, &body, &len, &e2);
+    qv_shard_seg app = {0};
     if (rc == QV_ENOTFOUND) {
-        c->seg = qv_segment_new(c->cfg.nvectors, dims);
-        return c->seg ? QV_OK : qv_fail(err, QV_ENOMEM, "out of memory");
+        app.seg = qv_segment_new(c->cfg.nvectors, dims);
+        if (!app.seg) return qv_fail(err, QV_ENOMEM, "out of memory");
+        return add_segment(c, &app, err);
     }
     if (rc) return qv_fail(err, rc, "%s", e2.msg);
     char cpdir[4200];
     uint64_t op = len >= 8 ? qv_load_u64le((uint8_t *)body) : 0;
     snprintf(cpdir, sizeof cpdir, "%s/checkpoints/%.*s", c->dir, (int)(len > 8 ? len - 8 : 0),
              body + 8);
-    free(body);
-    if (len <= 8 || memchr(cpdir + strlen(c->dir) + 13, '/', 1) != NULL)
+    if (len <= 8 || len - 8 >= sizeof c->cp_name || memchr(body + 8, '/', len - 8) ||
+        memchr(body + 8, '\0', len - 8)) {
+        free(body);
         return qv_fail(err, QV_ECORRUPT, "%s names no checkpoint", path);
+    }
+    memcpy(c->cp_name, body + 8, len - 8);
+    c->cp_name[len - 8] = '\0';
+    free(body);
     uint64_t seg_op;
-    rc = qv_segment_load(cpdir, c->cfg.nvectors, dims, &c->seg, &seg_op, err);
+    rc = qv_segment_load(cpdir, c->cfg.nvectors, dims, &app.seg, &seg_op, err);
     if (rc == QV_OK && seg_op != op)
         rc = qv_fail(err, QV_ECORRUPT, "%s holds operation %" PRIu64 ", CURRENT says %" PRIu64,
                      cpdir, seg_op, op);
+    if (rc == QV_OK) {
+        rc = add_segment(c, &app, err);
+        if (rc) qv_segment_free(app.seg);
+    } else {
+        qv_segment_free(app.seg);
+    }
+    if (rc == QV_OK) rc = load_seglist(c, cpdir, dims, err);
     if (rc == QV_OK) rc = qv_index_set_load(cpdir, &c->indexes, err);
     c->checkpoint_op = c->applied_op = op;
     return rc;
@@ -272,14 +390,37 @@ static qv_rc load_checkpoint(qv_collection *c, const uint32_t *dims, qv_err *err
 
 /* Removes leftovers of interrupted checkpoints (any cp-* but the live one). */
 static void clean_checkpoints(qv_collection *c) {
-    char dir[4096], keep[64], path[4400];
+    char dir[4096], path[4400];
+    const char *keep = c->cp_name;
     snprintf(dir, sizeof dir, "%s/checkpoints", c->dir);
-    snprintf(keep, sizeof keep, "cp-%020" PRIu64, c->checkpoint_op);
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, "cp-", 3) != 0 || strcmp(e->d_name, keep) == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        qv_rmtree(path);
+    }
+    closedir(d);
+}
+
+/* Removes segment directories no loaded segment is (an optimization cut
+ * short by a crash, a segment swapped out before the crash). */
+static void clean_segments(qv_collection *c) {
+    char dir[4096], path[4400];
+    snprintf(dir, sizeof dir, "%s/segments", c->dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        bool keep = false;
+        for (uint32_t i = 1; i < c->nsegs && !keep; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "seg-%020" PRIu64, c->segs[i].uid);
+            keep = c->segs[i].persisted && strcmp(e->d_name, name) == 0;
+        }
+        if (keep) continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         qv_rmtree(path);
     }
@@ -293,6 +434,7 @@ static qv_rc open_storage(qv_collection *c, qv_err *err) {
     free(dims);
     if (rc) return rc;
     clean_checkpoints(c);
+    clean_segments(c);
     char wdir[4096];
     snprintf(wdir, sizeof wdir, "%s/wal", c->dir);
     size_t cap = (size_t)(c->cfg.wal.wal_capacity_mb ? c->cfg.wal.wal_capacity_mb : 32) << 20;
@@ -327,8 +469,7 @@ qv_rc qv_collection_open(const char *dir, const char *name, qv_collection **out,
         snprintf(c->broken_msg, sizeof c->broken_msg, "%s", err ? err->msg : "recovery failed");
         wal_close(c->wal);
         c->wal = NULL;
-        qv_segment_free(c->seg);
-        c->seg = NULL;
+        free_segments(c);
         qv_index_set_free(&c->indexes);
     }
     *out = c;
@@ -366,19 +507,62 @@ qv_rc qv_collection_create_at(const char *dir, const char *name, const qv_collec
 
 /* ---- checkpoints ------------------------------------------------------------ */
 
-/* Writes the segment as checkpoint cp-<op> and makes it current.  Caller
+/* Writes the segments besides the appendable one into checkpoint dir tmp:
+ * frozen ones whole, persisted ones as deletion marks, and their list. */
+static qv_rc save_seglist(const qv_collection *c, const char *tmp, qv_err *err) {
+    char path[4400];
+    size_t len = 4 + (size_t)(c->nsegs - 1) * 9;
+    uint8_t *body = malloc(len);
+    if (!body) return qv_fail(err, QV_ENOMEM, "out of memory");
+    qv_store_u32le(body, c->nsegs - 1);
+    qv_rc rc = QV_OK;
+    for (uint32_t i = 1; rc == QV_OK && i < c->nsegs; i++) {
+        const qv_shard_seg *e = &c->segs[i];
+        qv_store_u64le(body + 4 + (i - 1) * 9, e->uid);
+        body[4 + (i - 1) * 9 + 8] = e->persisted ? SEG_PERSISTED : SEG_FROZEN;
+        if (e->persisted) {
+            snprintf(path, sizeof path, "%s/dead-%020" PRIu64 ".dat", tmp, e->uid);
+            rc = qv_segment_save_dead(e->seg, path, err);
+        } else {
+            snprintf(path, sizeof path, "%s/frozen-%020" PRIu64, tmp, e->uid);
+            rc = mkdir(path, 0755) == 0 ? QV_OK : qv_fail(err, QV_EIO, "cannot create %s", path);
+            if (!rc) rc = qv_segment_save(e->seg, path, 0, err);
+            if (!rc && qv_fsync_dir(path) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", path);
+        }
+    }
+    if (rc == QV_OK) rc = qv_envelope_write(tmp, "segments.qvm", SEGLIST_MAGIC, body, len, err);
+    free(body);
+    return rc;
+}
+
+/* Removes the directories of segments swapped out before the checkpoint
+ * that just became current (which no longer names them). */
+static void drop_retired(qv_collection *c) {
+    char path[4400];
+    for (uint32_t i = 0; i < c->nretired; i++) {
+        qv_segdir_path(c, c->retired[i], path, sizeof path);
+        qv_rmtree(path);
+    }
+    c->nretired = 0;
+}
+
+/* Writes the segments as checkpoint cp-<op> and makes it current.  Caller
  * holds the read lock and cp_mutex. */
 static qv_rc checkpoint_locked(qv_collection *c, qv_err *err) {
     uint64_t op = c->applied_op;
     char cpdir[4096], final[4096], tmp[4200], name[64];
     snprintf(cpdir, sizeof cpdir, "%s/checkpoints", c->dir);
+    /* unique even when the op is unchanged (an optimizer's new layout) */
     snprintf(name, sizeof name, "cp-%020" PRIu64, op);
+    while (strncmp(name, c->cp_name, strlen(name)) == 0)
+        snprintf(name, sizeof name, "cp-%020" PRIu64 "-%" PRIu64, op, ++c->cp_seq);
     snprintf(final, sizeof final, "%s/%s", cpdir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", final);
     qv_rmtree(tmp);
     if (mkdir(tmp, 0755) != 0)
         return qv_fail(err, QV_EIO, "cannot create %s: %s", tmp, strerror(errno));
     qv_rc rc = qv_segment_save(c->seg, tmp, op, err);
+    if (!rc) rc = save_seglist(c, tmp, err);
     if (!rc) rc = qv_index_set_save(&c->indexes, tmp, err);
     if (!rc && qv_fsync_dir(tmp) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", tmp);
     if (!rc && rename(tmp, final) != 0) rc = qv_fail(err, QV_EIO, "cannot rename %s", tmp);
@@ -394,9 +578,22 @@ static qv_rc checkpoint_locked(qv_collection *c, qv_err *err) {
     rc = qv_envelope_write(cpdir, "CURRENT", CURRENT_MAGIC, body, 8 + nlen, err);
     if (rc) return rc;
     c->checkpoint_op = op;
+    snprintf(c->cp_name, sizeof c->cp_name, "%s", name);
     clean_checkpoints(c);
+    drop_retired(c);
     atomic_store(&c->wal_bytes, 0);
     return wal_truncate_through(c->wal, op, err);
+}
+
+qv_rc qv_collection_checkpoint(qv_collection *c, qv_err *err) {
+    if (c->broken) return QV_OK;
+    pthread_mutex_lock(&c->cp_mutex);
+    pthread_rwlock_rdlock(&c->lock);
+    qv_rc rc = wal_sync(c->wal, wal_last_op(c->wal), err);
+    if (rc == QV_OK) rc = checkpoint_locked(c, err);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->cp_mutex);
+    return rc;
 }
 
 qv_rc qv_collection_flush(qv_collection *c, bool force_checkpoint, qv_err *err) {
@@ -452,6 +649,38 @@ static void vec_table(const qv_collection *c, const qv_point_in *p, const float 
     }
 }
 
+/* Finds a live point for a change: a point of a frozen segment is first
+ * moved into the appendable one (vectors, payload and version kept), so
+ * *off is always an offset of c->seg.  False if absent (or on OOM, with
+ * *rc set). */
+static bool locate_for_write(qv_collection *c, const qv_pointid *id, uint64_t opnum, uint32_t *off,
+                             qv_rc *rc) {
+    uint32_t si;
+    *rc = QV_OK;
+    if (!qv_shard_find(c, id, &si, off)) return false;
+    if (si == 0) return true;
+    qv_segment *from = c->segs[si].seg;
+    const float *vecs[QV_MAX_NAMED_VECTORS];
+    for (uint32_t vi = 0; vi < c->cfg.nvectors; vi++) vecs[vi] = qv_segment_vector(from, vi, *off);
+    const jv *pl = qv_segment_payload(from, *off);
+    qv_payload *doc = pl ? qv_payload_new(pl) : NULL;
+    qv_pointid pid = *id;
+    if ((pl && !doc) ||
+        qv_segment_put(c->seg, qv_segment_version(from, *off), &pid, vecs, doc) != QV_OK) {
+        qv_payload_free(doc);
+        *rc = QV_ENOMEM;
+        return false;
+    }
+    qv_segment_delete_at(from, opnum, *off);
+    return qv_segment_find(c->seg, &pid, off);
+}
+
+/* Deletes a point wherever it lives. */
+static void delete_point(qv_collection *c, uint64_t opnum, const qv_pointid *id) {
+    uint32_t si, off;
+    if (qv_shard_find(c, id, &si, &off)) qv_segment_delete_at(c->segs[si].seg, opnum, off);
+}
+
 static qv_rc apply_points(qv_collection *c, const qv_update_op *op, uint64_t opnum, qv_err *err) {
     const float *vecs[QV_MAX_NAMED_VECTORS];
     for (uint32_t i = 0; i < op->npoints; i++) {
@@ -459,10 +688,15 @@ static qv_rc apply_points(qv_collection *c, const qv_update_op *op, uint64_t opn
         vec_table(c, p, vecs);
         if (op->kind == QV_OP_UPDATE_VECTORS) {
             uint32_t off;
-            if (qv_segment_find(c->seg, &p->id, &off))
+            qv_rc rc;
+            if (locate_for_write(c, &p->id, opnum, &off, &rc))
                 qv_segment_set_vectors(c->seg, opnum, off, vecs, NULL);
+            if (rc) return qv_fail(err, rc, "out of memory");
             continue;
         }
+        uint32_t si, off;
+        if (c->nsegs > 1 && qv_shard_find(c, &p->id, &si, &off) && si > 0)
+            qv_segment_delete_at(c->segs[si].seg, opnum, off); /* replaced whole below */
         qv_payload *doc = NULL;
         if (p->has_payload && p->payload.type == JV_OBJ && p->payload.len > 0) {
             doc = qv_payload_new(&p->payload);
@@ -520,7 +754,7 @@ static qv_rc apply_payload(qv_collection *c, const qv_update_op *op, uint64_t op
         rc = qv_keypath_parse(&a, op->key, strlen(op->key), &key, err);
     for (uint32_t i = 0; rc == QV_OK && i < op->nids; i++) {
         uint32_t off;
-        if (!qv_segment_find(c->seg, &op->ids[i], &off)) continue;
+        if (!locate_for_write(c, &op->ids[i], opnum, &off, &rc)) continue;
         qv_payload *doc;
         rc = payload_for(c, op, off, key, paths, &doc);
         if (rc == QV_OK) qv_segment_set_payload(c->seg, opnum, off, doc);
@@ -530,7 +764,8 @@ static qv_rc apply_payload(qv_collection *c, const qv_update_op *op, uint64_t op
     return rc;
 }
 
-static qv_rc apply_delete_vectors(qv_collection *c, const qv_update_op *op, uint64_t opnum) {
+static qv_rc apply_delete_vectors(qv_collection *c, const qv_update_op *op, uint64_t opnum,
+                                  qv_err *err) {
     bool remove[QV_MAX_NAMED_VECTORS] = {false};
     for (uint32_t k = 0; k < op->nnames; k++) {
         int vi = qv_collection_config_vector(&c->cfg, op->names[k]);
@@ -538,8 +773,10 @@ static qv_rc apply_delete_vectors(qv_collection *c, const qv_update_op *op, uint
     }
     for (uint32_t i = 0; i < op->nids; i++) {
         uint32_t off;
-        if (qv_segment_find(c->seg, &op->ids[i], &off))
+        qv_rc rc;
+        if (locate_for_write(c, &op->ids[i], opnum, &off, &rc))
             qv_segment_set_vectors(c->seg, opnum, off, NULL, remove);
+        if (rc) return qv_fail(err, rc, "out of memory");
     }
     return QV_OK;
 }
@@ -566,7 +803,7 @@ static qv_rc apply_op(qv_collection *c, const qv_update_op *op, uint64_t opnum, 
     case QV_OP_UPDATE_VECTORS:
         return apply_points(c, op, opnum, err);
     case QV_OP_DELETE:
-        for (uint32_t i = 0; i < op->nids; i++) qv_segment_delete(c->seg, opnum, &op->ids[i]);
+        for (uint32_t i = 0; i < op->nids; i++) delete_point(c, opnum, &op->ids[i]);
         return QV_OK;
     case QV_OP_SET_PAYLOAD:
     case QV_OP_OVERWRITE_PAYLOAD:
@@ -574,7 +811,7 @@ static qv_rc apply_op(qv_collection *c, const qv_update_op *op, uint64_t opnum, 
     case QV_OP_CLEAR_PAYLOAD:
         return apply_payload(c, op, opnum, err);
     case QV_OP_DELETE_VECTORS:
-        return apply_delete_vectors(c, op, opnum);
+        return apply_delete_vectors(c, op, opnum, err);
     case QV_OP_CREATE_INDEX:
     case QV_OP_DELETE_INDEX:
         return apply_index(c, op, err);
@@ -614,8 +851,8 @@ static qv_rc check_points(qv_collection *c, qv_update_op *op, qv_err *err) {
                 if (strcmp(p->vecs[j].name, p->vecs[k].name) == 0)
                     return qv_fail(err, QV_EBADINPUT, "vector %s given twice", p->vecs[k].name);
         }
-        uint32_t off;
-        if (op->kind == QV_OP_UPDATE_VECTORS && !qv_segment_find(c->seg, &p->id, &off))
+        uint32_t si, off;
+        if (op->kind == QV_OP_UPDATE_VECTORS && !qv_shard_find(c, &p->id, &si, &off))
             return not_found(&p->id, err);
     }
     return QV_OK;
@@ -653,8 +890,8 @@ static qv_rc validate(qv_collection *c, qv_arena *a, qv_update_op *op, qv_err *e
         op->filter = NULL;
     } else if (op->kind != QV_OP_DELETE) {
         for (uint32_t i = 0; i < op->nids; i++) {
-            uint32_t off;
-            if (!qv_segment_find(c->seg, &op->ids[i], &off)) return not_found(&op->ids[i], err);
+            uint32_t si, off;
+            if (!qv_shard_find(c, &op->ids[i], &si, &off)) return not_found(&op->ids[i], err);
         }
     }
     if (op->kind == QV_OP_DELETE_VECTORS)
@@ -677,7 +914,7 @@ static uint64_t vector_bytes(const qv_collection *c) {
     uint64_t per_point = 0;
     for (uint32_t i = 0; i < c->cfg.nvectors; i++)
         per_point += (uint64_t)c->cfg.vectors[i].size * 4;
-    return per_point * qv_segment_live_count(c->seg);
+    return per_point * qv_shard_live(c);
 }
 
 /* Points an op touches, its write rate-limit cost (after validate, so a
@@ -698,8 +935,7 @@ qv_rc qv_collection_update(qv_collection *c, qv_update_op *op, bool wait, uint64
     qv_arena_init(&a);
     pthread_rwlock_wrlock(&c->lock);
     const qv_strict_config *sc = &c->cfg.strict;
-    qv_rc rc = qv_strict_check_update(sc, &c->indexes, op, qv_segment_live_count(c->seg),
-                                      vector_bytes(c), err);
+    qv_rc rc = qv_strict_check_update(sc, &c->indexes, op, qv_shard_live(c), vector_bytes(c), err);
     if (rc == QV_OK) rc = validate(c, &a, op, err);
     if (rc == QV_OK && qv_strict_enabled(sc))
         rc = qv_strict_charge(&c->limiter, true, write_cost(op), err);
@@ -714,6 +950,7 @@ qv_rc qv_collection_update(qv_collection *c, qv_update_op *op, bool wait, uint64
     if (rc == QV_OK) {
         atomic_fetch_add(&c->wal_bytes, len);
         rc = apply_op(c, op, opnum, err);
+        atomic_store(&c->last_write_ms, qv_now_ms());
         if (rc == QV_OK)
             c->applied_op = opnum;
         else {

@@ -31,6 +31,8 @@ struct qv_filter;
 
 /* ---- Configuration ----------------------------------------------------- */
 
+#include "collection/quant_config.h" /* qv_quant_config */
+
 #define QV_MAX_VECTOR_DIM    65536
 #define QV_MAX_NAMED_VECTORS 64
 
@@ -50,10 +52,13 @@ typedef struct qv_opt_bool {
     bool v;
 } qv_opt_bool;
 
+/* VectorParams.datatype.  Accepted, persisted and echoed; the storage
+ * engine keeps float32 rows for every datatype until it learns the others. */
 typedef enum qv_datatype {
     QV_DT_FLOAT32 = 0,
-    QV_DT_FLOAT16 = 1, /* later issue */
-    QV_DT_UINT8 = 2,   /* later issue */
+    QV_DT_FLOAT16 = 1, /* engine: later issue */
+    QV_DT_UINT8 = 2,   /* engine: later issue */
+    QV_DT_TURBO4 = 3,  /* engine: later issue */
 } qv_datatype;
 
 typedef struct qv_vector_params {
@@ -63,9 +68,9 @@ typedef struct qv_vector_params {
     qv_opt_bool on_disk;
     bool has_datatype;
     qv_datatype datatype;
-    jv hnsw_config;         /* echoed as given (JV_NULL if absent) */
-    jv quantization_config; /* echoed as given (JV_NULL if absent) */
-    jv multivector_config;  /* echoed as given (JV_NULL if absent) */
+    jv hnsw_config;                      /* echoed as given (JV_NULL if absent) */
+    qv_quant_config quantization_config; /* kind QV_QUANT_NONE if absent */
+    jv multivector_config;               /* echoed as given (JV_NULL if absent) */
 } qv_vector_params;
 
 typedef struct qv_hnsw_config {
@@ -115,11 +120,11 @@ typedef struct qv_collection_config {
     qv_hnsw_config hnsw;
     qv_optimizer_config optimizer;
     qv_wal_config wal;
-    jv sparse_vectors;       /* echoed (JV_NULL if absent); engine: later */
-    jv quantization_config;  /* echoed (JV_NULL if absent); engine: later */
-    qv_strict_config strict; /* strict_mode_config (maps live in arena) */
-    jv metadata;             /* echoed (JV_NULL if absent) */
-    qv_arena arena;          /* owns names, jv trees */
+    jv sparse_vectors;                   /* echoed (JV_NULL if absent); engine: later */
+    qv_quant_config quantization_config; /* QV_QUANT_NONE if absent; engine: later */
+    qv_strict_config strict;             /* strict_mode_config (maps live in arena) */
+    jv metadata;                         /* echoed (JV_NULL if absent) */
+    qv_arena arena;                      /* owns names, jv trees */
 } qv_collection_config;
 
 /* Fills Qdrant's defaults for everything but the vectors. */
@@ -228,9 +233,11 @@ typedef struct qv_query {
     size_t limit, offset;
     bool has_threshold;
     float score_threshold;
-    bool exact;              /* params.exact (search is exact anyway until HNSW lands) */
-    qv_opt_u64 hnsw_ef;      /* params.hnsw_ef (checked by strict mode only) */
-    qv_opt_f64 oversampling; /* params.quantization.oversampling (idem) */
+    bool exact;                /* params.exact: scan every point, never the index */
+    qv_opt_u64 hnsw_ef;        /* params.hnsw_ef: the HNSW candidate list size */
+    qv_opt_bool quant_ignore;  /* params.quantization.ignore: search the original vectors */
+    qv_opt_bool quant_rescore; /* params.quantization.rescore: re-rank with the originals */
+    qv_opt_f64 oversampling;   /* params.quantization.oversampling: fetch limit * this */
 } qv_query;
 
 /* Runs n queries in one pass over the data (queries with the same `using`
@@ -248,11 +255,51 @@ typedef struct qv_collection_stats {
     uint64_t points_count;
     uint64_t indexed_vectors_count;
     uint64_t segments_count;
-    bool broken; /* status red: recovery failed; message in broken_msg */
+    bool optimizing; /* status yellow: an optimization is running or due */
+    bool broken;     /* status red: recovery failed; message in broken_msg */
     char broken_msg[256];
 } qv_collection_stats;
 
 void qv_collection_stats_get(qv_collection *c, qv_collection_stats *out);
+
+/* GET /collections/{c}/optimizations: what the optimizers (optimizer.c)
+ * are doing, have done and would do next.  Segments are named by number;
+ * the API layer shows numbers as UUIDs. */
+typedef struct qv_optim_segment {
+    uint64_t uid;
+    uint64_t points; /* live points */
+} qv_optim_segment;
+
+typedef enum qv_optim_status {
+    QV_OPTIM_RUNNING,
+    QV_OPTIM_DONE,
+    QV_OPTIM_FAILED,
+} qv_optim_status;
+
+#define QV_OPTIM_MAX_SOURCES 8
+#define QV_OPTIM_LOG         16
+#define QV_OPTIM_MAX_IDLE    64
+
+typedef struct qv_optim_entry {
+    const char *optimizer; /* "indexing", "merge", "vacuum", "config_mismatch" */
+    uint64_t uid;          /* the segment it creates (0 for a queued one) */
+    qv_optim_status status;
+    qv_optim_segment segs[QV_OPTIM_MAX_SOURCES];
+    uint32_t nsegs;
+    double started, finished; /* Unix seconds; finished 0 while running */
+} qv_optim_entry;
+
+typedef struct qv_optimizations {
+    bool has_running, has_queued;
+    qv_optim_entry running, queued;
+    qv_optim_entry completed[QV_OPTIM_LOG]; /* newest first */
+    uint32_t ncompleted;
+    qv_optim_segment idle[QV_OPTIM_MAX_IDLE]; /* segments no optimization wants */
+    uint32_t nidle;                           /* listed */
+    uint64_t idle_total;                      /* all of them */
+} qv_optimizations;
+
+void qv_collection_optimizations(qv_collection *c, qv_optimizations *out);
 
 /* payload_schema: cb(ctx, field, type, params, points) once per declared
  * field index (collection/field_index.h), in field order, where type is a

@@ -25,12 +25,31 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "collection/collection.h"
 #include "collection/field_index.h"
 #include "collection/strict.h"
 #include "storage/segment.h"
 #include "storage/wal.h"
+
+struct qv_hnsw;
+
+/* One segment of the shard.  segs[0] is always the appendable segment,
+ * which takes every new point; the others are frozen: their points are only
+ * ever deleted, and a write to one of them first moves the point into the
+ * appendable segment (copy on write), so a frozen segment's vectors never
+ * change under its index or under an optimizer copying it.  A persisted
+ * segment has files of its own (segments/seg-<uid>/, written once by an
+ * optimizer, see optimizer.c) and a checkpoint records only its deletions;
+ * any other segment is saved whole into each checkpoint. */
+typedef struct qv_shard_seg {
+    qv_segment *seg;
+    uint64_t uid;
+    bool persisted;
+    bool optimizing;       /* an optimizer is rebuilding it */
+    struct qv_hnsw **hnsw; /* per named vector, NULL = not indexed; NULL array = none */
+} qv_shard_seg;
 
 struct qv_collection {
     char *name;
@@ -40,11 +59,21 @@ struct qv_collection {
     pthread_rwlock_t lock;
     pthread_mutex_t cp_mutex;
     qv_collection_config cfg;
-    qv_segment *seg;
-    qv_index_set indexes;      /* declared payload indexes (field_index.h) */
-    qv_strict_limiter limiter; /* strict mode's read/write rate limits */
+    qv_segment *seg;    /* the appendable segment, segs[0].seg */
+    qv_shard_seg *segs; /* every segment, the appendable one first */
+    uint32_t nsegs;
+    uint64_t next_uid;                  /* the next segment number */
+    uint64_t *retired;                  /* persisted segments swapped out: their directories */
+    uint32_t nretired;                  /* go once a checkpoint no longer names them */
+    pthread_mutex_t order_mu;           /* readers computing a segment's ID order */
+    atomic_uint_fast64_t last_write_ms; /* for the optimizers' quiet period */
+    struct qv_optim_state *optim;       /* optimizer.c: running/completed log */
+    qv_index_set indexes;               /* declared payload indexes (field_index.h) */
+    qv_strict_limiter limiter;          /* strict mode's read/write rate limits */
     wal *wal;
     uint64_t checkpoint_op;         /* every op <= this is in the checkpoint */
+    char cp_name[64];               /* its directory under checkpoints/ */
+    uint64_t cp_seq;                /* makes checkpoint names unique */
     uint64_t applied_op;            /* last op applied to seg */
     atomic_uint_fast64_t wal_bytes; /* appended since the last checkpoint */
     bool broken;
@@ -66,6 +95,39 @@ qv_rc qv_collection_flush(qv_collection *c, bool force_checkpoint, qv_err *err);
 
 /* Frees the collection (checkpointing first unless dropped). */
 void qv_collection_destroy(qv_collection *c);
+
+/* Milliseconds on the monotonic clock. */
+static inline uint64_t qv_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Finds the live point id in any segment: *si indexes c->segs. */
+bool qv_shard_find(const qv_collection *c, const qv_pointid *id, uint32_t *si, uint32_t *off);
+
+/* Live points in every segment. */
+uint64_t qv_shard_live(const qv_collection *c);
+
+/* Frees a shard segment's members (not the entry itself). */
+void qv_shard_seg_free(qv_shard_seg *s, uint32_t nvec);
+
+/* ---- optimizer.c --------------------------------------------------------- */
+
+/* A persisted segment's directory: <dir>/segments/seg-<uid, 20 digits>. */
+void qv_segdir_path(const qv_collection *c, uint64_t uid, char *out, size_t n);
+/* Loads a persisted segment and its graphs into *out. */
+qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv_err *err);
+
+/* Runs at most one optimization of c (indexing, merge or vacuum) if one is
+ * due; *did says whether one ran.  Called by the catalog's optimizer thread. */
+qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err);
+/* True when an optimization is running or due (status yellow). */
+bool qv_collection_optimization_pending(qv_collection *c);
+void qv_optim_state_free(struct qv_optim_state *o);
+
+/* Writes the checkpoint now (caller holds neither lock nor cp_mutex). */
+qv_rc qv_collection_checkpoint(qv_collection *c, qv_err *err);
 
 /* Scans (caller holds the lock) for points matching filter. */
 qv_rc qv_collection_select_ids(qv_collection *c, const struct qv_filter *filter, qv_arena *a,

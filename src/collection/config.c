@@ -7,9 +7,17 @@
  * Echo rule (COMPAT-NOTES): optional settings appear only when the user set
  * them; settings Qdrant always fills in (hnsw_config, optimizer_config,
  * wal_config, ...) always appear with their defaults.
+ *
+ * Quantization (collection-wide and per vector) is a typed qv_quant_config
+ * written and read by quant_config.c in the same JSON form.  Versions
+ * before it stored the user's object as given (only checked to be an
+ * object); such an object that the typed parser refuses is dropped with a
+ * warning when the config is read, so the collection still loads.
  */
+#define QV_LOG_COMPONENT "config"
 #include "collection/collection.h"
 #include "collection/strict.h"
+#include "core/log.h"
 
 #include <string.h>
 
@@ -57,11 +65,9 @@ bool qv_collection_config_copy(qv_collection_config *dst, const qv_collection_co
         *d = *s;
         d->name = qv_arena_strndup(a, s->name, strlen(s->name));
         ok = d->name && copy_jv(a, &s->hnsw_config, &d->hnsw_config) &&
-             copy_jv(a, &s->quantization_config, &d->quantization_config) &&
              copy_jv(a, &s->multivector_config, &d->multivector_config);
     }
     ok = ok && copy_jv(a, &src->sparse_vectors, &dst->sparse_vectors) &&
-         copy_jv(a, &src->quantization_config, &dst->quantization_config) &&
          copy_jv(a, &src->strict.multivector_config, &dst->strict.multivector_config) &&
          copy_jv(a, &src->strict.sparse_config, &dst->strict.sparse_config) &&
          copy_jv(a, &src->metadata, &dst->metadata);
@@ -83,6 +89,8 @@ static const char *datatype_name(qv_datatype d) {
         return "float16";
     case QV_DT_UINT8:
         return "uint8";
+    case QV_DT_TURBO4:
+        return "turbo4";
     default:
         return "float32";
     }
@@ -106,9 +114,9 @@ static void write_vector_params(jw *w, const qv_vector_params *v) {
         jw_key(w, "hnsw_config");
         jw_value(w, &v->hnsw_config);
     }
-    if (v->quantization_config.type != JV_NULL) {
+    if (v->quantization_config.kind != QV_QUANT_NONE) {
         jw_key(w, "quantization_config");
-        jw_value(w, &v->quantization_config);
+        qv_quant_config_write_json(w, &v->quantization_config);
     }
     if (v->on_disk.has) {
         jw_key(w, "on_disk");
@@ -207,10 +215,7 @@ void qv_collection_config_write_json(jw *w, const qv_collection_config *c) {
     jw_u64(w, c->wal.wal_retain_closed);
     jw_obj_end(w);
     jw_key(w, "quantization_config");
-    if (c->quantization_config.type != JV_NULL)
-        jw_value(w, &c->quantization_config);
-    else
-        jw_null(w);
+    qv_quant_config_write_json(w, &c->quantization_config); /* null when none */
     jw_key(w, "strict_mode_config");
     qv_strict_config_write_json(w, &c->strict);
     if (c->metadata.type != JV_NULL) {
@@ -261,6 +266,19 @@ static void rd_jv(cfg_reader *r, const jv *obj, const char *key, jv *out) {
     if (out->type != JV_NULL) jv_resolve_numbers(out);
 }
 
+/* A persisted quantization config; one the typed parser refuses (written
+ * by a version that echoed any object) is dropped with a warning. */
+static void rd_quant(const jv *obj, const char *key, const char *vector, qv_quant_config *out) {
+    const jv *x = jv_get(obj, key);
+    memset(out, 0, sizeof *out);
+    if (!x || x->type == JV_NULL) return;
+    qv_err err;
+    qv_err_clear(&err);
+    if (qv_quant_config_parse(x, false, key, out, &err) != QV_OK)
+        QV_LOG_WARN("ignoring the stored quantization_config%s%s: %s", vector ? " of vector " : "",
+                    vector ? vector : "", err.msg);
+}
+
 static void rd_vector(cfg_reader *r, const char *name, size_t nlen, const jv *o,
                       qv_vector_params *v) {
     memset(v, 0, sizeof *v);
@@ -276,12 +294,14 @@ static void rd_vector(cfg_reader *r, const char *name, size_t nlen, const jv *o,
     const jv *dt = jv_get(o, "datatype");
     if (dt && dt->type == JV_STR) {
         v->has_datatype = true;
-        v->datatype = strcmp(dt->v.s, "float16") == 0 ? QV_DT_FLOAT16
-                      : strcmp(dt->v.s, "uint8") == 0 ? QV_DT_UINT8
-                                                      : QV_DT_FLOAT32;
+        v->datatype = strcmp(dt->v.s, "float16") == 0  ? QV_DT_FLOAT16
+                      : strcmp(dt->v.s, "uint8") == 0  ? QV_DT_UINT8
+                      : strcmp(dt->v.s, "turbo4") == 0 ? QV_DT_TURBO4
+                                                       : QV_DT_FLOAT32;
     }
     rd_jv(r, o, "hnsw_config", &v->hnsw_config);
-    rd_jv(r, o, "quantization_config", &v->quantization_config);
+    rd_quant(o, "quantization_config", v->name && *v->name ? v->name : NULL,
+             &v->quantization_config);
     rd_jv(r, o, "multivector_config", &v->multivector_config);
 }
 
@@ -358,7 +378,7 @@ qv_rc qv_collection_config_read_json(const jv *j, qv_collection_config *c, qv_er
     else
         rd_params(&r, p);
     rd_hnsw_opt_wal(&r, j);
-    rd_jv(&r, j, "quantization_config", &c->quantization_config);
+    rd_quant(j, "quantization_config", NULL, &c->quantization_config);
     if (qv_strict_config_read_json(&c->arena, jv_get(j, "strict_mode_config"), &c->strict, NULL))
         r.bad = true;
     rd_jv(&r, j, "metadata", &c->metadata);

@@ -225,11 +225,15 @@ static uint64_t count_points(qv_collection *c, const qv_field_index *fi, qv_aren
     qv_keypath *kp;
     if (qv_keypath_parse(a, fi->field, strlen(fi->field), &kp, NULL)) return 0;
     uint64_t k = 0;
-    uint32_t size = qv_segment_size(c->seg), type = fi->type;
-    for (uint32_t off = 0; off < size; off++) {
-        if (!qv_segment_is_live(c->seg, off)) continue;
-        const jv *payload = qv_segment_payload(c->seg, off);
-        if (payload && qv_keypath_any(kp, payload, true, visit_accepts, &type)) k++;
+    uint32_t type = fi->type;
+    for (uint32_t si = 0; si < c->nsegs; si++) {
+        const qv_segment *seg = c->segs[si].seg;
+        uint32_t size = qv_segment_size(seg);
+        for (uint32_t off = 0; off < size; off++) {
+            if (!qv_segment_is_live(seg, off)) continue;
+            const jv *payload = qv_segment_payload(seg, off);
+            if (payload && qv_keypath_any(kp, payload, true, visit_accepts, &type)) k++;
+        }
     }
     return k;
 }

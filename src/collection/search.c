@@ -15,8 +15,17 @@
  * heap of its best offset+limit hits; ties in score are broken by point ID
  * (smaller first), so results are deterministic and match Qdrant's order.
  *
- * What it does not do: HNSW and payload indexes come with later issues; the
- * planner that chooses between them and this scan will live beside it.
+ * Segments: a query runs over every segment of the shard into the same
+ * heaps (a hit names its segment).  A segment with an HNSW graph for the
+ * query's vector is searched through it (ef = params.hnsw_ef, else the
+ * graph's ef_construct; rejected points are traversed, never returned),
+ * unless the query asks for exact search or the points its filter lets
+ * through, estimated from a sample, hold fewer vector bytes than
+ * full_scan_threshold: then the segment is scanned as above.
+ * Scroll and ID-ordered queries merge the segments' ID orders.
+ *
+ * What it does not do: payload indexes come with a later issue, and with
+ * them the cardinality estimates that replace sampling.
  */
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +35,7 @@
 #include "collection/collection_impl.h"
 #include "core/pool.h"
 #include "index/filter.h"
+#include "index/hnsw.h"
 
 /* ---- point views -------------------------------------------------------------- */
 
@@ -43,20 +53,22 @@ static void view_of(const qv_segment *s, uint32_t off, qv_point_view *v) {
 
 typedef struct vec_ctx {
     const qv_collection *c;
+    const qv_segment *seg;
     uint32_t off;
 } vec_ctx;
 
 static bool has_vector_cb(void *ctx, const char *name) {
     vec_ctx *v = ctx;
     int vi = qv_collection_config_vector(&v->c->cfg, name);
-    return vi >= 0 && qv_segment_vector(v->c->seg, (uint32_t)vi, v->off) != NULL;
+    return vi >= 0 && qv_segment_vector(v->seg, (uint32_t)vi, v->off) != NULL;
 }
 
-static bool matches(const qv_collection *c, const qv_filter *f, uint32_t off) {
+static bool matches(const qv_collection *c, const qv_segment *seg, const qv_filter *f,
+                    uint32_t off) {
     if (!f) return true;
-    vec_ctx vc = {c, off};
-    qv_filter_point fp = {qv_segment_id(c->seg, off), qv_segment_payload(c->seg, off),
-                          has_vector_cb, &vc};
+    vec_ctx vc = {c, seg, off};
+    qv_filter_point fp = {qv_segment_id(seg, off), qv_segment_payload(seg, off), has_vector_cb,
+                          &vc};
     return qv_filter_match(f, &fp);
 }
 
@@ -77,20 +89,14 @@ static qv_rc read_admit(qv_collection *c, qv_rc rc, uint64_t cost, qv_err *err) 
     return rc;
 }
 
-/* The ID order of the segment; computing it needs the write lock, so a
- * reader that finds it stale upgrades briefly. */
-static const uint32_t *id_order(qv_collection *c, uint32_t *n) {
-    if (!qv_segment_order_ready(c->seg)) {
-        pthread_rwlock_unlock(&c->lock);
-        pthread_rwlock_wrlock(&c->lock);
-        qv_segment_id_order(c->seg, n);
-        pthread_rwlock_unlock(&c->lock);
-        pthread_rwlock_rdlock(&c->lock);
-    }
-    /* A writer may have slipped in between; then sort again under a write
-     * lock is not possible here, so fall back to a private sorted copy. */
-    if (!qv_segment_order_ready(c->seg)) return NULL;
-    return qv_segment_id_order(c->seg, n);
+/* A segment's live offsets in ID order.  Computing it changes the segment,
+ * so readers take order_mu for it; once computed it stays valid until the
+ * next write, which cannot come while the caller holds the read lock. */
+static const uint32_t *id_order(qv_collection *c, qv_segment *s, uint32_t *n) {
+    pthread_mutex_lock(&c->order_mu);
+    const uint32_t *o = qv_segment_id_order(s, n);
+    pthread_mutex_unlock(&c->order_mu);
+    return o;
 }
 
 /* ---- retrieve / scroll / count ------------------------------------------------ */
@@ -102,39 +108,16 @@ qv_rc qv_collection_retrieve(qv_collection *c, const qv_pointid *ids, size_t n,
     rc = qv_strict_check_read(&c->cfg.strict, &c->indexes, NULL, 0, opts, err);
     if ((rc = read_admit(c, rc, n, err))) return rc;
     for (size_t i = 0; i < n; i++) {
-        uint32_t off;
+        uint32_t si, off;
         bool dup = false;
         for (size_t k = 0; k < i && !dup; k++) dup = qv_pointid_eq(&ids[k], &ids[i]);
-        if (dup || !qv_segment_find(c->seg, &ids[i], &off)) continue;
+        if (dup || !qv_shard_find(c, &ids[i], &si, &off)) continue;
         qv_point_view v;
-        view_of(c->seg, off, &v);
+        view_of(c->segs[si].seg, off, &v);
         if (!cb(ctx, &v, 0)) break;
     }
     pthread_rwlock_unlock(&c->lock);
     return QV_OK;
-}
-
-static int cmp_off_by_id(const void *a, const void *b, void *ctx) {
-    const qv_segment *s = ctx;
-    return qv_pointid_cmp(qv_segment_id(s, *(const uint32_t *)a),
-                          qv_segment_id(s, *(const uint32_t *)b));
-}
-
-/* Live offsets in ID order: the segment's cached order, or a private copy
- * (malloc'd into *owned) when a writer invalidated it meanwhile. */
-static const uint32_t *ordered(qv_collection *c, uint32_t *n, uint32_t **owned) {
-    *owned = NULL;
-    const uint32_t *o = id_order(c, n);
-    if (o) return o;
-    uint32_t size = qv_segment_size(c->seg), k = 0;
-    uint32_t *mine = malloc(sizeof(uint32_t) * (size ? size : 1));
-    if (!mine) return NULL;
-    for (uint32_t i = 0; i < size; i++)
-        if (qv_segment_is_live(c->seg, i)) mine[k++] = i;
-    qsort_r(mine, k, sizeof(uint32_t), cmp_off_by_id, c->seg);
-    *n = k;
-    *owned = mine;
-    return mine;
 }
 
 /* First index in order whose ID is >= id (binary search). */
@@ -151,6 +134,48 @@ static uint32_t lower_bound(const qv_segment *s, const uint32_t *order, uint32_t
     return lo;
 }
 
+/* Walks the live points of every segment in ID order (a merge of the
+ * segments' orders; a point lives in one segment only). */
+typedef struct id_walk {
+    uint32_t nsegs;
+    struct {
+        const qv_segment *seg;
+        const uint32_t *order;
+        uint32_t n, pos;
+    } s[];
+} id_walk;
+
+static id_walk *walk_begin(qv_collection *c, const qv_pointid *from) {
+    id_walk *w = calloc(1, sizeof *w + sizeof w->s[0] * c->nsegs);
+    if (!w) return NULL;
+    w->nsegs = c->nsegs;
+    for (uint32_t i = 0; i < c->nsegs; i++) {
+        w->s[i].seg = c->segs[i].seg;
+        w->s[i].order = id_order(c, c->segs[i].seg, &w->s[i].n);
+        if (!w->s[i].order) w->s[i].n = 0;
+        w->s[i].pos = from ? lower_bound(w->s[i].seg, w->s[i].order, w->s[i].n, from) : 0;
+    }
+    return w;
+}
+
+/* The next point in ID order; false at the end. */
+static bool walk_next(id_walk *w, const qv_segment **seg, uint32_t *off) {
+    int best = -1;
+    const qv_pointid *bid = NULL;
+    for (uint32_t i = 0; i < w->nsegs; i++) {
+        if (w->s[i].pos >= w->s[i].n) continue;
+        const qv_pointid *id = qv_segment_id(w->s[i].seg, w->s[i].order[w->s[i].pos]);
+        if (best < 0 || qv_pointid_cmp(id, bid) < 0) {
+            best = (int)i;
+            bid = id;
+        }
+    }
+    if (best < 0) return false;
+    *seg = w->s[best].seg;
+    *off = w->s[best].order[w->s[best].pos++];
+    return true;
+}
+
 qv_rc qv_collection_scroll(qv_collection *c, const qv_filter *filter, const qv_pointid *offset,
                            size_t limit, const qv_read_opts *opts, qv_point_cb cb, void *ctx,
                            qv_pointid *next, bool *has_next, qv_err *err) {
@@ -159,27 +184,27 @@ qv_rc qv_collection_scroll(qv_collection *c, const qv_filter *filter, const qv_p
     if (rc) return rc;
     rc = qv_strict_check_read(&c->cfg.strict, &c->indexes, filter, limit, opts, err);
     if ((rc = read_admit(c, rc, 1 + qv_strict_filter_cost(filter), err))) return rc;
-    uint32_t n, *owned;
-    const uint32_t *order = ordered(c, &n, &owned);
-    *has_next = false;
-    if (!order) {
+    id_walk *w = walk_begin(c, offset);
+    if (!w) {
         pthread_rwlock_unlock(&c->lock);
         return qv_fail(err, QV_ENOMEM, "out of memory");
     }
     size_t got = 0;
-    for (uint32_t i = offset ? lower_bound(c->seg, order, n, offset) : 0; i < n; i++) {
-        if (!matches(c, filter, order[i])) continue;
+    const qv_segment *seg;
+    uint32_t off;
+    while (walk_next(w, &seg, &off)) {
+        if (!matches(c, seg, filter, off)) continue;
         if (got == limit) {
-            *next = *qv_segment_id(c->seg, order[i]);
+            *next = *qv_segment_id(seg, off);
             *has_next = true;
             break;
         }
         qv_point_view v;
-        view_of(c->seg, order[i], &v);
+        view_of(seg, off, &v);
         got++;
         if (!cb(ctx, &v, 0)) break;
     }
-    free(owned);
+    free(w);
     pthread_rwlock_unlock(&c->lock);
     return QV_OK;
 }
@@ -192,11 +217,14 @@ qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, const qv_re
     if ((rc = read_admit(c, rc, 1 + qv_strict_filter_cost(filter), err))) return rc;
     uint64_t k = 0;
     if (!filter) {
-        k = qv_segment_live_count(c->seg);
+        k = qv_shard_live(c);
     } else {
-        uint32_t size = qv_segment_size(c->seg);
-        for (uint32_t i = 0; i < size; i++)
-            if (qv_segment_is_live(c->seg, i) && matches(c, filter, i)) k++;
+        for (uint32_t si = 0; si < c->nsegs; si++) {
+            const qv_segment *seg = c->segs[si].seg;
+            uint32_t size = qv_segment_size(seg);
+            for (uint32_t i = 0; i < size; i++)
+                if (qv_segment_is_live(seg, i) && matches(c, seg, filter, i)) k++;
+        }
     }
     pthread_rwlock_unlock(&c->lock);
     *count = k;
@@ -205,12 +233,17 @@ qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, const qv_re
 
 qv_rc qv_collection_select_ids(qv_collection *c, const qv_filter *filter, qv_arena *a,
                                qv_pointid **ids, uint32_t *n, qv_err *err) {
-    uint32_t size = qv_segment_size(c->seg), k = 0;
-    qv_pointid *out = qv_arena_alloc(a, sizeof(qv_pointid) * (size ? size : 1));
+    uint64_t total = qv_shard_live(c);
+    uint32_t k = 0;
+    qv_pointid *out = qv_arena_alloc(a, sizeof(qv_pointid) * (total ? total : 1));
     if (!out) return qv_fail(err, QV_ENOMEM, "out of memory");
-    for (uint32_t i = 0; i < size; i++)
-        if (qv_segment_is_live(c->seg, i) && matches(c, filter, i))
-            out[k++] = *qv_segment_id(c->seg, i);
+    for (uint32_t si = 0; si < c->nsegs; si++) {
+        const qv_segment *seg = c->segs[si].seg;
+        uint32_t size = qv_segment_size(seg);
+        for (uint32_t i = 0; i < size; i++)
+            if (qv_segment_is_live(seg, i) && matches(c, seg, filter, i))
+                out[k++] = *qv_segment_id(seg, i);
+    }
     *ids = out;
     *n = k;
     return QV_OK;
@@ -223,9 +256,21 @@ void qv_collection_stats_get(qv_collection *c, qv_collection_stats *out) {
         snprintf(out->broken_msg, sizeof out->broken_msg, "%s", c->broken_msg);
         return;
     }
+    out->optimizing = qv_collection_optimization_pending(c);
     pthread_rwlock_rdlock(&c->lock);
-    out->points_count = qv_segment_live_count(c->seg);
-    out->segments_count = 1;
+    out->points_count = qv_shard_live(c);
+    out->segments_count = c->nsegs;
+    /* vectors in segments that have a graph for them (Qdrant's count) */
+    for (uint32_t si = 0; si < c->nsegs; si++) {
+        const qv_shard_seg *e = &c->segs[si];
+        for (uint32_t vi = 0; e->hnsw && vi < c->cfg.nvectors; vi++) {
+            if (!e->hnsw[vi]) continue;
+            uint32_t size = qv_segment_size(e->seg);
+            for (uint32_t off = 0; off < size; off++)
+                if (qv_segment_is_live(e->seg, off) && qv_segment_vector(e->seg, vi, off))
+                    out->indexed_vectors_count++;
+        }
+    }
     pthread_rwlock_unlock(&c->lock);
 }
 
@@ -233,6 +278,7 @@ void qv_collection_stats_get(qv_collection *c, qv_collection_stats *out) {
 
 typedef struct hit {
     float score; /* normalised so that larger is better */
+    uint32_t si; /* segment */
     uint32_t off;
 } hit;
 
@@ -240,13 +286,14 @@ typedef struct hit {
 typedef struct topk {
     hit *h;
     size_t n, k;
-    const qv_segment *seg;
+    const qv_shard_seg *segs;
 } topk;
 
 /* a is worse than b: lower score, or equal score and larger point ID. */
 static bool worse(const topk *t, const hit *a, const hit *b) {
     if (a->score != b->score) return a->score < b->score;
-    return qv_pointid_cmp(qv_segment_id(t->seg, a->off), qv_segment_id(t->seg, b->off)) > 0;
+    return qv_pointid_cmp(qv_segment_id(t->segs[a->si].seg, a->off),
+                          qv_segment_id(t->segs[b->si].seg, b->off)) > 0;
 }
 
 static void sift_down(topk *t, size_t i) {
@@ -295,7 +342,7 @@ typedef struct qstate {
     qv_distance dist;
     bool higher; /* higher raw score is better */
     topk top;
-    uint32_t exclude_off; /* NEAREST_ID: the query point itself */
+    uint32_t exclude_si, exclude_off; /* NEAREST_ID: the query point itself */
     bool has_exclude;
 } qstate;
 
@@ -310,17 +357,18 @@ static qv_rc prepare(qv_collection *c, qstate *s, qv_err *err) {
     s->dist = vp->distance;
     s->higher = qv_distance_higher_is_better(s->dist);
     if (q->kind == QV_QUERY_NEAREST_ID) {
-        uint32_t off;
+        uint32_t si, off;
         const float *v = NULL;
-        if (!qv_segment_find(c->seg, &q->id, &off)) {
+        if (!qv_shard_find(c, &q->id, &si, &off)) {
             char buf[48];
             qv_pointid_format(&q->id, buf);
             return qv_fail(err, QV_ENOTFOUND, "No point with id %s found", buf);
         }
-        v = qv_segment_vector(c->seg, (uint32_t)s->vi, off);
+        v = qv_segment_vector(c->segs[si].seg, (uint32_t)s->vi, off);
         if (!v) return qv_fail(err, QV_EBADINPUT, "Point has no vector %s", using);
         q->vector = (float *)v; /* borrowed from the segment under our lock */
         q->dim = vp->size;
+        s->exclude_si = si;
         s->exclude_off = off;
         s->has_exclude = true;
         return QV_OK;
@@ -395,10 +443,11 @@ static float bar_of(const qstate *s, const topk *t) {
 
 /* Offers point off with score (final, unnormalised) to one query's heap:
  * exclusion, threshold and filter are checked here. */
-static void offer_one(qv_collection *c, qstate *s, topk *t, uint32_t off, float score) {
-    if (s->has_exclude && s->exclude_off == off) return;
-    if (!passes_threshold(s, score) || !matches(c, s->q->filter, off)) return;
-    hit h = {h_of(s, score), off};
+static void offer_one(qv_collection *c, uint32_t si, qstate *s, topk *t, uint32_t off,
+                      float score) {
+    if (s->has_exclude && s->exclude_off == off && s->exclude_si == si) return;
+    if (!passes_threshold(s, score) || !matches(c, c->segs[si].seg, s->q->filter, off)) return;
+    hit h = {h_of(s, score), si, off};
     topk_push(t, h);
 }
 
@@ -426,8 +475,9 @@ static void to_h(qv_distance d, float *r, size_t n) {
  * to its heap: the same result as offering every point.  A score does not
  * depend on the batch (see distance.h), so a query gets the same hits
  * alone or in any batch. */
-static void scan_range(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, uint32_t hi,
-                       topk *tops) {
+static void scan_range(qv_collection *c, uint32_t si, qstate **qs, size_t nq, uint32_t lo,
+                       uint32_t hi, topk *tops) {
+    const qv_segment *seg = c->segs[si].seg;
     const qv_kernels *k = qv_kernels_best();
     const float *qv[QV_KERNEL_MAX_BATCH];
     float bar[QV_KERNEL_MAX_BATCH];
@@ -448,10 +498,10 @@ static void scan_range(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, ui
     }
     uint32_t pos = lo;
     int cur = 0;
-    gather(c->seg, vi, &pos, hi, per, &ch[cur]);
+    gather(seg, vi, &pos, hi, per, &ch[cur]);
     while (ch[cur].n > 0) {
         const chunk *now = &ch[cur], *next = &ch[cur ^ 1];
-        gather(c->seg, vi, &pos, hi, per, &ch[cur ^ 1]);
+        gather(seg, vi, &pos, hi, per, &ch[cur ^ 1]);
         for (size_t j = 0; j < now->n; j += QV_KERNEL_BLOCK_NV) {
             size_t nv = now->n - j < QV_KERNEL_BLOCK_NV ? now->n - j : QV_KERNEL_BLOCK_NV;
             size_t npf = 0; /* the same slot of the next round */
@@ -464,7 +514,7 @@ static void scan_range(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, ui
             to_h(d, r, now->n);
             for (size_t j = 0; j < now->n; j++) {
                 if (r[j] < bar[i]) continue;
-                offer_one(c, qs[i], &tops[i], now->off[j], qs[i]->higher ? r[j] : -r[j]);
+                offer_one(c, si, qs[i], &tops[i], now->off[j], qs[i]->higher ? r[j] : -r[j]);
                 bar[i] = bar_of(qs[i], &tops[i]);
             }
         }
@@ -478,6 +528,7 @@ static void scan_range(qv_collection *c, qstate **qs, size_t nq, uint32_t lo, ui
 
 typedef struct scan_par {
     qv_collection *c;
+    uint32_t si;
     qstate **qs;
     size_t nq;
     uint32_t size, parts;
@@ -488,24 +539,24 @@ static void scan_part(void *ctx, size_t part) {
     scan_par *sp = ctx;
     uint32_t lo = (uint32_t)((uint64_t)sp->size * part / sp->parts);
     uint32_t hi = (uint32_t)((uint64_t)sp->size * (part + 1) / sp->parts);
-    scan_range(sp->c, sp->qs, sp->nq, lo, hi, sp->tops + part * sp->nq);
+    scan_range(sp->c, sp->si, sp->qs, sp->nq, lo, hi, sp->tops + part * sp->nq);
 }
 
 /* Splits the scan of a large segment over the search pool: each part keeps
  * its own heaps (no sharing while scanning), merged at the end.  The
  * caller's read lock covers the workers, which wait for nothing else. */
-static bool scan_parallel(qv_collection *c, qstate **qs, size_t nq, uint32_t size) {
+static bool scan_parallel(qv_collection *c, uint32_t si, qstate **qs, size_t nq, uint32_t size) {
     qv_pool *pool = qv_pool_search();
     uint32_t parts = qv_pool_width(pool) * 2;
     if (parts > size / PAR_MIN_PART) parts = size / PAR_MIN_PART;
     topk *tops = calloc((size_t)parts * nq, sizeof(topk));
     bool ok = tops != NULL;
     for (size_t t = 0; ok && t < (size_t)parts * nq; t++) {
-        tops[t] = (topk){malloc(sizeof(hit) * qs[t % nq]->top.k), 0, qs[t % nq]->top.k, c->seg};
+        tops[t] = (topk){malloc(sizeof(hit) * qs[t % nq]->top.k), 0, qs[t % nq]->top.k, c->segs};
         ok = tops[t].h != NULL;
     }
     if (ok) {
-        scan_par sp = {c, qs, nq, size, parts, tops};
+        scan_par sp = {c, si, qs, nq, size, parts, tops};
         qv_pool_run(pool, parts, scan_part, &sp);
         for (size_t t = 0; t < (size_t)parts * nq; t++)
             for (size_t h = 0; h < tops[t].n; h++) topk_push(&qs[t % nq]->top, tops[t].h[h]);
@@ -515,38 +566,118 @@ static bool scan_parallel(qv_collection *c, qstate **qs, size_t nq, uint32_t siz
     return ok;
 }
 
-/* Scores one batch of queries (same vector index) against every point. */
-static void scan_batch(qv_collection *c, qstate **qs, size_t nq) {
-    uint32_t size = qv_segment_size(c->seg);
+/* Scores one batch of queries (same vector index) against every point of
+ * segment si. */
+static void scan_batch(qv_collection *c, uint32_t si, qstate **qs, size_t nq) {
+    uint32_t size = qv_segment_size(c->segs[si].seg);
     if (size >= PAR_MIN_POINTS && qv_pool_width(qv_pool_search()) > 1 &&
-        scan_parallel(c, qs, nq, size))
+        scan_parallel(c, si, qs, nq, size))
         return;
     topk local[QV_KERNEL_MAX_BATCH];
     for (size_t i = 0; i < nq; i++) local[i] = qs[i]->top;
-    scan_range(c, qs, nq, 0, size, local);
+    scan_range(c, si, qs, nq, 0, size, local);
     for (size_t i = 0; i < nq; i++) qs[i]->top = local[i];
 }
 
-/* Groups the nearest queries by vector, QV_KERNEL_MAX_BATCH at a time, so
- * each group shares one pass over the matrix. */
-static qv_rc scan_all(qv_collection *c, qstate *st, size_t n) {
+/* ---- through the graph -------------------------------------------------------- */
+
+/* Points sampled to estimate how many a filter lets through. */
+#define FILTER_SAMPLE 256
+
+/* Whether query s searches segment si through its graph rather than a
+ * scan: not when asked for exact search, and not when the points its
+ * filter is estimated to let through hold fewer vector bytes than
+ * full_scan_threshold (KB): scanning those is cheaper and exact. */
+static bool use_graph(qv_collection *c, uint32_t si, const qstate *s) {
+    const qv_shard_seg *e = &c->segs[si];
+    if (s->q->exact || !e->hnsw || !e->hnsw[s->vi]) return false;
+    uint64_t live = qv_segment_live_count(e->seg), est = live;
+    if (s->q->filter && live > 0) {
+        uint32_t size = qv_segment_size(e->seg), step = size / FILTER_SAMPLE + 1;
+        uint64_t seen = 0, pass = 0;
+        for (uint32_t off = 0; off < size; off += step) {
+            if (!qv_segment_is_live(e->seg, off)) continue;
+            seen++;
+            pass += matches(c, e->seg, s->q->filter, off);
+        }
+        /* one more than seen: a filter no sampled point passes still
+         * estimates a few */
+        est = seen ? (pass + 1) * live / (seen + 1) : live;
+    }
+    uint64_t bytes = est * c->cfg.vectors[s->vi].size * sizeof(float);
+    return bytes >= c->cfg.hnsw.full_scan_threshold * 1024;
+}
+
+typedef struct accept_ctx {
+    qv_collection *c;
+    const qv_segment *seg;
+    uint32_t si;
+    const qstate *s;
+} accept_ctx;
+
+/* What the graph may return: live points with the vector that pass the
+ * filter (and are not the query's own point). */
+static bool accept_cb(void *ctx, uint32_t off) {
+    const accept_ctx *a = ctx;
+    const qstate *s = a->s;
+    if (!qv_segment_is_live(a->seg, off) || !qv_segment_vector(a->seg, (uint32_t)s->vi, off))
+        return false;
+    if (s->has_exclude && s->exclude_si == a->si && s->exclude_off == off) return false;
+    return matches(a->c, a->seg, s->q->filter, off);
+}
+
+static qv_rc graph_search(qv_collection *c, uint32_t si, qstate *s) {
+    const qv_shard_seg *e = &c->segs[si];
+    const qv_hnsw *h = e->hnsw[s->vi];
+    size_t k = s->top.k;
+    size_t ef = s->q->hnsw_ef.has ? (size_t)s->q->hnsw_ef.v : qv_hnsw_get_params(h).ef_construct;
+    uint32_t *ids = malloc(sizeof(uint32_t) * k);
+    float *scores = malloc(sizeof(float) * k);
+    qv_rc rc = ids && scores ? QV_OK : QV_ENOMEM;
+    size_t found = 0;
+    accept_ctx ac = {c, e->seg, si, s};
+    qv_err err;
+    if (!rc) rc = qv_hnsw_search(h, s->q->vector, k, ef, accept_cb, &ac, ids, scores, &found, &err);
+    for (size_t i = 0; rc == QV_OK && i < found; i++) {
+        if (!passes_threshold(s, scores[i])) continue;
+        hit x = {h_of(s, scores[i]), si, ids[i]};
+        topk_push(&s->top, x);
+    }
+    free(ids);
+    free(scores);
+    return rc;
+}
+
+/* Runs every nearest query over every segment: through a graph where
+ * use_graph says so, else by scans that group the queries by vector,
+ * QV_KERNEL_MAX_BATCH at a time, so each group shares one pass over the
+ * matrix. */
+static qv_rc search_all(qv_collection *c, qstate *st, size_t n) {
     qstate *batch[QV_KERNEL_MAX_BATCH];
     bool *done = calloc(n ? n : 1, sizeof(bool));
     if (!done) return QV_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (done[i] || st[i].q->kind == QV_QUERY_NONE || st[i].top.k == 0) continue;
-        size_t nb = 0;
-        for (size_t j = i; j < n && nb < QV_KERNEL_MAX_BATCH; j++) {
-            if (done[j] || st[j].q->kind == QV_QUERY_NONE || st[j].top.k == 0 ||
-                st[j].vi != st[i].vi)
-                continue;
-            batch[nb++] = &st[j];
-            done[j] = true;
+    qv_rc rc = QV_OK;
+    for (uint32_t si = 0; rc == QV_OK && si < c->nsegs; si++) {
+        for (size_t i = 0; i < n; i++) {
+            done[i] = st[i].q->kind == QV_QUERY_NONE || st[i].top.k == 0;
+            if (!done[i] && use_graph(c, si, &st[i])) {
+                done[i] = true;
+                if (rc == QV_OK) rc = graph_search(c, si, &st[i]);
+            }
         }
-        scan_batch(c, batch, nb);
+        for (size_t i = 0; i < n; i++) {
+            if (done[i]) continue;
+            size_t nb = 0;
+            for (size_t j = i; j < n && nb < QV_KERNEL_MAX_BATCH; j++) {
+                if (done[j] || st[j].vi != st[i].vi) continue;
+                batch[nb++] = &st[j];
+                done[j] = true;
+            }
+            scan_batch(c, si, batch, nb);
+        }
     }
     free(done);
-    return QV_OK;
+    return rc;
 }
 
 /* Emits a query's results (best first, offset skipped). */
@@ -554,26 +685,29 @@ static void emit(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) {
     if (s->top.n > 1) qsort_r(s->top.h, s->top.n, sizeof(hit), cmp_best_first, &s->top);
     for (size_t i = s->q->offset; i < s->top.n; i++) {
         qv_point_view v;
-        view_of(c->seg, s->top.h[i].off, &v);
+        view_of(c->segs[s->top.h[i].si].seg, s->top.h[i].off, &v);
         float score = s->higher ? s->top.h[i].score : -s->top.h[i].score;
         if (!cb(ctx, &v, score)) return;
     }
 }
 
 /* No query: points in ID order (offset and limit as counts). */
-static void emit_by_id(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) {
-    uint32_t n, *owned;
-    const uint32_t *order = ordered(c, &n, &owned);
+static qv_rc emit_by_id(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) {
+    id_walk *w = walk_begin(c, NULL);
+    if (!w) return QV_ENOMEM;
     size_t skipped = 0, got = 0;
-    for (uint32_t i = 0; order && i < n && got < s->q->limit; i++) {
-        if (!matches(c, s->q->filter, order[i])) continue;
+    const qv_segment *seg;
+    uint32_t off;
+    while (got < s->q->limit && walk_next(w, &seg, &off)) {
+        if (!matches(c, seg, s->q->filter, off)) continue;
         if (skipped++ < s->q->offset) continue;
         qv_point_view v;
-        view_of(c->seg, order[i], &v);
+        view_of(seg, off, &v);
         got++;
         if (!cb(ctx, &v, 0)) break;
     }
-    free(owned);
+    free(w);
+    return QV_OK;
 }
 
 qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, const qv_read_opts *opts,
@@ -592,23 +726,21 @@ qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, const q
         rc = prepare(c, &st[i], err);
         size_t k = queries[i].limit + queries[i].offset;
         if (k < queries[i].limit) k = SIZE_MAX / sizeof(hit); /* overflow */
-        uint32_t live = qv_segment_live_count(c->seg);
+        uint64_t live = qv_shard_live(c);
         if (k > live) k = live;
-        st[i].top = (topk){NULL, 0, k, c->seg};
+        st[i].top = (topk){NULL, 0, k, c->segs};
         if (rc == QV_OK && k) {
             st[i].top.h = malloc(sizeof(hit) * k);
             if (!st[i].top.h) rc = qv_fail(err, QV_ENOMEM, "out of memory");
         }
     }
-    if (rc == QV_OK && scan_all(c, st, n) != QV_OK) rc = qv_fail(err, QV_ENOMEM, "out of memory");
-    if (rc == QV_OK) {
-        for (size_t i = 0; i < n; i++) {
-            if (begin) begin(ctx, i);
-            if (queries[i].kind == QV_QUERY_NONE)
-                emit_by_id(c, &st[i], cb, ctx);
-            else
-                emit(c, &st[i], cb, ctx);
-        }
+    if (rc == QV_OK && search_all(c, st, n) != QV_OK) rc = qv_fail(err, QV_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == QV_OK && i < n; i++) {
+        if (begin) begin(ctx, i);
+        if (queries[i].kind != QV_QUERY_NONE)
+            emit(c, &st[i], cb, ctx);
+        else if (emit_by_id(c, &st[i], cb, ctx) != QV_OK)
+            rc = qv_fail(err, QV_ENOMEM, "out of memory");
     }
     for (size_t i = 0; st && i < n; i++) free(st[i].top.h);
     free(st);

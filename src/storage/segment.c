@@ -302,6 +302,8 @@ static void set_vecs(qv_segment *s, uint32_t off, const float *const *vecs, cons
             memcpy(v->rows + (size_t)off * v->dim, vecs[vi], sizeof(float) * v->dim);
             bit_set(v->has, off, true);
         } else if (!remove || remove[vi]) {
+            /* zeros, not stale floats: an index built over the rows reads them */
+            memset(v->rows + (size_t)off * v->dim, 0, sizeof(float) * v->dim);
             bit_set(v->has, off, false);
         }
     }
@@ -355,6 +357,14 @@ void qv_segment_set_payload(qv_segment *s, uint64_t opnum, uint32_t off, qv_payl
     qv_payload_free(s->payloads[off]);
     s->payloads[off] = payload;
     s->versions[off] = opnum;
+}
+
+bool qv_segment_delete_at(qv_segment *s, uint64_t opnum, uint32_t off) {
+    return off < s->n && bit_get(s->alive, off) && qv_segment_delete(s, opnum, &s->ids[off]);
+}
+
+const float *qv_segment_rows(const qv_segment *s, uint32_t vi) {
+    return s->vecs[vi].rows;
 }
 
 bool qv_segment_delete(qv_segment *s, uint64_t opnum, const qv_pointid *id) {
@@ -685,5 +695,48 @@ qv_rc qv_segment_load(const char *dir, uint32_t nvec, const uint32_t *dims, qv_s
         return rc;
     }
     *out = s;
+    return QV_OK;
+}
+
+/* ---- deletion marks of an immutable segment --------------------------------
+ * An immutable segment's files are written once; the points deleted from it
+ * later are recorded per checkpoint in a small file:
+ *   0  8  magic "QVDEADOF"
+ *   8  4  format version (1)
+ *   12 4  reserved (0)
+ *   16 8  number of offsets (n, the segment's size)
+ *   24 8  number of dead offsets (d)
+ *   32 .. d x u32 dead offsets, ascending
+ *   end-4 4 CRC-32C of every byte before it
+ */
+#define DEAD_MAGIC "QVDEADOF"
+
+qv_rc qv_segment_save_dead(const qv_segment *s, const char *path, qv_err *err) {
+    crc_writer w;
+    qv_rc rc = cw_open(&w, path, err);
+    if (rc) return rc;
+    put_header(&w, DEAD_MAGIC, 0, 0, s->n, s->n - s->live);
+    for (uint32_t off = 0; off < s->n && !w.failed; off++)
+        if (!bit_get(s->alive, off)) cw_u32(&w, off);
+    return cw_close(&w, path, err);
+}
+
+qv_rc qv_segment_load_dead(qv_segment *s, const char *path, qv_err *err) {
+    uint8_t *data;
+    size_t len;
+    qv_rc rc = read_checked(path, &data, &len, err);
+    if (rc) return rc;
+    uint64_t n = qv_load_u64le(data + 16), d = qv_load_u64le(data + 24);
+    bool ok = memcmp(data, DEAD_MAGIC, 8) == 0 && qv_load_u32le(data + 8) == SEG_FORMAT_VERSION &&
+              n == s->n && d <= n && len == SEG_HEADER_SIZE + d * 4;
+    uint32_t prev = 0;
+    for (uint64_t i = 0; ok && i < d; i++) {
+        uint32_t off = qv_load_u32le(data + SEG_HEADER_SIZE + i * 4);
+        ok = off < s->n && (i == 0 || off > prev);
+        prev = off;
+        if (ok) qv_segment_delete_at(s, 0, off);
+    }
+    free(data);
+    if (!ok) return qv_fail(err, QV_ECORRUPT, "%s: malformed deletion marks", path);
     return QV_OK;
 }

@@ -88,11 +88,25 @@ void qv_segment_set_payload(qv_segment *s, uint64_t opnum, uint32_t off, qv_payl
 /* Deletes a point; false if absent. */
 bool qv_segment_delete(qv_segment *s, uint64_t opnum, const qv_pointid *id);
 
+/* Deletes the live point at off (false if it is not live). */
+bool qv_segment_delete_at(qv_segment *s, uint64_t opnum, uint32_t off);
+
+/* The row matrix of vector vi: offset off's vector is the dim floats at
+ * rows + off * dim, zeros where the point has no such vector.  Valid until
+ * the segment grows (never, for a segment that takes no new points). */
+const float *qv_segment_rows(const qv_segment *s, uint32_t vi);
+
 /* ---- persistence ----------------------------------------------------------
  * A checkpoint directory holds points.dat and vectors-<vi>.dat (formats in
  * segment.c and docs/storage-format.md), each with a magic, a version and a
  * CRC-32C trailer; files are fsynced before return. */
 qv_rc qv_segment_save(const qv_segment *s, const char *dir, uint64_t checkpoint_op, qv_err *err);
+/* The dead offsets of a segment whose files were saved when it had none
+ * (an immutable segment), as a small versioned, checksummed file; load
+ * applies them to the segment just loaded from those files. */
+qv_rc qv_segment_save_dead(const qv_segment *s, const char *path, qv_err *err);
+qv_rc qv_segment_load_dead(qv_segment *s, const char *path, qv_err *err);
+
 /* Loads a checkpoint; the dims must match (QV_ECORRUPT otherwise). */
 qv_rc qv_segment_load(const char *dir, uint32_t nvec, const uint32_t *dims, qv_segment **out,
                       uint64_t *checkpoint_op, qv_err *err);

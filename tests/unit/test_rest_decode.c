@@ -444,9 +444,11 @@ static void test_create_collection(void **state) {
     expect_err(create("{\"shard_number\":0}", &cfg), QV_EVALIDATION, "shard_number");
     expect_err(create("{\"optimizers_config\":{\"deleted_threshold\":2}}", &cfg), QV_EVALIDATION,
                "deleted_threshold");
-    expect_err(
+    assert_int_equal(
         create("{\"vectors\":{\"size\":4,\"distance\":\"Dot\",\"datatype\":\"uint8\"}}", &cfg),
-        QV_EUNIMPLEMENTED, NULL);
+        QV_OK);
+    assert_int_equal(cfg.vectors[0].datatype, QV_DT_UINT8);
+    qv_collection_config_free(&cfg);
 }
 
 static void test_update_collection(void **state) {

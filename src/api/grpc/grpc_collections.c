@@ -21,13 +21,22 @@
  * validation are the REST decoder's; Get reports the collection's
  * qv_strict_config field by field (collection/strict.h's table).
  *
- * What it does not do yet: quantization, sparse vectors,
- * multivectors and custom sharding in Create / Update (INVALID_ARGUMENT or
- * UNIMPLEMENTED "... not supported yet"); Get does not report quantization.
+ * Quantization: QuantizationConfig / QuantizationConfigDiff (collection-wide
+ * and per vector) are converted by collection/quant_config.c into the typed
+ * struct (unknown enum values INVALID_ARGUMENT with Qdrant's texts) and
+ * from there into the REST JSON, so the REST decoder's validation (quantile
+ * range) applies; Get converts the stored struct back.  Update accepts
+ * vectors_config (VectorParamsDiff: hnsw_config, quantization_config,
+ * on_disk; `params` alone means the unnamed vector "").
+ *
+ * What it does not do yet: sparse vectors, multivectors and custom
+ * sharding in Create / Update (INVALID_ARGUMENT or UNIMPLEMENTED "... not
+ * supported yet").
  * Aliases resolve in every RPC that looks a collection up
  * (qv_catalog_acquire), as over REST.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/grpc/grpc_index.h"
@@ -211,7 +220,6 @@ static qv_rc qv_grpc_vparams_jv(qv_grpc_req *rq, const Qdrant__VectorParams *p, 
     const char *dist = NULL;
     qv_rc rc = qv_grpc_distance_name(p->distance, &dist, err);
     if (rc) return rc;
-    if (p->_quantization_config_case) return qv_grpc_unsupported(err, "Vector quantization");
     if (p->_multivector_config_case) return qv_grpc_unsupported(err, "Multivectors");
     qv_grpc_jobj(rq, o);
     qv_grpc_ju64(qv_grpc_jadd(o, "size"), p->size);
@@ -223,13 +231,21 @@ static qv_rc qv_grpc_vparams_jv(qv_grpc_req *rq, const Qdrant__VectorParams *p, 
         v->type = JV_BOOL, v->v.b = p->on_disk != 0;
     }
 #pragma GCC diagnostic pop
-    if (p->_datatype_case) {
-        static const char *const names[] = {"float32", "float32", "uint8", "float16", "turbo4"};
+    if (p->_datatype_case && p->datatype != QDRANT__DATATYPE__Default) { /* Default = unset */
+        static const char *const names[] = {NULL, "float32", "uint8", "float16", "turbo4"};
         unsigned dt = (unsigned)p->datatype;
-        qv_grpc_jstr(qv_grpc_jadd(o, "datatype"), dt < 5 ? names[dt] : "unknown");
+        if (dt >= sizeof names / sizeof *names)
+            return qv_fail(err, QV_EBADINPUT, "Cannot convert datatype: %d", (int)p->datatype);
+        qv_grpc_jstr(qv_grpc_jadd(o, "datatype"), names[dt]);
     }
     if (p->_hnsw_config_case && p->hnsw_config)
         qv_grpc_scalars_to_jv(rq, &p->hnsw_config->base, qv_grpc_jadd(o, "hnsw_config"));
+    if (p->_quantization_config_case && p->quantization_config) {
+        qv_quant_config q;
+        if ((rc = qv_quant_config_from_grpc(p->quantization_config, &q, err))) return rc;
+        if (!qv_quant_config_to_jv(&rq->arena, &q, qv_grpc_jadd(o, "quantization_config")))
+            return qv_fail(err, QV_ENOMEM, "out of memory");
+    }
     return QV_OK;
 }
 
@@ -339,9 +355,63 @@ static qv_rc qv_grpc_metadata_jv(qv_grpc_req *rq, size_t n, void **entries, jv *
                               qv_grpc_jadd(body, "metadata"), err);
 }
 
+/* A QuantizationConfig (diff: QuantizationConfigDiff) as the REST body's
+ * quantization_config member. */
+static qv_rc qv_grpc_quant_jv(qv_grpc_req *rq, const Qdrant__QuantizationConfig *qc,
+                              const Qdrant__QuantizationConfigDiff *diff, jv *body, qv_err *err) {
+    qv_quant_config q;
+    qv_rc rc =
+        qc ? qv_quant_config_from_grpc(qc, &q, err) : qv_quant_config_diff_from_grpc(diff, &q, err);
+    if (rc) return rc;
+    if (!qv_quant_config_to_jv(&rq->arena, &q, qv_grpc_jadd(body, "quantization_config")))
+        return qv_fail(err, QV_ENOMEM, "out of memory");
+    return QV_OK;
+}
+
+/* One VectorParamsDiff as the REST VectorParamsDiff object. */
+static qv_rc qv_grpc_vparams_diff_jv(qv_grpc_req *rq, const Qdrant__VectorParamsDiff *d, jv *o,
+                                     qv_err *err) {
+    qv_grpc_jobj(rq, o);
+    if (!d) return QV_OK;
+    if (d->_hnsw_config_case && d->hnsw_config)
+        qv_grpc_scalars_to_jv(rq, &d->hnsw_config->base, qv_grpc_jadd(o, "hnsw_config"));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    if (d->_on_disk_case) {
+        jv *v = qv_grpc_jadd(o, "on_disk");
+        v->type = JV_BOOL, v->v.b = d->on_disk != 0;
+    }
+#pragma GCC diagnostic pop
+    if (d->_quantization_config_case && d->quantization_config)
+        return qv_grpc_quant_jv(rq, NULL, d->quantization_config, o, err);
+    return QV_OK;
+}
+
+/* VectorsConfigDiff -> {name: VectorParamsDiff}; `params` alone is the
+ * unnamed vector "". */
+static qv_rc qv_grpc_vectors_diff_jv(qv_grpc_req *rq, const Qdrant__VectorsConfigDiff *vc, jv *o,
+                                     qv_err *err) {
+    bool single = vc->config_case == QDRANT__VECTORS_CONFIG_DIFF__CONFIG_PARAMS;
+    size_t n = single ? 1
+               : vc->config_case == QDRANT__VECTORS_CONFIG_DIFF__CONFIG_PARAMS_MAP && vc->params_map
+                   ? vc->params_map->n_map
+                   : 0;
+    o->type = JV_OBJ;
+    o->len = (uint32_t)n;
+    o->v.members = qv_grpc_alloc(rq, (n ? n : 1) * sizeof(jv_member));
+    for (size_t i = 0; i < n; i++) {
+        const Qdrant__VectorParamsDiffMap__MapEntry *e = single ? NULL : vc->params_map->map[i];
+        jv_member *m = &o->v.members[i];
+        m->key = e && e->key ? e->key : "";
+        m->klen = (uint32_t)strlen(m->key);
+        qv_rc rc = qv_grpc_vparams_diff_jv(rq, single ? vc->params : e->value, &m->val, err);
+        if (rc) return rc;
+    }
+    return QV_OK;
+}
+
 static qv_rc qv_grpc_create_body(qv_grpc_req *rq, const Qdrant__CreateCollection *c, jv *body,
                                  qv_err *err) {
-    if (c->_quantization_config_case) return qv_grpc_unsupported(err, "Quantization");
     if (c->_sparse_vectors_config_case) return qv_grpc_unsupported(err, "Sparse vectors");
     if (c->_sharding_method_case && c->sharding_method != QDRANT__SHARDING_METHOD__Auto)
         return qv_grpc_unsupported(err, "Custom sharding");
@@ -368,15 +438,23 @@ static qv_rc qv_grpc_create_body(qv_grpc_req *rq, const Qdrant__CreateCollection
                         c->_optimizers_config_case ? c->optimizers_config : NULL);
     if (c->_strict_mode_config_case && c->strict_mode_config)
         qv_grpc_strict_jv(rq, c->strict_mode_config, qv_grpc_jadd(body, "strict_mode_config"));
+    if (c->_quantization_config_case && c->quantization_config &&
+        (rc = qv_grpc_quant_jv(rq, c->quantization_config, NULL, body, err)))
+        return rc;
     return qv_grpc_metadata_jv(rq, c->n_metadata, (void **)c->metadata, body, err);
 }
 
 static qv_rc qv_grpc_update_body(qv_grpc_req *rq, const Qdrant__UpdateCollection *u, jv *body,
                                  qv_err *err) {
-    if (u->_quantization_config_case) return qv_grpc_unsupported(err, "Quantization");
     if (u->_sparse_vectors_config_case) return qv_grpc_unsupported(err, "Sparse vectors");
-    if (u->_vectors_config_case) return qv_grpc_unsupported(err, "Updating vector parameters");
     qv_grpc_jobj(rq, body);
+    qv_rc rc;
+    if (u->_vectors_config_case && u->vectors_config &&
+        (rc = qv_grpc_vectors_diff_jv(rq, u->vectors_config, qv_grpc_jadd(body, "vectors"), err)))
+        return rc;
+    if (u->_quantization_config_case && u->quantization_config &&
+        (rc = qv_grpc_quant_jv(rq, NULL, u->quantization_config, body, err)))
+        return rc;
     if (u->_params_case && u->params)
         qv_grpc_scalars_to_jv(rq, &u->params->base, qv_grpc_jadd(body, "params"));
     qv_grpc_sections_jv(rq, body, u->_hnsw_config_case ? u->hnsw_config : NULL,
@@ -548,7 +626,14 @@ static Qdrant__VectorParams *qv_grpc_vparams_out(qv_grpc_req *rq, const qv_vecto
         p->_datatype_case = QDRANT__VECTOR_PARAMS___DATATYPE_DATATYPE;
         p->datatype = vp->datatype == QV_DT_UINT8     ? QDRANT__DATATYPE__Uint8
                       : vp->datatype == QV_DT_FLOAT16 ? QDRANT__DATATYPE__Float16
+                      : vp->datatype == QV_DT_TURBO4  ? QDRANT__DATATYPE__Turbo4
                                                       : QDRANT__DATATYPE__Float32;
+    }
+    if (vp->quantization_config.kind != QV_QUANT_NONE) {
+        p->quantization_config = qv_quant_config_to_grpc(&rq->arena, &vp->quantization_config);
+        if (!p->quantization_config) abort(); /* arena exhausted, as qv_grpc_alloc */
+        p->_quantization_config_case =
+            QDRANT__VECTOR_PARAMS___QUANTIZATION_CONFIG_QUANTIZATION_CONFIG;
     }
     if (vp->hnsw_config.type == JV_OBJ) { /* the echoed per-vector diff */
         Qdrant__HnswConfigDiff *h =
@@ -730,6 +815,12 @@ static Qdrant__CollectionConfig *qv_grpc_config_out(qv_grpc_req *rq,
     o->wal_config = qv_grpc_wal_out(rq, &c->wal);
     o->_strict_mode_config_case = QDRANT__COLLECTION_CONFIG___STRICT_MODE_CONFIG_STRICT_MODE_CONFIG;
     o->strict_mode_config = qv_grpc_strict_out(rq, &c->strict);
+    if (c->quantization_config.kind != QV_QUANT_NONE) {
+        o->quantization_config = qv_quant_config_to_grpc(&rq->arena, &c->quantization_config);
+        if (!o->quantization_config) abort(); /* arena exhausted, as qv_grpc_alloc */
+        o->_quantization_config_case =
+            QDRANT__COLLECTION_CONFIG___QUANTIZATION_CONFIG_QUANTIZATION_CONFIG;
+    }
     if (c->metadata.type == JV_OBJ)
         o->metadata = (Qdrant__CollectionConfig__MetadataEntry **)qv_grpc_kvs_out(
             rq, &c->metadata, &qdrant__collection_config__metadata_entry__descriptor,
@@ -745,7 +836,9 @@ qv_rc qv_grpc_h_coll_get(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *er
     qv_collection_stats_get(c, &st);
     Qdrant__CollectionInfo *info =
         QV_GRPC_NEW(rq, Qdrant__CollectionInfo, qdrant__collection_info__init);
-    info->status = st.broken ? QDRANT__COLLECTION_STATUS__Red : QDRANT__COLLECTION_STATUS__Green;
+    info->status = st.broken       ? QDRANT__COLLECTION_STATUS__Red
+                   : st.optimizing ? QDRANT__COLLECTION_STATUS__Yellow
+                                   : QDRANT__COLLECTION_STATUS__Green;
     info->optimizer_status =
         QV_GRPC_NEW(rq, Qdrant__OptimizerStatus, qdrant__optimizer_status__init);
     info->optimizer_status->ok = !st.broken;

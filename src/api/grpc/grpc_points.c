@@ -694,13 +694,29 @@ static qv_rc qv_grpc_query_kind(const Qdrant__QueryPoints *qp, qv_query *q, qv_e
     return qv_grpc_unsupported(err, "Sparse, multi-dense and inference query vectors");
 }
 
-/* SearchParams: exact, and what strict mode checks (hnsw_ef, oversampling). */
-static void qv_grpc_search_params(const Qdrant__SearchParams *sp, qv_query *q) {
-    if (!sp) return;
+/* SearchParams: exact, hnsw_ef and quantization {ignore, rescore,
+ * oversampling}; oversampling below 1 (or NaN) is refused as Qdrant's
+ * validator does (QuantizationSearchParams.oversampling range(min = 1.0)). */
+static qv_rc qv_grpc_search_params(const Qdrant__SearchParams *sp, qv_query *q, qv_err *err) {
+    if (!sp) return QV_OK;
     q->exact = sp->_exact_case && sp->exact;
     if (sp->_hnsw_ef_case) q->hnsw_ef = (qv_opt_u64){true, sp->hnsw_ef};
     const Qdrant__QuantizationSearchParams *qz = sp->_quantization_case ? sp->quantization : NULL;
-    if (qz && qz->_oversampling_case) q->oversampling = (qv_opt_f64){true, qz->oversampling};
+    if (!qz) return QV_OK;
+    if (qz->_ignore_case) q->quant_ignore = (qv_opt_bool){true, qz->ignore != 0};
+    if (qz->_rescore_case) q->quant_rescore = (qv_opt_bool){true, qz->rescore != 0};
+    if (qz->_oversampling_case) {
+        if (!(qz->oversampling >= 1.0)) {
+            char num[40];
+            fmt_f64(num, qz->oversampling);
+            return qv_fail(err, QV_EBADINPUT,
+                           "params.quantization.oversampling: value %s invalid, must be 1.0 or "
+                           "larger",
+                           num);
+        }
+        q->oversampling = (qv_opt_f64){true, qz->oversampling};
+    }
+    return QV_OK;
 }
 
 /* QueryPoints -> qv_query and the output selectors. */
@@ -720,7 +736,7 @@ static qv_rc qv_grpc_query_in(qv_grpc_req *rq, const Qdrant__QueryPoints *qp, qv
     q->offset = qp->_offset_case ? qp->offset : 0;
     q->has_threshold = qp->_score_threshold_case != 0;
     q->score_threshold = qp->score_threshold;
-    qv_grpc_search_params(qp->_params_case ? qp->params : NULL, q);
+    if ((rc = qv_grpc_search_params(qp->_params_case ? qp->params : NULL, q, err))) return rc;
     qv_grpc_payload_sel(qp->_with_payload_case ? qp->with_payload : NULL, false, &o->ps);
     qv_grpc_vector_sel(qp->_with_vectors_case ? qp->with_vectors : NULL, &o->vs);
     return QV_OK;
@@ -741,9 +757,10 @@ static qv_rc qv_grpc_search_in(qv_grpc_req *rq, const Qdrant__SearchPoints *sp, 
     q->offset = sp->_offset_case ? sp->offset : 0;
     q->has_threshold = sp->_score_threshold_case != 0;
     q->score_threshold = sp->score_threshold;
-    qv_grpc_search_params(sp->params, q);
+    qv_rc rc = qv_grpc_search_params(sp->params, q, err);
+    if (rc) return rc;
     qv_filter *filter = NULL;
-    qv_rc rc = qv_grpc_filter_in(rq, sp->filter, &filter, err);
+    rc = qv_grpc_filter_in(rq, sp->filter, &filter, err);
     q->filter = filter;
     qv_grpc_payload_sel(sp->with_payload, false, &o->ps);
     qv_grpc_vector_sel(sp->_with_vectors_case ? sp->with_vectors : NULL, &o->vs);

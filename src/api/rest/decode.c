@@ -661,6 +661,25 @@ static qv_rc qv_rest_limit(const jv *body, size_t dflt, size_t *out, qv_err *err
     return QV_OK;
 }
 
+/* params.quantization (QuantizationSearchParams): ignore, rescore and
+ * oversampling (validator: oversampling >= 1). */
+static qv_rc qv_rest_quant_search_params(const jv *qz, qv_query *q, qv_err *err) {
+    qv_rc rc = qv_rest_need_object(qz, "struct QuantizationSearchParams", err);
+    qv_opt_bool *ig = &q->quant_ignore, *rs = &q->quant_rescore;
+    qv_opt_f64 *os = &q->oversampling;
+    if (!rc) rc = qv_rest_opt_bool(qz, "ignore", &ig->has, &ig->v, err);
+    if (!rc) rc = qv_rest_opt_bool(qz, "rescore", &rs->has, &rs->v, err);
+    if (!rc) rc = qv_rest_opt_f64(qz, "oversampling", &os->has, &os->v, err);
+    if (!rc && os->has && !(os->v >= 1.0)) {
+        char num[40];
+        fmt_f64(num, os->v);
+        rc = qv_fail(err, QV_EVALIDATION,
+                     "params.quantization.oversampling: value %s invalid, must be 1.0 or larger",
+                     num);
+    }
+    return rc;
+}
+
 /* The fields every query shape shares: filter, offset, score_threshold,
  * params, with_payload, with_vector. */
 static qv_rc qv_rest_query_common(qv_arena *a, const jv *body, qv_rest_query *out, qv_err *err) {
@@ -687,9 +706,7 @@ static qv_rc qv_rest_query_common(qv_arena *a, const jv *body, qv_rest_query *ou
         qv_opt_u64 *ef = &out->q.hnsw_ef;
         if ((rc = qv_rest_opt_u64(params, "hnsw_ef", &ef->has, &ef->v, err))) return rc;
         const jv *qz = qv_rest_field(params, "quantization");
-        if (qz && (rc = qv_rest_need_object(qz, "struct QuantizationSearchParams", err))) return rc;
-        qv_opt_f64 *os = &out->q.oversampling;
-        if (qz && (rc = qv_rest_opt_f64(qz, "oversampling", &os->has, &os->v, err))) return rc;
+        if (qz && (rc = qv_rest_quant_search_params(qz, &out->q, err))) return rc;
     }
     if ((rc = qv_rest_with_payload(a, body, false, &out->with_payload, err))) return rc;
     return qv_rest_with_vector(a, body, &out->with_vector, err);
@@ -965,20 +982,51 @@ static qv_rc qv_rest_distance(const jv *v, qv_distance *out, qv_err *err) {
                    v->v.s);
 }
 
-/* datatype: float32 now; float16/uint8 are a later issue. */
+/* datatype (Datatype): accepted, persisted and echoed; the storage engine
+ * keeps float32 rows for every datatype until it learns the others. */
 static qv_rc qv_rest_datatype(const jv *v, qv_vector_params *vp, qv_err *err) {
+    static const struct {
+        const char *name;
+        qv_datatype dt;
+    } names[] = {{"float32", QV_DT_FLOAT32},
+                 {"uint8", QV_DT_UINT8},
+                 {"float16", QV_DT_FLOAT16},
+                 {"turbo4", QV_DT_TURBO4}};
     if (v->type != JV_STR) return qv_rest_bad_type(err, v, "a datatype name");
-    if (strcmp(v->v.s, "float32") == 0) {
-        vp->has_datatype = true;
-        vp->datatype = QV_DT_FLOAT32;
-        return QV_OK;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (strcmp(v->v.s, names[i].name) == 0) {
+            vp->has_datatype = true;
+            vp->datatype = names[i].dt;
+            return QV_OK;
+        }
     }
-    if (strcmp(v->v.s, "float16") == 0 || strcmp(v->v.s, "uint8") == 0 ||
-        strcmp(v->v.s, "turbo4") == 0)
-        return qv_rest_unimpl(err, "vector datatypes other than float32");
     return qv_fail(err, QV_EFORMAT,
-                   "unknown variant `%.60s`, expected one of `float32`, `uint8`, `float16`",
+                   "unknown variant `%.60s`, expected one of `float32`, `uint8`, `float16`, "
+                   "`turbo4`",
                    v->v.s);
+}
+
+/* A quantization_config member of obj (absent or null: *out untouched).
+ * diff: a QuantizationConfigDiff ("Disabled" gives QV_QUANT_NONE).  path
+ * prefixes the validation message. */
+static qv_rc qv_rest_quant(const jv *obj, bool diff, const char *path, qv_quant_config *out,
+                           qv_err *err) {
+    const jv *v = qv_rest_field(obj, "quantization_config");
+    if (!v) return QV_OK;
+    qv_quant_config q;
+    qv_rc rc = qv_quant_config_parse(v, diff, path, &q, err);
+    if (!rc) *out = q;
+    return rc;
+}
+
+/* A per-vector hnsw_config (HnswConfigDiff): checked like the collection's
+ * (types and bounds, on a scratch struct), then echoed as given. */
+static qv_rc qv_rest_vector_hnsw(qv_arena *a, const jv *obj, jv *dst, qv_err *err) {
+    const jv *v = qv_rest_field(obj, "hnsw_config");
+    if (!v) return QV_OK;
+    qv_hnsw_config scratch = {0};
+    qv_rc rc = qv_rest_hnsw_diff(v, &scratch, err);
+    return rc ? rc : qv_rest_echo(a, obj, "hnsw_config", dst, err);
 }
 
 /* One VectorParams into *vp (name already set); path for 422 messages. */
@@ -1002,8 +1050,10 @@ static qv_rc qv_rest_vector_params(qv_arena *a, const jv *v, const char *path, q
     const jv *dt = qv_rest_field(v, "datatype");
     if (dt && (rc = qv_rest_datatype(dt, vp, err))) return rc;
     if (qv_rest_field(v, "multivector_config")) return qv_rest_unimpl(err, "multi-vectors");
-    if ((rc = qv_rest_echo(a, v, "hnsw_config", &vp->hnsw_config, err))) return rc;
-    return qv_rest_echo(a, v, "quantization_config", &vp->quantization_config, err);
+    if ((rc = qv_rest_vector_hnsw(a, v, &vp->hnsw_config, err))) return rc;
+    char qpath[300];
+    snprintf(qpath, sizeof qpath, "%.250s.quantization_config", path);
+    return qv_rest_quant(v, false, qpath, &vp->quantization_config, err);
 }
 
 static int qv_rest_cmp_vp(const void *x, const void *y) {
@@ -1132,15 +1182,16 @@ static qv_rc qv_rest_strict_diff(qv_arena *a, const jv *v, qv_strict_config *c, 
     return rc;
 }
 
-/* The sections create and update share. */
-static qv_rc qv_rest_config_sections(qv_collection_config *c, const jv *body, qv_err *err) {
+/* The sections create and update share; update: quantization_config is a
+ * QuantizationConfigDiff (a whole new config, or "Disabled"). */
+static qv_rc qv_rest_config_sections(qv_collection_config *c, const jv *body, bool update,
+                                     qv_err *err) {
     const jv *x;
     qv_rc rc = QV_OK;
     if ((x = qv_rest_field(body, "hnsw_config"))) rc = qv_rest_hnsw_diff(x, &c->hnsw, err);
     if (!rc && (x = qv_rest_field(body, "optimizers_config")))
         rc = qv_rest_optimizer_diff(x, &c->optimizer, err);
-    if (!rc)
-        rc = qv_rest_echo(&c->arena, body, "quantization_config", &c->quantization_config, err);
+    if (!rc) rc = qv_rest_quant(body, update, "quantization_config", &c->quantization_config, err);
     if (!rc) rc = qv_rest_echo(&c->arena, body, "sparse_vectors", &c->sparse_vectors, err);
     if (!rc && (x = qv_rest_field(body, "strict_mode_config")))
         rc = qv_rest_strict_diff(&c->arena, x, &c->strict, err);
@@ -1166,7 +1217,7 @@ static qv_rc qv_rest_create_body(qv_collection_config *c, const jv *body, qv_err
     if (has) c->on_disk_payload = b;
     if ((x = qv_rest_field(body, "wal_config")) && (rc = qv_rest_wal_diff(x, &c->wal, err)))
         return rc;
-    if ((rc = qv_rest_config_sections(c, body, err))) return rc;
+    if ((rc = qv_rest_config_sections(c, body, false, err))) return rc;
     return qv_rest_echo(&c->arena, body, "metadata", &c->metadata, err);
 }
 
@@ -1207,7 +1258,34 @@ static qv_rc qv_rest_metadata_merge(qv_collection_config *c, const jv *diff, qv_
     return QV_OK;
 }
 
-/* vectors: {name: VectorParamsDiff} ("" = the unnamed vector). */
+/* A per-vector hnsw_config diff merged over the vector's own (Qdrant's
+ * HnswConfigDiff::update): members the diff sets replace, the others stay;
+ * a vector without one takes the diff as it is. */
+static qv_rc qv_rest_vector_hnsw_merge(qv_arena *a, const jv *obj, jv *dst, qv_err *err) {
+    const jv *diff = qv_rest_field(obj, "hnsw_config");
+    if (!diff) return QV_OK;
+    jv merged;
+    memset(&merged, 0, sizeof merged);
+    qv_rc rc = qv_rest_vector_hnsw(a, obj, &merged, err);
+    if (rc) return rc;
+    uint32_t old = dst->type == JV_OBJ ? dst->len : 0, cap = old + merged.len, n = 0;
+    jv_member *m = qv_arena_calloc(a, sizeof(jv_member) * (cap ? cap : 1));
+    if (!m) return qv_rest_oom(err);
+    for (uint32_t i = 0; i < old; i++) {
+        const jv *x = jv_get(&merged, dst->v.members[i].key);
+        if (!x || x->type == JV_NULL) m[n++] = dst->v.members[i];
+    }
+    for (uint32_t i = 0; i < merged.len; i++)
+        if (merged.v.members[i].val.type != JV_NULL) m[n++] = merged.v.members[i];
+    dst->type = JV_OBJ;
+    dst->len = n;
+    dst->v.members = m;
+    return QV_OK;
+}
+
+/* vectors: {name: VectorParamsDiff} ("" = the unnamed vector): on_disk,
+ * hnsw_config (merged) and quantization_config (replaced, or removed by
+ * "Disabled"). */
 static qv_rc qv_rest_vectors_diff(qv_collection_config *c, const jv *v, qv_err *err) {
     if (v->type != JV_OBJ) return qv_rest_bad_type(err, v, "a map");
     for (uint32_t i = 0; i < v->len; i++) {
@@ -1219,10 +1297,10 @@ static qv_rc qv_rest_vectors_diff(qv_collection_config *c, const jv *v, qv_err *
         bool has, b = false;
         if (!rc) rc = qv_rest_opt_bool(&m->val, "on_disk", &has, &b, err);
         if (!rc && has) vp->on_disk.has = true, vp->on_disk.v = b;
-        if (!rc) rc = qv_rest_echo(&c->arena, &m->val, "hnsw_config", &vp->hnsw_config, err);
-        if (!rc)
-            rc = qv_rest_echo(&c->arena, &m->val, "quantization_config", &vp->quantization_config,
-                              err);
+        if (!rc) rc = qv_rest_vector_hnsw_merge(&c->arena, &m->val, &vp->hnsw_config, err);
+        char qpath[300];
+        snprintf(qpath, sizeof qpath, "vectors.%.200s.quantization_config", m->key);
+        if (!rc) rc = qv_rest_quant(&m->val, true, qpath, &vp->quantization_config, err);
         if (rc) return rc;
     }
     return QV_OK;
@@ -1245,7 +1323,7 @@ static qv_rc qv_rest_update_body(qv_collection_config *c, const jv *body, qv_err
     const jv *x;
     if (!rc && (x = qv_rest_field(body, "vectors"))) rc = qv_rest_vectors_diff(c, x, err);
     if (!rc && (x = qv_rest_field(body, "params"))) rc = qv_rest_params_diff(c, x, err);
-    if (!rc) rc = qv_rest_config_sections(c, body, err);
+    if (!rc) rc = qv_rest_config_sections(c, body, true, err);
     if (!rc && (x = qv_rest_field(body, "metadata"))) rc = qv_rest_metadata_merge(c, x, err);
     return rc;
 }

@@ -355,7 +355,7 @@ void qv_rest_encode_collection_info(jw *w, const qv_collection_config *cfg,
                                     const qv_collection_stats *st, qv_collection *c) {
     jw_obj_begin(w);
     jw_key(w, "status");
-    jw_str(w, st->broken ? "red" : "green");
+    jw_str(w, st->broken ? "red" : st->optimizing ? "yellow" : "green");
     jw_key(w, "optimizer_status");
     if (st->broken) {
         jw_obj_begin(w);

@@ -7,13 +7,19 @@
  * Deleting a missing collection answers 200 with result false, as Qdrant
  * does (clients and fixtures delete blindly).
  *
+ * Optimizations: GET /collections/{c}/optimizations reports the
+ * collection layer's optimizer log (optimizer.c) in Qdrant's shape.
+ *
  * Aliases: listed and changed here, kept by the catalog (rules in
  * catalog.h).  Every handler that names a collection to use it goes
  * through qv_catalog_acquire, which resolves aliases; create and delete
  * take real collection names only, as in Qdrant.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/rest/decode.h"
 #include "api/rest/encode.h"
@@ -208,4 +214,150 @@ void qv_rest_h_update_aliases(qv_rest_req *rq, qv_rest_resp *rs) {
         qv_rest_reply_err(rq, rs, &err);
     else
         qv_rest_reply_bool(rq, rs, true);
+}
+
+/* ---- GET /collections/{c}/optimizations ------------------------------------------ */
+
+/* A segment number as the UUID Qdrant's report names segments by. */
+static void qv_rest_seg_uuid(jw *w, uint64_t uid) {
+    char buf[40];
+    snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012" PRIx64,
+             uid & (uint64_t)0xFFFFFFFFFFFF);
+    jw_str(w, buf);
+}
+
+static void qv_rest_iso_time(jw *w, double unix_sec) {
+    time_t t = (time_t)unix_sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[64];
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%06dZ", (int)((unix_sec - (double)t) * 1e6));
+    jw_str(w, buf);
+}
+
+static void qv_rest_optim_segments(jw *w, const qv_optim_segment *s, uint32_t n) {
+    jw_arr_begin(w);
+    for (uint32_t i = 0; i < n; i++) {
+        jw_obj_begin(w);
+        jw_key(w, "uuid");
+        qv_rest_seg_uuid(w, s[i].uid);
+        jw_key(w, "points_count");
+        jw_u64(w, s[i].points);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+}
+
+/* Optimization (running or completed). */
+static void qv_rest_optimization(jw *w, const qv_optim_entry *e) {
+    jw_obj_begin(w);
+    jw_key(w, "uuid");
+    qv_rest_seg_uuid(w, e->uid);
+    jw_key(w, "optimizer");
+    jw_str(w, e->optimizer);
+    jw_key(w, "status");
+    if (e->status == QV_OPTIM_FAILED) {
+        jw_obj_begin(w);
+        jw_key(w, "error");
+        jw_str(w, "optimization failed (see the server log)");
+        jw_obj_end(w);
+    } else {
+        jw_str(w, e->status == QV_OPTIM_RUNNING ? "optimizing" : "done");
+    }
+    jw_key(w, "segments");
+    qv_rest_optim_segments(w, e->segs, e->nsegs);
+    jw_key(w, "progress");
+    jw_obj_begin(w);
+    jw_key(w, "name");
+    jw_str(w, e->optimizer);
+    jw_key(w, "started_at");
+    qv_rest_iso_time(w, e->started);
+    if (e->finished > 0) {
+        jw_key(w, "finished_at");
+        qv_rest_iso_time(w, e->finished);
+        jw_key(w, "duration_sec");
+        jw_f64(w, e->finished - e->started);
+    }
+    jw_key(w, "children");
+    jw_raw(w, "[]", 2);
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
+/* Whether the comma-separated ?with= list names item. */
+static bool qv_rest_with(const qv_rest_req *rq, const char *item) {
+    size_t n = strlen(item);
+    for (const char *p = rq->with; p && *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && memcmp(p, item, n) == 0) return true;
+        p += k + (p[k] == ',');
+    }
+    return false;
+}
+
+void qv_rest_h_optimizations(qv_rest_req *rq, qv_rest_resp *rs) {
+    qv_collection *c = qv_rest_collection(rq, rs);
+    if (!c) return;
+    qv_optimizations *o = malloc(sizeof *o);
+    if (!o) {
+        qv_collection_release(c);
+        qv_err err;
+        qv_fail(&err, QV_ENOMEM, "out of memory");
+        qv_rest_reply_err(rq, rs, &err);
+        return;
+    }
+    qv_collection_optimizations(c, o);
+    qv_collection_release(c);
+    uint64_t queued_points = 0;
+    for (uint32_t i = 0; o->has_queued && i < o->queued.nsegs; i++)
+        queued_points += o->queued.segs[i].points;
+    jw w;
+    jw_init(&w);
+    qv_rest_envelope_begin(&w);
+    jw_obj_begin(&w);
+    jw_key(&w, "summary");
+    jw_obj_begin(&w);
+    jw_key(&w, "queued_optimizations");
+    jw_u64(&w, o->has_queued);
+    jw_key(&w, "queued_segments");
+    jw_u64(&w, o->has_queued ? o->queued.nsegs : 0);
+    jw_key(&w, "queued_points");
+    jw_u64(&w, queued_points);
+    jw_key(&w, "idle_segments");
+    jw_u64(&w, o->idle_total);
+    jw_obj_end(&w);
+    jw_key(&w, "running");
+    jw_arr_begin(&w);
+    if (o->has_running) qv_rest_optimization(&w, &o->running);
+    jw_arr_end(&w);
+    if (qv_rest_with(rq, "queued")) {
+        jw_key(&w, "queued");
+        jw_arr_begin(&w);
+        if (o->has_queued) {
+            jw_obj_begin(&w);
+            jw_key(&w, "optimizer");
+            jw_str(&w, o->queued.optimizer);
+            jw_key(&w, "segments");
+            qv_rest_optim_segments(&w, o->queued.segs, o->queued.nsegs);
+            jw_obj_end(&w);
+        }
+        jw_arr_end(&w);
+    }
+    if (qv_rest_with(rq, "completed")) {
+        uint64_t limit = rq->has_completed_limit ? rq->completed_limit : 16;
+        jw_key(&w, "completed");
+        jw_arr_begin(&w);
+        for (uint32_t i = 0; i < o->ncompleted && i < limit; i++)
+            qv_rest_optimization(&w, &o->completed[i]);
+        jw_arr_end(&w);
+    }
+    if (qv_rest_with(rq, "idle_segments")) {
+        jw_key(&w, "idle_segments");
+        qv_rest_optim_segments(&w, o->idle, o->nidle);
+    }
+    jw_obj_end(&w);
+    free(o);
+    qv_rest_reply_jw(rq, rs, &w);
+    jw_free(&w);
 }

@@ -222,7 +222,7 @@ static qv_rc qv_rest_query_param(qv_rest_req *rq, const char *k, const char *v, 
         return qv_fail(err, QV_EBADREQUEST,
                        "Query deserialize error: provided string was not `true` or `false`");
     }
-    if (strcmp(k, "timeout") == 0) {
+    if (strcmp(k, "timeout") == 0 || strcmp(k, "completed_limit") == 0) {
         char *end;
         errno = 0;
         unsigned long long t = strtoull(v, &end, 10);
@@ -230,7 +230,14 @@ static qv_rc qv_rest_query_param(qv_rest_req *rq, const char *k, const char *v, 
             return qv_fail(err, QV_EBADREQUEST,
                            "Query deserialize error: invalid digit found "
                            "in string");
-        rq->has_timeout = true, rq->timeout_sec = t;
+        if (k[0] == 't')
+            rq->has_timeout = true, rq->timeout_sec = t;
+        else
+            rq->has_completed_limit = true, rq->completed_limit = t;
+        return QV_OK;
+    }
+    if (strcmp(k, "with") == 0) {
+        rq->with = v;
         return QV_OK;
     }
     if (strcmp(k, "ordering") == 0) {

@@ -57,8 +57,11 @@ typedef struct qv_rest_req {
     bool wait;            /* ?wait=true */
     bool has_timeout;     /* ?timeout=N */
     uint64_t timeout_sec; /* seconds */
-    qv_arena arena;       /* everything of this request; freed after the reply */
-    struct timespec t0;   /* arrival, for "time" */
+    const char *with;     /* ?with=a,b (GET .../optimizations), NULL if absent */
+    bool has_completed_limit;
+    uint64_t completed_limit; /* ?completed_limit=N */
+    qv_arena arena;           /* everything of this request; freed after the reply */
+    struct timespec t0;       /* arrival, for "time" */
 } qv_rest_req;
 
 typedef struct qv_rest_resp {
@@ -143,6 +146,7 @@ void qv_rest_h_retrieve(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_scroll(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_count(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_query(qv_rest_req *rq, qv_rest_resp *rs);
+void qv_rest_h_optimizations(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_query_batch(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_search(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_search_batch(qv_rest_req *rq, qv_rest_resp *rs);

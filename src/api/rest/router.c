@@ -74,7 +74,7 @@ static const qv_rest_route_row qv_rest_routes[] = {
     {DELETE, "/collections/{c}/vectors/{vector}", UNIMPL, "Named vector deletion"},
     {GET, "/collections/{c}/cluster", qv_rest_h_collection_cluster, "collection cluster info"},
     {POST, "/collections/{c}/cluster", qv_rest_h_cluster_only, "Collection cluster update"},
-    {GET, "/collections/{c}/optimizations", UNIMPL, "Optimization progress"},
+    {GET, "/collections/{c}/optimizations", qv_rest_h_optimizations, "optimization progress"},
     {PUT, "/collections/{c}/shards", UNIMPL, "Shard keys"},
     {GET, "/collections/{c}/shards", UNIMPL, "Shard keys"},
     {POST, "/collections/{c}/shards/delete", UNIMPL, "Shard keys"},

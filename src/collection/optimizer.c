@@ -1,0 +1,561 @@
+/*
+ * optimizer.c - the segment lifecycle: Qdrant's optimizers over a shard's
+ * segments (the segment model is in collection_impl.h).
+ *
+ * Every optimization has the same shape: some source segments are replaced
+ * by one new immutable segment holding their live points, with an HNSW
+ * graph per named vector when the new segment is large enough
+ * (indexing_threshold).  What differs is which sources it takes:
+ *   indexing         the appendable segment once its vectors pass
+ *                    indexing_threshold KB (and writes paused for a second,
+ *                    or it reached max_segment_size: a bulk upload is not
+ *                    indexed in many small pieces); a frozen segment left by
+ *                    a crash; a persisted segment not indexed although it
+ *                    is now large enough (indexing_threshold lowered)
+ *   config_mismatch  an indexed segment built with other HNSW parameters
+ *                    than the configuration's (after a PATCH)
+ *   vacuum           a segment whose deleted points passed deleted_threshold
+ *                    and vacuum_min_vector_number
+ *   merge            the smallest segments, when there are more than
+ *                    default_segment_number, up to max_segment_size
+ *
+ * Steps, and the lock each takes (c->lock):
+ *   1 plan, and mark the sources optimizing; if the appendable segment is
+ *     one, freeze it: a new empty appendable segment takes the writes, and
+ *     copy on write (collection.c) keeps the frozen one's vectors still
+ *                                                              write lock
+ *   2 copy the sources' live points into a new segment             read lock
+ *   3 build the graphs and write segments/seg-<uid>/ (tmp dir, fsync,
+ *     rename): the long part, with no lock, so reads and writes go on
+ *   4 swap: points deleted from the sources since step 2 are deleted from
+ *     the new segment, which replaces the sources                  write lock
+ *   5 checkpoint: segments.qvm now names the new segment; the sources'
+ *     directories are removed once it is current
+ * A crash before 5 leaves the old checkpoint current and the new directory
+ * unnamed: the next open removes it, and the WAL replays onto the old
+ * segments.  No step changes what a reader sees, only where points live.
+ *
+ * Persisted segment directory (segments/seg-<uid, 20 digits>/):
+ *   points.dat, vectors-<vi>.dat   storage/segment.c's files, no dead points
+ *   hnsw-<vi>.qvh                  index/hnsw_io.c's graph of vector vi
+ *   segment.qvs                    envelope "QVSEGINF": u32 nvec, then one
+ *                                  byte per vector (1 = hnsw-<vi>.qvh exists)
+ * Written under seg-<uid>.tmp and renamed when complete (then the parent is
+ * fsynced), so a directory with the final name is whole.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "collection/collection_impl.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "index/hnsw.h"
+
+#define SEGINFO_MAGIC "QVSEGINF"
+
+/* Completed optimizations kept for GET /collections/{c}/optimizations. */
+#define OPTIM_LOG              QV_OPTIM_LOG
+/* Writes must pause this long before the appendable segment is indexed
+ * (unless it reached max_segment_size). */
+#define QUIET_MS               1000
+/* max_segment_size when the configuration leaves it to us (KB). */
+#define DEFAULT_MAX_SEGMENT_KB 200000
+
+/* ---- persisted segment directories ------------------------------------------- */
+
+void qv_segdir_path(const qv_collection *c, uint64_t uid, char *out, size_t n) {
+    snprintf(out, n, "%s/segments/seg-%020" PRIu64, c->dir, uid);
+}
+
+static qv_hnsw_store store_of(const qv_segment *s, uint32_t vi) {
+    return (qv_hnsw_store){qv_segment_rows(s, vi), qv_segment_dim(s, vi), NULL, NULL};
+}
+
+qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv_err *err) {
+    char dir[4200], path[4400];
+    qv_segdir_path(c, uid, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/segment.qvs", dir);
+    char *body;
+    size_t len;
+    qv_rc rc = qv_envelope_read(path, SEGINFO_MAGIC, &body, &len, err);
+    if (rc) return rc == QV_ENOTFOUND ? qv_fail(err, QV_ECORRUPT, "%s is missing", path) : rc;
+    uint32_t nvec = c->cfg.nvectors;
+    if (len != 4 + (size_t)nvec || qv_load_u32le((const uint8_t *)body) != nvec) {
+        free(body);
+        return qv_fail(err, QV_ECORRUPT, "%s does not match the collection's vectors", path);
+    }
+    uint32_t dims[QV_MAX_NAMED_VECTORS];
+    for (uint32_t vi = 0; vi < nvec; vi++) dims[vi] = c->cfg.vectors[vi].size;
+    memset(out, 0, sizeof *out);
+    out->uid = uid;
+    out->persisted = true;
+    uint64_t op;
+    rc = qv_segment_load(dir, nvec, dims, &out->seg, &op, err);
+    if (!rc) {
+        out->hnsw = calloc(nvec ? nvec : 1, sizeof(qv_hnsw *));
+        if (!out->hnsw) rc = qv_fail(err, QV_ENOMEM, "out of memory");
+    }
+    for (uint32_t vi = 0; rc == QV_OK && vi < nvec; vi++) {
+        if (!body[4 + vi]) continue;
+        snprintf(path, sizeof path, "%s/hnsw-%u.qvh", dir, vi);
+        qv_hnsw_store st = store_of(out->seg, vi);
+        rc = qv_hnsw_load(path, &st, &out->hnsw[vi], err);
+        if (!rc && (qv_hnsw_size(out->hnsw[vi]) != qv_segment_size(out->seg) ||
+                    qv_hnsw_dim(out->hnsw[vi]) != dims[vi]))
+            rc = qv_fail(err, QV_ECORRUPT, "%s does not match its segment", path);
+    }
+    free(body);
+    if (rc) qv_shard_seg_free(out, nvec);
+    return rc;
+}
+
+/* Writes segment s and its graphs as segments/seg-<uid>/. */
+static qv_rc segdir_save(const qv_collection *c, uint64_t uid, const qv_segment *s,
+                         qv_hnsw *const *hnsw, qv_err *err) {
+    char parent[4200], dir[4200], tmp[4300], path[4400];
+    snprintf(parent, sizeof parent, "%s/segments", c->dir);
+    if (mkdir(parent, 0755) != 0 && errno != EEXIST)
+        return qv_fail(err, QV_EIO, "cannot create %s: %s", parent, strerror(errno));
+    qv_segdir_path(c, uid, dir, sizeof dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    qv_rmtree(tmp);
+    if (mkdir(tmp, 0755) != 0)
+        return qv_fail(err, QV_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    uint32_t nvec = c->cfg.nvectors;
+    qv_rc rc = qv_segment_save(s, tmp, 0, err);
+    uint8_t info[4 + QV_MAX_NAMED_VECTORS];
+    qv_store_u32le(info, nvec);
+    for (uint32_t vi = 0; rc == QV_OK && vi < nvec; vi++) {
+        info[4 + vi] = hnsw && hnsw[vi];
+        if (!info[4 + vi]) continue;
+        snprintf(path, sizeof path, "%s/hnsw-%u.qvh", tmp, vi);
+        rc = qv_hnsw_save(hnsw[vi], path, err);
+    }
+    if (!rc) rc = qv_envelope_write(tmp, "segment.qvs", SEGINFO_MAGIC, info, 4 + nvec, err);
+    if (!rc && qv_fsync_dir(tmp) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", tmp);
+    if (!rc && rename(tmp, dir) != 0)
+        rc = qv_fail(err, QV_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+    if (!rc && qv_fsync_dir(parent) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", parent);
+    if (rc) qv_rmtree(tmp);
+    return rc;
+}
+
+/* ---- the log of optimizations -------------------------------------------------- */
+
+struct qv_optim_state {
+    qv_optim_entry cur; /* valid while running */
+    bool running;
+    qv_optim_entry done[OPTIM_LOG]; /* ring */
+    uint32_t ndone;
+    uint64_t retry_after_ms; /* after a failure, wait before trying again */
+};
+
+static double unix_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void qv_optim_state_free(struct qv_optim_state *o) {
+    free(o);
+}
+
+/* ---- planning ------------------------------------------------------------------- */
+
+enum { OPT_NONE, OPT_INDEXING, OPT_CONFIG, OPT_VACUUM, OPT_MERGE };
+static const char *const OPT_NAMES[] = {"", "indexing", "config_mismatch", "vacuum", "merge"};
+
+typedef struct plan {
+    int kind;
+    uint32_t n;
+    uint64_t uids[8]; /* sources by uid (UINT64_MAX = the appendable segment) */
+} plan;
+
+/* The HNSW parameters vector vi is to be indexed with: the collection's,
+ * overridden by the vector's own hnsw_config. */
+static void hnsw_params(const qv_collection_config *cfg, uint32_t vi, uint32_t *m, uint32_t *efc) {
+    *m = (uint32_t)cfg->hnsw.m;
+    *efc = (uint32_t)cfg->hnsw.ef_construct;
+    const jv *o = &cfg->vectors[vi].hnsw_config;
+    if (o->type != JV_OBJ) return;
+    for (uint32_t i = 0; i < o->len; i++) {
+        const jv_member *mb = &o->v.members[i];
+        uint64_t v;
+        if (mb->val.type == JV_INT && mb->val.v.i >= 0)
+            v = (uint64_t)mb->val.v.i;
+        else if (mb->val.type == JV_NUM)
+            v = strtoull(mb->val.v.s, NULL, 10);
+        else
+            continue;
+        if (strcmp(mb->key, "m") == 0) *m = (uint32_t)v;
+        if (strcmp(mb->key, "ef_construct") == 0) *efc = (uint32_t)v;
+    }
+}
+
+static uint64_t point_bytes(const qv_collection_config *cfg) {
+    uint64_t b = 0;
+    for (uint32_t vi = 0; vi < cfg->nvectors; vi++) b += (uint64_t)cfg->vectors[vi].size * 4;
+    return b;
+}
+
+static uint64_t max_segment_kb(const qv_collection_config *cfg) {
+    const qv_opt_u64 *t = &cfg->optimizer.max_segment_size;
+    return t->has && t->v ? t->v : DEFAULT_MAX_SEGMENT_KB;
+}
+
+/* Whether a segment of live points should carry graphs (indexing_threshold
+ * 0 disables indexing, as in Qdrant). */
+static bool wants_index(const qv_collection_config *cfg, uint64_t live) {
+    const qv_opt_u64 *t = &cfg->optimizer.indexing_threshold;
+    uint64_t kb = t->has ? t->v : 10000;
+    return kb > 0 && live > 0 && live * point_bytes(cfg) >= kb * 1024;
+}
+
+/* Whether an indexed segment's graphs are the ones the configuration asks
+ * for: m = 0 means no graph for that vector. */
+static bool built_as_configured(const qv_collection_config *cfg, const qv_shard_seg *e) {
+    for (uint32_t vi = 0; vi < cfg->nvectors; vi++) {
+        uint32_t m, efc;
+        hnsw_params(cfg, vi, &m, &efc);
+        const qv_hnsw *h = e->hnsw ? e->hnsw[vi] : NULL;
+        if ((m > 0) != (h != NULL)) return false;
+        if (!h) continue;
+        qv_hnsw_params p = qv_hnsw_get_params(h);
+        if (p.m != m || p.ef_construct != efc) return false;
+    }
+    return true;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Chooses the next optimization (caller holds the lock). */
+static plan choose(qv_collection *c, uint64_t now_ms) {
+    plan p = {0};
+    if (c->broken || c->nsegs == 0) return p;
+    const qv_optimizer_config *oc = &c->cfg.optimizer;
+    uint64_t pb = point_bytes(&c->cfg), maxb = max_segment_kb(&c->cfg) * 1024;
+    /* indexing: the appendable segment */
+    uint64_t live0 = qv_segment_live_count(c->seg);
+    if (wants_index(&c->cfg, live0) && !c->segs[0].optimizing &&
+        (now_ms - atomic_load(&c->last_write_ms) >= QUIET_MS || live0 * pb >= maxb)) {
+        p = (plan){OPT_INDEXING, 1, {UINT64_MAX}};
+        return p;
+    }
+    for (uint32_t i = 1; i < c->nsegs; i++) {
+        const qv_shard_seg *e = &c->segs[i];
+        if (e->optimizing) continue;
+        uint64_t live = qv_segment_live_count(e->seg), size = qv_segment_size(e->seg);
+        if (!e->persisted) return (plan){OPT_INDEXING, 1, {e->uid}};
+        if (wants_index(&c->cfg, live) && !built_as_configured(&c->cfg, e))
+            return (plan){e->hnsw ? OPT_CONFIG : OPT_INDEXING, 1, {e->uid}};
+        uint64_t dead = size - live;
+        if (dead >= oc->vacuum_min_vector_number && size > 0 &&
+            (double)dead / (double)size > oc->deleted_threshold)
+            return (plan){OPT_VACUUM, 1, {e->uid}};
+    }
+    /* merge: more frozen segments than wanted */
+    uint64_t want = oc->default_segment_number;
+    if (want == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        want = n > 1 ? (uint64_t)n : 1;
+    }
+    uint64_t sizes[64][2];
+    uint32_t k = 0;
+    for (uint32_t i = 1; i < c->nsegs && k < 64; i++)
+        if (!c->segs[i].optimizing && c->segs[i].persisted) {
+            sizes[k][0] = qv_segment_live_count(c->segs[i].seg) * pb;
+            sizes[k++][1] = c->segs[i].uid;
+        }
+    if (k <= want) return p;
+    qsort(sizes, k, sizeof sizes[0], cmp_u64);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < k && p.n < 8; i++) {
+        if (p.n >= 2 && total + sizes[i][0] > maxb) break;
+        total += sizes[i][0];
+        p.uids[p.n++] = sizes[i][1];
+    }
+    if (p.n >= 2 && total <= maxb)
+        p.kind = OPT_MERGE;
+    else
+        p = (plan){0};
+    return p;
+}
+
+bool qv_collection_optimization_pending(qv_collection *c) {
+    if (c->broken) return false;
+    pthread_rwlock_rdlock(&c->lock);
+    bool running = c->optim && c->optim->running;
+    /* the quiet period does not count here: a collection that will index
+     * once writes pause is not yet what it will be */
+    plan p = choose(c, UINT64_MAX / 2 + atomic_load(&c->last_write_ms));
+    pthread_rwlock_unlock(&c->lock);
+    return running || p.kind != OPT_NONE;
+}
+
+/* ---- running one optimization ---------------------------------------------------- */
+
+static int find_uid(const qv_collection *c, uint64_t uid) {
+    for (uint32_t i = 0; i < c->nsegs; i++)
+        if (c->segs[i].uid == uid) return (int)i;
+    return -1;
+}
+
+/* Step 1 (write lock held): resolves the plan's sources, freezing the
+ * appendable segment if it is one.  False if the plan went stale. */
+static bool begin(qv_collection *c, plan *p, qv_err *err) {
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (p->uids[i] != UINT64_MAX) continue;
+        uint32_t dims[QV_MAX_NAMED_VECTORS];
+        for (uint32_t vi = 0; vi < c->cfg.nvectors; vi++) dims[vi] = c->cfg.vectors[vi].size;
+        qv_shard_seg *n = realloc(c->segs, sizeof *n * (c->nsegs + 1));
+        qv_segment *fresh = qv_segment_new(c->cfg.nvectors, dims);
+        if (n) c->segs = n;
+        if (!n || !fresh) {
+            qv_segment_free(fresh);
+            qv_fail(err, QV_ENOMEM, "out of memory");
+            return false;
+        }
+        /* the old appendable segment becomes frozen segment 1 */
+        memmove(c->segs + 1, c->segs, sizeof *n * c->nsegs);
+        c->nsegs++;
+        c->segs[1].uid = c->next_uid++;
+        c->segs[0] = (qv_shard_seg){.seg = fresh, .uid = c->next_uid++};
+        c->seg = fresh;
+        p->uids[i] = c->segs[1].uid;
+    }
+    for (uint32_t i = 0; i < p->n; i++) {
+        int si = find_uid(c, p->uids[i]);
+        if (si <= 0 || c->segs[si].optimizing) return false;
+    }
+    for (uint32_t i = 0; i < p->n; i++) c->segs[find_uid(c, p->uids[i])].optimizing = true;
+    return true;
+}
+
+/* Step 2 (read lock held): the sources' live points, copied. */
+static qv_rc copy_sources(qv_collection *c, const plan *p, qv_segment **out, qv_err *err) {
+    uint32_t nvec = c->cfg.nvectors, dims[QV_MAX_NAMED_VECTORS];
+    for (uint32_t vi = 0; vi < nvec; vi++) dims[vi] = c->cfg.vectors[vi].size;
+    qv_segment *ns = qv_segment_new(nvec, dims);
+    if (!ns) return qv_fail(err, QV_ENOMEM, "out of memory");
+    const float *vecs[QV_MAX_NAMED_VECTORS];
+    qv_rc rc = QV_OK;
+    for (uint32_t i = 0; rc == QV_OK && i < p->n; i++) {
+        const qv_segment *src = c->segs[find_uid(c, p->uids[i])].seg;
+        uint32_t size = qv_segment_size(src);
+        for (uint32_t off = 0; rc == QV_OK && off < size; off++) {
+            if (!qv_segment_is_live(src, off)) continue;
+            for (uint32_t vi = 0; vi < nvec; vi++) vecs[vi] = qv_segment_vector(src, vi, off);
+            const jv *pl = qv_segment_payload(src, off);
+            qv_payload *doc = pl ? qv_payload_new(pl) : NULL;
+            if ((pl && !doc) || qv_segment_put(ns, qv_segment_version(src, off),
+                                               qv_segment_id(src, off), vecs, doc) != QV_OK) {
+                qv_payload_free(doc);
+                rc = qv_fail(err, QV_ENOMEM, "out of memory");
+            }
+        }
+    }
+    if (rc) {
+        qv_segment_free(ns);
+        return rc;
+    }
+    *out = ns;
+    return QV_OK;
+}
+
+/* Step 3 (no lock): one graph per named vector. */
+static qv_rc build_graphs(const qv_collection_config *cfg, const qv_segment *ns, qv_hnsw **hnsw,
+                          qv_err *err) {
+    unsigned threads = (unsigned)cfg->hnsw.max_indexing_threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 16 ? 16 : n > 0 ? (unsigned)n : 1;
+    }
+    for (uint32_t vi = 0; vi < cfg->nvectors; vi++) {
+        uint32_t m, efc;
+        hnsw_params(cfg, vi, &m, &efc);
+        if (m == 0) continue; /* no graph for this vector */
+        qv_hnsw_params hp = {m, efc, 0x5157u + vi};
+        qv_hnsw_store st = store_of(ns, vi);
+        qv_rc rc = qv_hnsw_new(qv_segment_dim(ns, vi), cfg->vectors[vi].distance, &hp, &st,
+                               &hnsw[vi], err);
+        if (!rc) rc = qv_hnsw_reserve(hnsw[vi], qv_segment_size(ns), err);
+        if (!rc) rc = qv_hnsw_build(hnsw[vi], qv_segment_size(ns), threads, err);
+        if (rc) return rc;
+    }
+    return QV_OK;
+}
+
+/* Step 4 (write lock held): the new segment replaces the sources.  The
+ * replaced entries are moved to *old for freeing after the lock. */
+static qv_rc swap_in(qv_collection *c, const plan *p, qv_shard_seg *ns, qv_shard_seg *old,
+                     qv_err *err) {
+    const qv_segment *src[8];
+    for (uint32_t i = 0; i < p->n; i++) src[i] = c->segs[find_uid(c, p->uids[i])].seg;
+    /* deleted (or moved by copy on write) since the copy */
+    uint32_t size = qv_segment_size(ns->seg);
+    for (uint32_t off = 0; off < size; off++) {
+        const qv_pointid *id = qv_segment_id(ns->seg, off);
+        bool live = false;
+        uint32_t o2;
+        for (uint32_t i = 0; i < p->n && !live; i++) live = qv_segment_find(src[i], id, &o2);
+        if (!live) qv_segment_delete_at(ns->seg, 0, off);
+    }
+    uint64_t *ret = realloc(c->retired, sizeof(uint64_t) * (c->nretired + p->n));
+    if (!ret) return qv_fail(err, QV_ENOMEM, "out of memory");
+    c->retired = ret;
+    for (uint32_t i = 0; i < p->n; i++) {
+        int si = find_uid(c, p->uids[i]);
+        if (c->segs[si].persisted) c->retired[c->nretired++] = c->segs[si].uid;
+        old[i] = c->segs[si];
+        /* the new segment takes the place of the first source */
+        if (i == 0) {
+            c->segs[si] = *ns;
+        } else {
+            memmove(c->segs + si, c->segs + si + 1, sizeof *c->segs * (c->nsegs - si - 1));
+            c->nsegs--;
+        }
+    }
+    return QV_OK;
+}
+
+static void unmark(qv_collection *c, const plan *p) {
+    for (uint32_t i = 0; i < p->n; i++) {
+        int si = find_uid(c, p->uids[i]);
+        if (si > 0) c->segs[si].optimizing = false;
+    }
+}
+
+/* The report entry of plan p (caller holds the lock; sources resolved). */
+static void describe(const qv_collection *c, const plan *p, uint64_t uid, qv_optim_entry *r) {
+    memset(r, 0, sizeof *r);
+    r->optimizer = OPT_NAMES[p->kind];
+    r->uid = uid;
+    for (uint32_t i = 0; i < p->n && i < QV_OPTIM_MAX_SOURCES; i++) {
+        int si = p->uids[i] == UINT64_MAX ? 0 : find_uid(c, p->uids[i]);
+        if (si < 0) continue;
+        r->segs[r->nsegs].uid = c->segs[si].uid;
+        r->segs[r->nsegs++].points = qv_segment_live_count(c->segs[si].seg);
+    }
+}
+
+static void log_begin(qv_collection *c, const plan *p, uint64_t uid) {
+    if (!c->optim) c->optim = calloc(1, sizeof *c->optim);
+    if (!c->optim) return;
+    describe(c, p, uid, &c->optim->cur);
+    c->optim->cur.status = QV_OPTIM_RUNNING;
+    c->optim->cur.started = unix_now();
+    c->optim->running = true;
+}
+
+static void log_end(qv_collection *c, bool ok) {
+    if (!c->optim) return;
+    c->optim->cur.finished = unix_now();
+    c->optim->cur.status = ok ? QV_OPTIM_DONE : QV_OPTIM_FAILED;
+    c->optim->done[c->optim->ndone++ % OPTIM_LOG] = c->optim->cur;
+    c->optim->running = false;
+    c->optim->retry_after_ms = ok ? 0 : qv_now_ms() + 10000;
+}
+
+void qv_collection_optimizations(qv_collection *c, qv_optimizations *out) {
+    memset(out, 0, sizeof *out);
+    if (c->broken) return;
+    pthread_rwlock_rdlock(&c->lock);
+    const struct qv_optim_state *o = c->optim;
+    if (o && o->running) {
+        out->has_running = true;
+        out->running = o->cur;
+    }
+    uint32_t nd = o ? (o->ndone < OPTIM_LOG ? o->ndone : OPTIM_LOG) : 0;
+    for (uint32_t i = 0; i < nd; i++) out->completed[i] = o->done[(o->ndone - 1 - i) % OPTIM_LOG];
+    out->ncompleted = nd;
+    plan p = choose(c, UINT64_MAX / 2 + atomic_load(&c->last_write_ms));
+    if (p.kind != OPT_NONE) {
+        out->has_queued = true;
+        describe(c, &p, 0, &out->queued);
+    }
+    for (uint32_t si = 0; si < c->nsegs; si++) {
+        if (c->segs[si].optimizing) continue;
+        bool queued = false;
+        for (uint32_t k = 0; k < p.n && !queued; k++)
+            queued = p.uids[k] == (si == 0 ? UINT64_MAX : c->segs[si].uid) ||
+                     p.uids[k] == c->segs[si].uid;
+        if (queued) continue;
+        out->idle_total++;
+        if (out->nidle < QV_OPTIM_MAX_IDLE) {
+            out->idle[out->nidle].uid = c->segs[si].uid;
+            out->idle[out->nidle++].points = qv_segment_live_count(c->segs[si].seg);
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+}
+
+qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
+    *did = false;
+    if (c->broken || atomic_load(&c->dropped)) return QV_OK;
+    pthread_rwlock_wrlock(&c->lock);
+    uint64_t now = qv_now_ms();
+    plan p = (c->optim && now < c->optim->retry_after_ms) ? (plan){0} : choose(c, now);
+    if (p.kind == OPT_NONE || !begin(c, &p, err)) {
+        pthread_rwlock_unlock(&c->lock);
+        return p.kind == OPT_NONE ? QV_OK : QV_ENOMEM;
+    }
+    uint64_t uid = c->next_uid++;
+    log_begin(c, &p, uid);
+    *did = true;
+    qv_collection_config cfg; /* a snapshot: PATCH may swap c->cfg meanwhile */
+    bool cfg_ok = qv_collection_config_copy(&cfg, &c->cfg);
+    pthread_rwlock_unlock(&c->lock);
+
+    qv_shard_seg ns = {.uid = uid, .persisted = true};
+    qv_rc rc = cfg_ok ? QV_OK : qv_fail(err, QV_ENOMEM, "out of memory");
+    if (!rc) {
+        pthread_rwlock_rdlock(&c->lock);
+        rc = copy_sources(c, &p, &ns.seg, err);
+        pthread_rwlock_unlock(&c->lock);
+    }
+    uint32_t nvec = cfg_ok ? cfg.nvectors : 0;
+    if (!rc && wants_index(&cfg, qv_segment_live_count(ns.seg))) {
+        ns.hnsw = calloc(nvec ? nvec : 1, sizeof(qv_hnsw *));
+        rc = ns.hnsw ? build_graphs(&cfg, ns.seg, ns.hnsw, err)
+                     : qv_fail(err, QV_ENOMEM, "out of memory");
+    }
+    if (!rc && atomic_load(&c->dropped)) rc = qv_fail(err, QV_EUNAVAILABLE, "collection dropped");
+    if (!rc) rc = segdir_save(c, uid, ns.seg, ns.hnsw, err);
+
+    qv_shard_seg old[8];
+    memset(old, 0, sizeof old);
+    pthread_rwlock_wrlock(&c->lock);
+    if (!rc) rc = swap_in(c, &p, &ns, old, err);
+    if (rc) {
+        unmark(c, &p);
+        log_end(c, false);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    if (rc) {
+        char dir[4200];
+        qv_segdir_path(c, uid, dir, sizeof dir);
+        qv_rmtree(dir);
+        qv_shard_seg_free(&ns, nvec);
+    }
+    for (uint32_t i = 0; i < 8; i++) qv_shard_seg_free(&old[i], nvec);
+    if (cfg_ok) qv_collection_config_free(&cfg);
+    if (rc) return rc;
+    QV_LOG_INFO("collection %s: %s optimization made segment %" PRIu64, c->name, OPT_NAMES[p.kind],
+                uid);
+    /* running (status yellow) until the new layout is durable and the
+     * replaced segments' directories are gone */
+    rc = qv_collection_checkpoint(c, err);
+    pthread_rwlock_wrlock(&c->lock);
+    log_end(c, rc == QV_OK);
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
+}

@@ -1,0 +1,314 @@
+"""Segment lifecycle through the official client: a collection grows past
+indexing_threshold, the optimizer builds an HNSW segment and swaps it in, and
+the collection turns green with every vector indexed; approximate results
+agree with params.exact; writes during optimization, PATCH-triggered
+rebuilds, vacuum and merge; restarts and SIGKILL during optimizations lose
+nothing and leave no stray segment directories.
+
+Sizes are small (64-d, a few thousand points) and thresholds set low so that
+builds take well under a second each on 2 cores."""
+
+import os
+import random
+import threading
+import time
+
+import numpy as np
+import pytest
+from qdrant_client import models
+
+from quiver_harness import ServerProc
+
+DIM = 64
+TIMEOUT = 60
+
+
+def vectors(n, seed=7, dim=DIM):
+    rng = np.random.default_rng(seed)
+    # clustered, like embeddings: 40 centres plus noise
+    centres = rng.standard_normal((40, dim)).astype(np.float32)
+    x = centres[rng.integers(0, 40, n)] + 0.35 * rng.standard_normal((n, dim)).astype(np.float32)
+    return x.astype(np.float32)
+
+
+def upload(client, name, x, start=0, batch=500, payload=True):
+    for s in range(0, len(x), batch):
+        pts = [
+            models.PointStruct(
+                id=start + i,
+                vector=x[i].tolist(),
+                payload={"g": (start + i) % 10, "tag": f"t{(start + i) % 3}"} if payload else None,
+            )
+            for i in range(s, min(s + batch, len(x)))
+        ]
+        client.upsert(name, pts, wait=True)
+
+
+def create(client, name, threshold_kb=0, **opt):
+    client.create_collection(
+        name,
+        vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE),
+        optimizers_config=models.OptimizersConfigDiff(indexing_threshold=threshold_kb, **opt),
+        hnsw_config=models.HnswConfigDiff(m=16, ef_construct=100),
+    )
+
+
+def wait_green(client, name, want_indexed=None, timeout=TIMEOUT):
+    """Polls until status is green (and indexed_vectors_count is want_indexed)."""
+    deadline = time.monotonic() + timeout
+    info = None
+    while time.monotonic() < deadline:
+        info = client.get_collection(name)
+        if info.status == models.CollectionStatus.GREEN and (
+            want_indexed is None or info.indexed_vectors_count == want_indexed
+        ):
+            return info
+        time.sleep(0.1)
+    raise AssertionError(f"collection {name} not green/indexed after {timeout}s: {info}")
+
+
+def recall(client, name, queries, flt=None, limit=10, **params):
+    total = 0.0
+    for q in queries:
+        approx = client.query_points(
+            name, query=q.tolist(), limit=limit, query_filter=flt,
+            search_params=models.SearchParams(**params) if params else None,
+        ).points
+        exact = client.query_points(
+            name, query=q.tolist(), limit=limit, query_filter=flt,
+            search_params=models.SearchParams(exact=True),
+        ).points
+        if flt is not None:
+            assert all(p.payload["g"] == 3 for p in approx), "a filtered-out point was returned"
+        assert len(approx) == len(exact)
+        total += len({p.id for p in approx} & {p.id for p in exact}) / max(1, len(exact))
+    return total / len(queries)
+
+
+def segment_dirs(storage, name):
+    d = os.path.join(storage, "collections", name, "segments")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def optimizations(http, name, with_=None):
+    r = http.get(f"/collections/{name}/optimizations", params={"with": with_} if with_ else None)
+    assert r.status_code == 200, r.text
+    return r.json()["result"]
+
+
+# ---- through the session server ----------------------------------------------------------
+
+
+def test_grows_past_threshold_turns_green_and_matches_exact(client, http, collection_name):
+    name = collection_name
+    x = vectors(4000)
+    create(client, name)  # indexing disabled while uploading, as Qdrant's bulk-upload guide does
+    upload(client, name, x)
+    info = client.get_collection(name)
+    assert info.status == models.CollectionStatus.GREEN
+    assert info.indexed_vectors_count == 0 and info.points_count == 4000
+    client.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    info = wait_green(client, name, want_indexed=4000)
+    assert info.points_count == 4000
+    q = vectors(40, seed=99)
+    assert recall(client, name, q) >= 0.95
+    assert recall(client, name, q, hnsw_ef=128) >= 0.95
+    flt = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchValue(value=3))])
+    assert recall(client, name, q, flt=flt) >= 0.95
+    rep = optimizations(http, name, "completed,idle_segments,queued")
+    assert rep["running"] == [] and rep["queued"] == []
+    assert rep["summary"]["queued_optimizations"] == 0
+    done = rep["completed"]
+    assert done and done[0]["optimizer"] == "indexing" and done[0]["status"] == "done"
+    assert sum(s["points_count"] for s in done[0]["segments"]) == 4000
+    assert "started_at" in done[0]["progress"] and done[0]["progress"]["duration_sec"] >= 0
+    assert any(s["points_count"] == 4000 for s in rep["idle_segments"])
+
+
+def test_deletes_and_updates_after_indexing_stay_exact(client, collection_name):
+    name = collection_name
+    x = vectors(3000, seed=3)
+    create(client, name, threshold_kb=0)
+    upload(client, name, x)
+    client.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    wait_green(client, name, want_indexed=3000)
+    # a deleted point never comes back; an updated vector is found at its new place
+    target = x[10]
+    hit = client.query_points(name, query=target.tolist(), limit=1).points[0]
+    assert hit.id == 10
+    client.delete(name, points_selector=models.PointIdsList(points=[10]), wait=True)
+    res = client.query_points(name, query=target.tolist(), limit=20).points
+    assert 10 not in {p.id for p in res}
+    client.upsert(name, [models.PointStruct(id=11, vector=target.tolist(), payload={"moved": True})], wait=True)
+    hit = client.query_points(name, query=target.tolist(), limit=1, with_payload=True).points[0]
+    assert hit.id == 11 and hit.payload == {"moved": True}
+    # a payload change of an indexed point, then a vector update of another
+    client.set_payload(name, payload={"extra": 1}, points=[12], wait=True)
+    rec = client.retrieve(name, [12], with_payload=True, with_vectors=True)[0]
+    assert rec.payload == {"g": 2, "tag": "t0", "extra": 1}
+    assert np.allclose(rec.vector, x[12] / np.linalg.norm(x[12]), atol=1e-6)
+    client.update_vectors(name, [models.PointVectors(id=13, vector=(-target).tolist())], wait=True)
+    hit = client.query_points(name, query=(-target).tolist(), limit=1).points[0]
+    assert hit.id == 13
+    assert client.count(name, exact=True).count == 2999
+    ids = [p.id for p in client.scroll(name, limit=5000)[0]]
+    assert ids == sorted(ids) and len(ids) == 2999 and 10 not in ids
+    assert recall(client, name, vectors(30, seed=5)) >= 0.95
+
+
+def test_patch_hnsw_config_rebuilds(client, http, collection_name):
+    name = collection_name
+    create(client, name)
+    upload(client, name, vectors(2000, seed=4))
+    client.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    wait_green(client, name, want_indexed=2000)
+    client.update_collection(name, hnsw_config=models.HnswConfigDiff(m=8, ef_construct=64))
+    assert client.get_collection(name).config.hnsw_config.m == 8
+
+    def rebuilt():
+        return any(o["optimizer"] == "config_mismatch" and o["status"] == "done"
+                   for o in optimizations(http, name, "completed")["completed"])
+
+    deadline = time.monotonic() + TIMEOUT
+    while not rebuilt() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert rebuilt()
+    wait_green(client, name, want_indexed=2000)
+    assert recall(client, name, vectors(30, seed=8)) >= 0.9
+
+
+def test_vacuum_and_merge(client, http, collection_name):
+    name = collection_name
+    create(client, name, deleted_threshold=0.1, vacuum_min_vector_number=100, default_segment_number=1)
+    x = vectors(3000, seed=11)
+    upload(client, name, x[:1500])
+    client.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    wait_green(client, name, want_indexed=1500)
+    upload(client, name, x[1500:], start=1500)  # a second segment, indexed once writes pause...
+    wait_green(client, name, want_indexed=3000)  # ...then merged with the first
+    rep = optimizations(http, name, "completed")
+    kinds = [o["optimizer"] for o in rep["completed"]]
+    assert "merge" in kinds, kinds
+    assert client.get_collection(name).segments_count <= 2  # the merged one + the appendable
+    client.delete(name, points_selector=models.PointIdsList(points=list(range(0, 3000, 3))), wait=True)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if "vacuum" in [o["optimizer"] for o in optimizations(http, name, "completed")["completed"]]:
+            break
+        time.sleep(0.1)
+    info = wait_green(client, name, want_indexed=2000)
+    assert info.points_count == 2000
+    assert "vacuum" in [o["optimizer"] for o in optimizations(http, name, "completed")["completed"]]
+    assert recall(client, name, vectors(30, seed=12)) >= 0.95
+
+
+# ---- restarts and crashes --------------------------------------------------------------------
+
+
+def state(client, name):
+    out = {}
+    for p in client.scroll(name, limit=100000, with_payload=True, with_vectors=True)[0]:
+        out[p.id] = (np.asarray(p.vector, np.float32), p.payload)
+    return out
+
+
+def test_index_survives_restart_and_answers_at_once(server_factory):
+    srv = server_factory().start()
+    c = srv.client()
+    create(c, "idx")
+    x = vectors(3000, seed=21)
+    upload(c, "idx", x)
+    c.update_collection("idx", optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    wait_green(c, "idx", want_indexed=3000)
+    q = vectors(20, seed=22)
+    before = [[p.id for p in c.query_points("idx", query=v.tolist(), limit=10).points] for v in q]
+    dirs = segment_dirs(srv.storage, "idx")
+    assert len(dirs) == 1 and dirs[0].startswith("seg-")
+    for how in ("stop", "kill"):
+        srv.stop() if how == "stop" else srv.kill()
+        srv.start()
+        c = srv.client()
+        info = c.get_collection("idx")  # loaded, not rebuilt: green at once
+        assert info.status == models.CollectionStatus.GREEN and info.indexed_vectors_count == 3000
+        after = [[p.id for p in c.query_points("idx", query=v.tolist(), limit=10).points] for v in q]
+        assert after == before
+        assert segment_dirs(srv.storage, "idx") == dirs
+    srv.stop()
+
+
+def test_sigkill_during_optimizations_loses_nothing(server_factory):
+    """Writes keep flowing while the optimizer indexes, merges and vacuums;
+    SIGKILL lands at random moments; after each restart every acknowledged
+    write is there, and once the optimizer settles the segment directories
+    are exactly the segments in use."""
+    rng = random.Random(5)
+    srv = server_factory().start()
+    c = srv.client()
+    create(c, "crash", threshold_kb=60, deleted_threshold=0.1, vacuum_min_vector_number=100,
+           default_segment_number=1)
+    x = vectors(30000, seed=31)  # distinct vectors: ties would make recall meaningless
+    model = {}
+    next_id = 0
+    for rnd in range(6):
+        stop = threading.Event()
+        lock = threading.Lock()
+        in_flight = set()  # deletes sent but not acknowledged
+
+        def writer():
+            nonlocal next_id
+            cl = srv.client()
+            while not stop.is_set() and next_id + 200 <= len(x):
+                with lock:
+                    ids = list(range(next_id, next_id + 200))
+                    next_id += 200
+                pts = [models.PointStruct(id=i, vector=x[i].tolist(), payload={"r": rnd})
+                       for i in ids]
+                try:
+                    cl.upsert("crash", pts, wait=True)
+                except Exception:  # noqa: BLE001 - the server died under us
+                    return
+                with lock:
+                    for i in ids:
+                        model[i] = rnd
+                    dels = rng.sample(sorted(model), min(40, len(model)))
+                    in_flight.update(dels)
+                try:
+                    cl.delete("crash", points_selector=models.PointIdsList(points=dels), wait=True)
+                except Exception:  # noqa: BLE001
+                    return
+                with lock:
+                    for i in dels:
+                        model.pop(i, None)
+                    in_flight.clear()
+                time.sleep(0.05)
+
+        t = threading.Thread(target=writer)
+        t.start()
+        time.sleep(rng.uniform(0.8, 2.5))
+        srv.kill()
+        stop.set()
+        t.join()
+        srv.start()
+        c = srv.client()
+        got = {p.id: p.payload["r"] for p in c.scroll("crash", limit=1000000, with_payload=True)[0]}
+        # every acknowledged write is there; an unacknowledged one may be too
+        missing = [i for i in model if i not in got and i not in in_flight]
+        assert not missing, f"round {rnd}: acknowledged points lost: {missing[:10]}"
+        extra = [i for i in got if i not in model]
+        assert len(extra) <= 200, f"round {rnd}: {len(extra)} unexpected points"
+        # writes in flight at the kill may or may not have landed: follow the server
+        for i in extra:
+            model[i] = got[i]
+        for i in list(in_flight):
+            if i not in got:
+                model.pop(i, None)
+        assert all(model[i] == got[i] for i in model), f"round {rnd}: payloads differ"
+    info = wait_green(c, "crash")
+    assert info.points_count == len(model)
+    dirs = segment_dirs(srv.storage, "crash")
+    assert not [d for d in dirs if d.endswith(".tmp")], dirs
+    # persisted segments are the ones in use (the appendable segment has no directory)
+    assert len(dirs) <= info.segments_count, (dirs, info.segments_count)
+    q = vectors(20, seed=32)
+    assert recall(c, "crash", q) >= 0.9
+    srv.stop()
