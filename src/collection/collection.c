@@ -858,13 +858,32 @@ static qv_rc check_points(qv_collection *c, qv_update_op *op, qv_err *err) {
     return QV_OK;
 }
 
-static void normalize_cosine(qv_collection *c, qv_update_op *op) {
+/* float16: round to nearest even (GCC's _Float16 conversion), clamped to
+ * the finite range so a huge input stays finite. */
+static float round_f16(float x) {
+#if defined(__FLT16_MAX__)
+    if (x > 65504.0f) return 65504.0f;
+    if (x < -65504.0f) return -65504.0f;
+    return (float)(_Float16)x;
+#else
+    return x; /* no half-precision type: keep float32 (documented gap) */
+#endif
+}
+
+void qv_vector_preprocess(const qv_vector_params *vp, float *v, uint32_t dim) {
+    if (vp->datatype == QV_DT_UINT8) /* Rust's `as u8`: saturating, toward zero */
+        for (uint32_t k = 0; k < dim; k++) v[k] = v[k] > 0 ? (v[k] >= 255 ? 255 : truncf(v[k])) : 0;
+    if (vp->distance == QV_DIST_COSINE) qv_normalize(v, dim);
+    if (vp->datatype == QV_DT_FLOAT16)
+        for (uint32_t k = 0; k < dim; k++) v[k] = round_f16(v[k]);
+}
+
+static void preprocess_vectors(qv_collection *c, qv_update_op *op) {
     for (uint32_t i = 0; i < op->npoints; i++)
         for (uint32_t k = 0; k < op->points[i].nvec; k++) {
             qv_vec_in *v = &op->points[i].vecs[k];
             int vi = qv_collection_config_vector(&c->cfg, v->name);
-            if (vi >= 0 && c->cfg.vectors[vi].distance == QV_DIST_COSINE)
-                qv_normalize(v->data, v->dim);
+            if (vi >= 0) qv_vector_preprocess(&c->cfg.vectors[vi], v->data, v->dim);
         }
 }
 
@@ -881,7 +900,7 @@ static qv_rc validate(qv_collection *c, qv_arena *a, qv_update_op *op, qv_err *e
     if (op->kind == QV_OP_UPSERT || op->kind == QV_OP_UPDATE_VECTORS) {
         qv_rc rc = check_points(c, op, err);
         if (rc) return rc;
-        normalize_cosine(c, op);
+        preprocess_vectors(c, op);
         return QV_OK;
     }
     if (op->filter) {

@@ -96,6 +96,13 @@ qv_rc qv_collection_flush(qv_collection *c, bool force_checkpoint, qv_err *err);
 /* Frees the collection (checkpointing first unless dropped). */
 void qv_collection_destroy(qv_collection *c);
 
+/* What Qdrant does to a vector of vp before storing or searching it: uint8
+ * saturates toward zero, Cosine normalises, float16 rounds (in that
+ * order).  One difference: Qdrant keeps uint8 Cosine vectors as integers
+ * and normalises while scoring; Quiver stores them normalised, so scores
+ * agree but such vectors read back normalised. */
+void qv_vector_preprocess(const qv_vector_params *vp, float *v, uint32_t dim);
+
 /* Milliseconds on the monotonic clock. */
 static inline uint64_t qv_now_ms(void) {
     struct timespec ts;

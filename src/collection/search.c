@@ -379,7 +379,7 @@ static qv_rc prepare(qv_collection *c, qstate *s, qv_err *err) {
     for (uint32_t k = 0; k < q->dim; k++)
         if (!isfinite(q->vector[k]))
             return qv_fail(err, QV_EBADINPUT, "query vector contains a non-finite value");
-    if (s->dist == QV_DIST_COSINE) qv_normalize(q->vector, q->dim);
+    qv_vector_preprocess(vp, q->vector, q->dim);
     return QV_OK;
 }
 

@@ -196,17 +196,18 @@ class Writer(threading.Thread):
 
 
 @pytest.mark.parametrize(
-    "wait,rounds,small_wal",
-    [(True, 20, False), (False, 8, False), (True, 10, True)],
-    ids=["wait-true", "wait-false", "wait-true-1MB-wal"],
+    "wait,rounds,small_wal,indexing",
+    [(True, 20, False, False), (False, 8, False, False), (True, 10, True, False), (True, 12, False, True)],
+    ids=["wait-true", "wait-false", "wait-true-1MB-wal", "wait-true-indexing"],
 )
-def test_sigkill_during_writes_keeps_every_acknowledged_change(server_factory, wait, rounds, small_wal):
+def test_sigkill_during_writes_keeps_every_acknowledged_change(server_factory, wait, rounds, small_wal, indexing):
     """SIGKILL at a random moment (0.05-1.5 s into a stream of writes), restart on the
     same storage, and the data equals exactly the acknowledged operations (plus, at
     most, the one operation in flight, applied whole).  A process crash keeps the
     page cache, so this holds for wait=false acknowledgements too (they are in the WAL).
     With a 1 MB WAL and large payloads, checkpoints and WAL truncation run (and get
-    killed) all the time."""
+    killed) all the time.  With tiny optimizer thresholds, index builds, merges and
+    vacuums (and their checkpoints) run, and get killed, all the time."""
     r = random.Random((4242 if wait else 4343) + small_wal)
     # with a small WAL, flush every second so that checkpoints happen between kills
     srv = server_factory(env={"QDRANT__STORAGE__OPTIMIZERS__FLUSH_INTERVAL_SEC": "1"} if small_wal else None)
@@ -214,6 +215,12 @@ def test_sigkill_during_writes_keeps_every_acknowledged_change(server_factory, w
     body = {"vectors": {"size": DIM, "distance": "Dot"}}
     if small_wal:
         body["wal_config"] = {"wal_capacity_mb": 1}
+    if indexing:
+        # a 4-d point is 16 bytes: index segments past 64 points, freeze the appendable
+        # one at 512 even while writes go on, merge everything into one, vacuum early
+        body["optimizers_config"] = {"indexing_threshold": 1, "max_segment_size": 8,
+                                     "default_segment_number": 1, "deleted_threshold": 0.05,
+                                     "vacuum_min_vector_number": 100}
     pad = 3000 if small_wal else 0
     with httpx.Client(base_url=srv.url, timeout=30) as h:
         create(h, body=body)
@@ -252,6 +259,11 @@ def test_sigkill_during_writes_keeps_every_acknowledged_change(server_factory, w
         # the point of this variant: checkpoints were taken while the writer ran
         cps = glob.glob(os.path.join(srv.storage, "collections", COLL, "checkpoints", "cp-*"))
         assert cps, "no checkpoint was ever taken with a 1 MB WAL"
+    if indexing:
+        # the point of this variant: optimizations ran (and left their segments)
+        segs = glob.glob(os.path.join(srv.storage, "collections", COLL, "segments", "seg-*"))
+        assert segs, "no optimization ever completed"
+        assert not [d for d in segs if d.endswith(".tmp")], segs
     assert srv.stop() == 0, srv.stderr()
 
 

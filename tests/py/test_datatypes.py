@@ -1,0 +1,46 @@
+"""Vector datatypes (COMPAT-NOTES: uint8 vectors saturate, float16 round),
+through the official client: what is stored, what reads back, how queries
+are scored."""
+
+import numpy as np
+import pytest
+from qdrant_client import models
+
+
+def make(client, name, dist, dt):
+    client.create_collection(name, vectors_config=models.VectorParams(size=4, distance=dist, datatype=dt))
+
+
+def test_uint8_saturates_toward_zero(client, collection_name):
+    make(client, collection_name, models.Distance.DOT, models.Datatype.UINT8)
+    client.upsert(collection_name, [
+        models.PointStruct(id=1, vector=[300.7, -5.0, 12.9, 0.5]),
+        models.PointStruct(id=2, vector=[1.0, 2.0, 3.0, 254.99]),
+    ], wait=True)
+    recs = {r.id: r.vector for r in client.retrieve(collection_name, [1, 2], with_vectors=True)}
+    assert recs[1] == [255.0, 0.0, 12.0, 0.0]
+    assert recs[2] == [1.0, 2.0, 3.0, 254.0]
+    # the query is converted the same way: [2.9, -1, 0, 0] -> [2, 0, 0, 0]
+    hits = client.query_points(collection_name, query=[2.9, -1.0, 0.0, 0.0], limit=2).points
+    assert [(h.id, h.score) for h in hits] == [(1, 510.0), (2, 2.0)]
+    assert client.get_collection(collection_name).config.params.vectors.datatype == models.Datatype.UINT8
+
+
+def test_uint8_cosine_scores_are_cosines_of_the_saturated_vectors(client, collection_name):
+    make(client, collection_name, models.Distance.COSINE, models.Datatype.UINT8)
+    a, b = [300.0, 4.0, -2.0, 7.5], [3.0, 1.0, 1.0, 2.0]
+    client.upsert(collection_name, [models.PointStruct(id=1, vector=a)], wait=True)
+    hit = client.query_points(collection_name, query=b, limit=1).points[0]
+    sa, sb = np.array([255, 4, 0, 7], np.float64), np.array([3, 1, 1, 2], np.float64)
+    assert hit.score == pytest.approx(sa @ sb / np.linalg.norm(sa) / np.linalg.norm(sb), rel=1e-5)
+
+
+@pytest.mark.parametrize("dist", [models.Distance.EUCLID, models.Distance.COSINE])
+def test_float16_rounds(client, collection_name, dist):
+    make(client, collection_name, dist, models.Datatype.FLOAT16)
+    v = np.array([0.1, 1.0 / 3.0, 1000.123, -2.5e-5], np.float32)
+    client.upsert(collection_name, [models.PointStruct(id=7, vector=v.tolist())], wait=True)
+    got = np.asarray(client.retrieve(collection_name, [7], with_vectors=True)[0].vector, np.float32)
+    want = v / np.linalg.norm(v) if dist == models.Distance.COSINE else v
+    want = want.astype(np.float16).astype(np.float32)
+    assert np.array_equal(got, want), (got, want)
