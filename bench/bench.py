@@ -114,7 +114,10 @@ class Server:
             return json.loads(f.read())
 
     def create(self, name, dim):
-        self.req("PUT", "/collections/" + name, {"vectors": {"size": dim, "distance": "Cosine"}})
+        # indexing off: these sections measure ingest and the exact scan, so no HNSW build
+        # may compete for the cores or replace the scan (docs/benchmarks-hnsw.md has the index)
+        self.req("PUT", "/collections/" + name, {"vectors": {"size": dim, "distance": "Cosine"},
+                                                 "optimizers_config": {"indexing_threshold": 0}})
 
     def count(self, name):
         return self.req("GET", "/collections/" + name)["result"]["points_count"]

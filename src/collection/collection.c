@@ -58,6 +58,7 @@
 #include "core/log.h"
 #include "index/filter.h"
 #include "index/hnsw.h"
+#include "index/qcodes.h"
 
 #define ENVELOPE_VERSION 1
 #define CONFIG_MAGIC     "QVCOLCFG"
@@ -228,6 +229,8 @@ static qv_collection *collection_alloc(const char *dir, const char *name) {
 void qv_shard_seg_free(qv_shard_seg *s, uint32_t nvec) {
     for (uint32_t vi = 0; s->hnsw && vi < nvec; vi++) qv_hnsw_free(s->hnsw[vi]);
     free(s->hnsw);
+    for (uint32_t vi = 0; s->qcodes && vi < nvec; vi++) qv_qcodes_free(s->qcodes[vi]);
+    free(s->qcodes);
     qv_segment_free(s->seg);
     memset(s, 0, sizeof *s);
 }

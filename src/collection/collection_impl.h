@@ -34,6 +34,7 @@
 #include "storage/wal.h"
 
 struct qv_hnsw;
+struct qv_qcodes;
 
 /* One segment of the shard.  segs[0] is always the appendable segment,
  * which takes every new point; the others are frozen: their points are only
@@ -47,8 +48,9 @@ typedef struct qv_shard_seg {
     qv_segment *seg;
     uint64_t uid;
     bool persisted;
-    bool optimizing;       /* an optimizer is rebuilding it */
-    struct qv_hnsw **hnsw; /* per named vector, NULL = not indexed; NULL array = none */
+    bool optimizing;           /* an optimizer is rebuilding it */
+    struct qv_hnsw **hnsw;     /* per named vector, NULL = not indexed; NULL array = none */
+    struct qv_qcodes **qcodes; /* per named vector, NULL = not quantized; NULL array = none */
 } qv_shard_seg;
 
 struct qv_collection {

@@ -38,8 +38,17 @@
  * Persisted segment directory (segments/seg-<uid, 20 digits>/):
  *   points.dat, vectors-<vi>.dat   storage/segment.c's files, no dead points
  *   hnsw-<vi>.qvh                  index/hnsw_io.c's graph of vector vi
+ *   quant-<vi>.qvq                 index/qcodes.c's quantized codes of vi
  *   segment.qvs                    envelope "QVSEGINF": u32 nvec, then one
- *                                  byte per vector (1 = hnsw-<vi>.qvh exists)
+ *                                  byte of flags per vector (1: hnsw-<vi>.qvh
+ *                                  exists, 2: quant-<vi>.qvq exists)
+ *
+ * Quantization: every segment an optimizer writes gets the codes its
+ * vectors' quantization_config asks for (the vector's own, else the
+ * collection's): scalar int8 and binary one-bit; product and turbo are
+ * accepted by the configuration but not built yet.  A changed quantization
+ * config makes the segments config_mismatch candidates like changed HNSW
+ * parameters do.
  * Written under seg-<uid>.tmp and renamed when complete (then the parent is
  * fsynced), so a directory with the final name is whole.
  */
@@ -56,6 +65,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "index/hnsw.h"
+#include "index/qcodes.h"
 
 #define SEGINFO_MAGIC "QVSEGINF"
 
@@ -101,8 +111,20 @@ qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv
         out->hnsw = calloc(nvec ? nvec : 1, sizeof(qv_hnsw *));
         if (!out->hnsw) rc = qv_fail(err, QV_ENOMEM, "out of memory");
     }
+    if (!rc) {
+        out->qcodes = calloc(nvec ? nvec : 1, sizeof(qv_qcodes *));
+        if (!out->qcodes) rc = qv_fail(err, QV_ENOMEM, "out of memory");
+    }
     for (uint32_t vi = 0; rc == QV_OK && vi < nvec; vi++) {
-        if (!body[4 + vi]) continue;
+        uint8_t flags = (uint8_t)body[4 + vi];
+        if (flags & ~3u) rc = qv_fail(err, QV_ECORRUPT, "%s: unknown flags", path);
+        if (rc || !(flags & 2)) continue;
+        snprintf(path, sizeof path, "%s/quant-%u.qvq", dir, vi);
+        rc = qv_qcodes_load(path, qv_segment_size(out->seg), dims[vi], c->cfg.vectors[vi].distance,
+                            &out->qcodes[vi], err);
+    }
+    for (uint32_t vi = 0; rc == QV_OK && vi < nvec; vi++) {
+        if (!(body[4 + vi] & 1)) continue;
         snprintf(path, sizeof path, "%s/hnsw-%u.qvh", dir, vi);
         qv_hnsw_store st = store_of(out->seg, vi);
         rc = qv_hnsw_load(path, &st, &out->hnsw[vi], err);
@@ -117,7 +139,7 @@ qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv
 
 /* Writes segment s and its graphs as segments/seg-<uid>/. */
 static qv_rc segdir_save(const qv_collection *c, uint64_t uid, const qv_segment *s,
-                         qv_hnsw *const *hnsw, qv_err *err) {
+                         qv_hnsw *const *hnsw, qv_qcodes *const *qcodes, qv_err *err) {
     char parent[4200], dir[4200], tmp[4300], path[4400];
     snprintf(parent, sizeof parent, "%s/segments", c->dir);
     if (mkdir(parent, 0755) != 0 && errno != EEXIST)
@@ -132,10 +154,15 @@ static qv_rc segdir_save(const qv_collection *c, uint64_t uid, const qv_segment 
     uint8_t info[4 + QV_MAX_NAMED_VECTORS];
     qv_store_u32le(info, nvec);
     for (uint32_t vi = 0; rc == QV_OK && vi < nvec; vi++) {
-        info[4 + vi] = hnsw && hnsw[vi];
-        if (!info[4 + vi]) continue;
-        snprintf(path, sizeof path, "%s/hnsw-%u.qvh", tmp, vi);
-        rc = qv_hnsw_save(hnsw[vi], path, err);
+        info[4 + vi] = (uint8_t)((hnsw && hnsw[vi] ? 1 : 0) | (qcodes && qcodes[vi] ? 2 : 0));
+        if (info[4 + vi] & 1) {
+            snprintf(path, sizeof path, "%s/hnsw-%u.qvh", tmp, vi);
+            rc = qv_hnsw_save(hnsw[vi], path, err);
+        }
+        if (!rc && (info[4 + vi] & 2)) {
+            snprintf(path, sizeof path, "%s/quant-%u.qvq", tmp, vi);
+            rc = qv_qcodes_save(qcodes[vi], path, err);
+        }
     }
     if (!rc) rc = qv_envelope_write(tmp, "segment.qvs", SEGINFO_MAGIC, info, 4 + nvec, err);
     if (!rc && qv_fsync_dir(tmp) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", tmp);
@@ -217,6 +244,29 @@ static bool wants_index(const qv_collection_config *cfg, uint64_t live) {
     return kb > 0 && live > 0 && live * point_bytes(cfg) >= kb * 1024;
 }
 
+/* The codes vector vi is to have (0 = none): its own quantization config,
+ * else the collection's; kinds not built yet count as none. */
+static int qcodes_kind(const qv_collection_config *cfg, uint32_t vi, float *quantile) {
+    const qv_quant_config *q = &cfg->vectors[vi].quantization_config;
+    if (q->kind == QV_QUANT_NONE) q = &cfg->quantization_config;
+    *quantile = q->has_quantile ? q->quantile : QV_SQ_DEFAULT_QUANTILE;
+    if (q->kind == QV_QUANT_SCALAR) return QV_QCODES_SCALAR;
+    if (q->kind == QV_QUANT_BINARY) return QV_QCODES_BINARY;
+    return 0;
+}
+
+/* Whether a segment's codes are the ones the configuration asks for. */
+static bool codes_as_configured(const qv_collection_config *cfg, const qv_shard_seg *e) {
+    for (uint32_t vi = 0; vi < cfg->nvectors; vi++) {
+        float quantile;
+        int kind = qcodes_kind(cfg, vi, &quantile);
+        const qv_qcodes *q = e->qcodes ? e->qcodes[vi] : NULL;
+        if (kind != (q ? (int)q->kind : 0)) return false;
+        if (q && q->kind == QV_QCODES_SCALAR && q->quantile != quantile) return false;
+    }
+    return true;
+}
+
 /* Whether an indexed segment's graphs are the ones the configuration asks
  * for: m = 0 means no graph for that vector. */
 static bool built_as_configured(const qv_collection_config *cfg, const qv_shard_seg *e) {
@@ -257,6 +307,7 @@ static plan choose(qv_collection *c, uint64_t now_ms) {
         if (!e->persisted) return (plan){OPT_INDEXING, 1, {e->uid}};
         if (wants_index(&c->cfg, live) && !built_as_configured(&c->cfg, e))
             return (plan){e->hnsw ? OPT_CONFIG : OPT_INDEXING, 1, {e->uid}};
+        if (!codes_as_configured(&c->cfg, e)) return (plan){OPT_CONFIG, 1, {e->uid}};
         uint64_t dead = size - live;
         if (dead >= oc->vacuum_min_vector_number && size > 0 &&
             (double)dead / (double)size > oc->deleted_threshold)
@@ -389,6 +440,21 @@ static qv_rc build_graphs(const qv_collection_config *cfg, const qv_segment *ns,
                                &hnsw[vi], err);
         if (!rc) rc = qv_hnsw_reserve(hnsw[vi], qv_segment_size(ns), err);
         if (!rc) rc = qv_hnsw_build(hnsw[vi], qv_segment_size(ns), threads, err);
+        if (rc) return rc;
+    }
+    return QV_OK;
+}
+
+/* Step 3 too: the quantized codes each vector's config asks for. */
+static qv_rc build_codes(const qv_collection_config *cfg, const qv_segment *ns, qv_qcodes **qc,
+                         qv_err *err) {
+    for (uint32_t vi = 0; vi < cfg->nvectors; vi++) {
+        float quantile;
+        int kind = qcodes_kind(cfg, vi, &quantile);
+        if (!kind) continue;
+        qv_rc rc = qv_qcodes_build((qv_qcodes_kind)kind, cfg->vectors[vi].distance,
+                                   qv_segment_rows(ns, vi), qv_segment_size(ns),
+                                   qv_segment_dim(ns, vi), quantile, &qc[vi], err);
         if (rc) return rc;
     }
     return QV_OK;
@@ -528,8 +594,13 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
         rc = ns.hnsw ? build_graphs(&cfg, ns.seg, ns.hnsw, err)
                      : qv_fail(err, QV_ENOMEM, "out of memory");
     }
+    if (!rc) {
+        ns.qcodes = calloc(nvec ? nvec : 1, sizeof(qv_qcodes *));
+        rc = ns.qcodes ? build_codes(&cfg, ns.seg, ns.qcodes, err)
+                       : qv_fail(err, QV_ENOMEM, "out of memory");
+    }
     if (!rc && atomic_load(&c->dropped)) rc = qv_fail(err, QV_EUNAVAILABLE, "collection dropped");
-    if (!rc) rc = segdir_save(c, uid, ns.seg, ns.hnsw, err);
+    if (!rc) rc = segdir_save(c, uid, ns.seg, ns.hnsw, ns.qcodes, err);
 
     qv_shard_seg old[8];
     memset(old, 0, sizeof old);

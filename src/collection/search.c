@@ -22,6 +22,11 @@
  * unless the query asks for exact search or the points its filter lets
  * through, estimated from a sample, hold fewer vector bytes than
  * full_scan_threshold: then the segment is scanned as above.
+ * A segment with quantized codes for the query's vector that is scanned
+ * (not searched through its graph) is scanned over the codes: the best
+ * limit x oversampling estimates are kept and, unless params.quantization
+ * says rescore: false, rescored with the float vectors; params.exact and
+ * quantization.ignore scan the float vectors instead.
  * Scroll and ID-ordered queries merge the segments' ID orders.
  *
  * What it does not do: payload indexes come with a later issue, and with
@@ -36,6 +41,7 @@
 #include "core/pool.h"
 #include "index/filter.h"
 #include "index/hnsw.h"
+#include "index/qcodes.h"
 
 /* ---- point views -------------------------------------------------------------- */
 
@@ -648,6 +654,54 @@ static qv_rc graph_search(qv_collection *c, uint32_t si, qstate *s) {
     return rc;
 }
 
+/* Whether query s scans segment si over its quantized codes. */
+static bool use_codes(const qv_collection *c, uint32_t si, const qstate *s) {
+    const qv_shard_seg *e = &c->segs[si];
+    return e->qcodes && e->qcodes[s->vi] && !s->q->exact &&
+           !(s->q->quant_ignore.has && s->q->quant_ignore.v);
+}
+
+/* Scans segment si for query s over the codes (see the top of the file). */
+static qv_rc quant_scan(qv_collection *c, uint32_t si, qstate *s) {
+    const qv_shard_seg *e = &c->segs[si];
+    const qv_qcodes *qc = e->qcodes[s->vi];
+    double os = s->q->oversampling.has && s->q->oversampling.v > 1 ? s->q->oversampling.v : 1;
+    bool rescore = !s->q->quant_rescore.has || s->q->quant_rescore.v;
+    double want = ceil((double)s->top.k * os);
+    size_t kk =
+        want > (double)qv_segment_live_count(e->seg) ? qv_segment_live_count(e->seg) : (size_t)want;
+    if (kk == 0) return QV_OK;
+    qv_qquery qq;
+    qv_err err;
+    topk cand = {malloc(sizeof(hit) * kk), 0, kk, c->segs};
+    if (!cand.h || qv_qquery_init(&qq, qc, s->q->vector, &err) != QV_OK) {
+        free(cand.h);
+        return QV_ENOMEM;
+    }
+    uint32_t size = qv_segment_size(e->seg), vi = (uint32_t)s->vi;
+    for (uint32_t off = 0; off < size; off++) {
+        if (!qv_segment_is_live(e->seg, off) || !qv_segment_vector(e->seg, vi, off)) continue;
+        if (s->has_exclude && s->exclude_si == si && s->exclude_off == off) continue;
+        hit x = {h_of(s, qv_qquery_score(&qq, off)), si, off};
+        if (cand.n == cand.k && x.score < cand.h[0].score) continue;
+        if (!matches(c, e->seg, s->q->filter, off)) continue;
+        topk_push(&cand, x);
+    }
+    qv_qquery_free(&qq);
+    const qv_kernels *k = qv_kernels_best();
+    for (size_t i = 0; i < cand.n; i++) {
+        uint32_t off = cand.h[i].off;
+        float score = rescore ? qv_score(k, s->dist, s->q->vector,
+                                         qv_segment_vector(e->seg, vi, off), qc->dim)
+                              : (s->higher ? cand.h[i].score : -cand.h[i].score);
+        if (!passes_threshold(s, score)) continue;
+        hit x = {h_of(s, score), si, off};
+        topk_push(&s->top, x);
+    }
+    free(cand.h);
+    return QV_OK;
+}
+
 /* Runs every nearest query over every segment: through a graph where
  * use_graph says so, else by scans that group the queries by vector,
  * QV_KERNEL_MAX_BATCH at a time, so each group shares one pass over the
@@ -663,6 +717,9 @@ static qv_rc search_all(qv_collection *c, qstate *st, size_t n) {
             if (!done[i] && use_graph(c, si, &st[i])) {
                 done[i] = true;
                 if (rc == QV_OK) rc = graph_search(c, si, &st[i]);
+            } else if (!done[i] && use_codes(c, si, &st[i])) {
+                done[i] = true;
+                if (rc == QV_OK) rc = quant_scan(c, si, &st[i]);
             }
         }
         for (size_t i = 0; i < n; i++) {

@@ -1,0 +1,230 @@
+/*
+ * qcodes.c - building, persisting and scoring a segment's quantized codes
+ * (format and conventions in qcodes.h; the codes and kernels themselves
+ * are core/quant.c's).
+ */
+#include "index/qcodes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/crc32c.h"
+
+#define QC_MAGIC   "QVQCODES"
+#define QC_VERSION 1
+#define QC_HEADER  48
+
+static size_t code_bytes_of(qv_qcodes_kind kind, uint32_t dim) {
+    return kind == QV_QCODES_BINARY ? qv_bq_words(dim) * 8 : dim;
+}
+
+static qv_qcodes *qc_alloc(qv_qcodes_kind kind, qv_distance dist, uint32_t n, uint32_t dim) {
+    qv_qcodes *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->kind = kind;
+    q->dist = dist;
+    q->n = n;
+    q->dim = dim;
+    q->code_bytes = code_bytes_of(kind, dim);
+    q->k = qv_quant_kernels_best();
+    /* 64-byte aligned so binary words and SIMD loads are aligned */
+    size_t bytes = ((size_t)n * q->code_bytes + 63) & ~(size_t)63;
+    q->codes = aligned_alloc(64, bytes ? bytes : 64);
+    if (kind == QV_QCODES_SCALAR) q->corr = malloc(sizeof(float) * (n ? n : 1));
+    if (!q->codes || (kind == QV_QCODES_SCALAR && !q->corr)) {
+        qv_qcodes_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+void qv_qcodes_free(qv_qcodes *q) {
+    if (!q) return;
+    free(q->codes);
+    free(q->corr);
+    free(q);
+}
+
+size_t qv_qcodes_memory(const qv_qcodes *q) {
+    return (size_t)q->n * q->code_bytes + (q->corr ? sizeof(float) * q->n : 0);
+}
+
+qv_rc qv_qcodes_build(qv_qcodes_kind kind, qv_distance dist, const float *rows, uint32_t n,
+                      uint32_t dim, float quantile, qv_qcodes **out, qv_err *err) {
+    if ((kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY) || dim == 0 ||
+        dim > QV_QUANT_MAX_DIM)
+        return qv_fail(err, QV_EBADINPUT, "bad quantization parameters");
+    qv_qcodes *q = qc_alloc(kind, dist, n, dim);
+    if (!q) return qv_fail(err, QV_ENOMEM, "out of memory");
+    if (kind == QV_QCODES_SCALAR) {
+        q->quantile = quantile;
+        if (n == 0) {
+            q->sq = (qv_sq_params){0, 1, dim};
+        } else {
+            qv_rc rc = qv_sq_estimate_range(rows, n, dim, quantile, &q->sq, err);
+            if (rc) {
+                qv_qcodes_free(q);
+                return rc;
+            }
+        }
+        for (uint32_t i = 0; i < n; i++)
+            q->corr[i] = qv_sq_encode(&q->sq, rows + (size_t)i * dim, q->codes + (size_t)i * dim);
+    } else {
+        for (uint32_t i = 0; i < n; i++)
+            qv_bq_encode(rows + (size_t)i * dim, dim,
+                         (uint64_t *)(q->codes + (size_t)i * q->code_bytes));
+    }
+    *out = q;
+    return QV_OK;
+}
+
+/* ---- persistence ------------------------------------------------------------------- */
+
+static qv_rc write_all(int fd, const void *p, size_t n, uint32_t *crc) {
+    *crc = qv_crc32c(*crc, p, n);
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t k = write(fd, b, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return QV_EIO;
+        b += k;
+        n -= (size_t)k;
+    }
+    return QV_OK;
+}
+
+qv_rc qv_qcodes_save(const qv_qcodes *q, const char *path, qv_err *err) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return qv_fail(err, QV_EIO, "cannot create %s: %s", path, strerror(errno));
+    uint8_t h[QC_HEADER];
+    memcpy(h, QC_MAGIC, 8);
+    qv_store_u32le(h + 8, QC_VERSION);
+    qv_store_u32le(h + 12, (uint32_t)q->kind);
+    qv_store_u32le(h + 16, q->dim);
+    qv_store_u32le(h + 20, (uint32_t)q->dist);
+    qv_store_u64le(h + 24, q->n);
+    _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host expected");
+    memcpy(h + 32, &q->sq.sq_offset, 4);
+    memcpy(h + 36, &q->sq.sq_alpha, 4);
+    memcpy(h + 40, &q->quantile, 4);
+    memset(h + 44, 0, 4);
+    uint32_t crc = 0;
+    qv_rc rc = write_all(fd, h, sizeof h, &crc);
+    if (!rc) rc = write_all(fd, q->codes, (size_t)q->n * q->code_bytes, &crc);
+    if (!rc && q->corr) rc = write_all(fd, q->corr, sizeof(float) * q->n, &crc);
+    uint8_t t[4];
+    qv_store_u32le(t, crc);
+    uint32_t dummy = 0;
+    if (!rc) rc = write_all(fd, t, 4, &dummy);
+    if (!rc && fsync(fd) != 0) rc = QV_EIO;
+    if (close(fd) != 0) rc = QV_EIO;
+    if (rc) return qv_fail(err, QV_EIO, "cannot write %s: %s", path, strerror(errno));
+    return QV_OK;
+}
+
+qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dist, qv_qcodes **out,
+                     qv_err *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return qv_fail(err, QV_ECORRUPT, "cannot open %s: %s", path, strerror(errno));
+    uint8_t h[QC_HEADER];
+    struct stat st;
+    qv_rc rc = QV_OK;
+    qv_qcodes *q = NULL;
+    if (fstat(fd, &st) != 0 || pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h) {
+        rc = qv_fail(err, QV_ECORRUPT, "%s is truncated", path);
+        goto done;
+    }
+    uint32_t kind = qv_load_u32le(h + 12);
+    if (memcmp(h, QC_MAGIC, 8) != 0 || qv_load_u32le(h + 8) != QC_VERSION ||
+        (kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY) || qv_load_u32le(h + 16) != dim ||
+        qv_load_u32le(h + 20) != (uint32_t)dist || qv_load_u64le(h + 24) != n) {
+        rc = qv_fail(err, QV_ECORRUPT, "%s: header does not match its segment", path);
+        goto done;
+    }
+    size_t cb = code_bytes_of(kind, dim);
+    size_t body = (size_t)n * cb + (kind == QV_QCODES_SCALAR ? sizeof(float) * n : 0);
+    if ((uint64_t)st.st_size != QC_HEADER + body + 4) {
+        rc = qv_fail(err, QV_ECORRUPT, "%s has the wrong size", path);
+        goto done;
+    }
+    q = qc_alloc((qv_qcodes_kind)kind, dist, n, dim);
+    if (!q) {
+        rc = qv_fail(err, QV_ENOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(&q->sq.sq_offset, h + 32, 4);
+    memcpy(&q->sq.sq_alpha, h + 36, 4);
+    memcpy(&q->quantile, h + 40, 4);
+    q->sq.sq_dim = dim;
+    uint8_t t[4];
+    bool ok = pread(fd, q->codes, (size_t)n * cb, QC_HEADER) == (ssize_t)((size_t)n * cb);
+    if (ok && q->corr)
+        ok = pread(fd, q->corr, sizeof(float) * n, QC_HEADER + (off_t)((size_t)n * cb)) ==
+             (ssize_t)(sizeof(float) * n);
+    ok = ok && pread(fd, t, 4, QC_HEADER + (off_t)body) == 4;
+    if (ok) {
+        uint32_t crc = qv_crc32c(0, h, sizeof h);
+        crc = qv_crc32c(crc, q->codes, (size_t)n * cb);
+        if (q->corr) crc = qv_crc32c(crc, q->corr, sizeof(float) * n);
+        ok = crc == qv_load_u32le(t);
+    }
+    if (ok && kind == QV_QCODES_SCALAR)
+        ok = isfinite(q->sq.sq_offset) && isfinite(q->sq.sq_alpha) && q->sq.sq_alpha > 0;
+    if (!ok) rc = qv_fail(err, QV_ECORRUPT, "%s fails its checksum or range", path);
+done:
+    close(fd);
+    if (rc) {
+        qv_qcodes_free(q);
+        return rc;
+    }
+    *out = q;
+    return QV_OK;
+}
+
+/* ---- scoring ------------------------------------------------------------------------ */
+
+qv_rc qv_qquery_init(qv_qquery *qq, const qv_qcodes *q, const float *query, qv_err *err) {
+    qq->q = q;
+    qq->corr = 0;
+    qq->code = aligned_alloc(64, (q->code_bytes + 63) & ~(size_t)63);
+    if (!qq->code) return qv_fail(err, QV_ENOMEM, "out of memory");
+    if (q->kind == QV_QCODES_SCALAR)
+        qq->corr = qv_sq_encode(&q->sq, query, qq->code);
+    else
+        qv_bq_encode(query, q->dim, (uint64_t *)qq->code);
+    return QV_OK;
+}
+
+void qv_qquery_free(qv_qquery *qq) {
+    free(qq->code);
+    qq->code = NULL;
+}
+
+float qv_qquery_score(const qv_qquery *qq, uint32_t id) {
+    const qv_qcodes *q = qq->q;
+    const uint8_t *c = q->codes + (size_t)id * q->code_bytes;
+    if (q->kind == QV_QCODES_BINARY) {
+        uint32_t ham =
+            q->k->bits_hamming((const uint64_t *)qq->code, (const uint64_t *)c, q->code_bytes / 8);
+        if (qv_distance_higher_is_better(q->dist))
+            return ((float)q->dim - 2.0f * (float)ham) / (float)q->dim;
+        return (float)ham;
+    }
+    switch (q->dist) {
+    case QV_DIST_EUCLID: {
+        float d2 = qv_sq_l2sq(q->k, &q->sq, qq->code, c);
+        return sqrtf(d2 > 0 ? d2 : 0);
+    }
+    case QV_DIST_MANHATTAN:
+        return qv_sq_l1(q->k, &q->sq, qq->code, c);
+    default:
+        return qv_sq_dot(q->k, &q->sq, qq->code, qq->corr, c, q->corr[id]);
+    }
+}

@@ -1,0 +1,91 @@
+/*
+ * qcodes.h - the quantized codes of one segment's vectors (one named
+ * vector), built once when an immutable segment is made and scored in
+ * place of the float vectors where a query allows it.
+ *
+ * Kinds: scalar int8 (core/quant.h: one range per segment from the
+ * configured quantile, a code byte per dimension and a float correction per
+ * vector) and binary one-bit (a sign bit per dimension).  Scores are
+ * estimates in core/distance.h's convention (Cosine/Dot: the dot product,
+ * larger is better; Euclid: the L2 distance and Manhattan: the L1
+ * distance, smaller is better), so a caller ranks them like exact scores
+ * and rescoring with the float vectors gives exact scores back.  For binary
+ * codes the estimate is a ranking score only: (dim - 2 * hamming) / dim for
+ * Cosine/Dot and the Hamming distance for Euclid/Manhattan.
+ *
+ * File (written next to the segment's vectors, see optimizer.c):
+ *   0  8  magic "QVQCODES"
+ *   8  4  format version (1)
+ *   12 4  kind (1 = scalar int8, 2 = binary one-bit)
+ *   16 4  dim
+ *   20 4  distance (core/distance.h)
+ *   24 8  number of vectors n
+ *   32 4  sq_offset (float, scalar) or 0
+ *   36 4  sq_alpha (float, scalar) or 0
+ *   40 4  quantile the range was estimated with (float, scalar) or 0
+ *   44 4  reserved (0)
+ *   48 .. n codes of code_bytes each, then (scalar) n float corrections
+ *   end-4 4 CRC-32C of every byte before it
+ * The loader checks magic, version, kind, dim, distance, n, the exact size
+ * and the CRC, and that alpha is finite and positive.
+ *
+ * Threads: built by one thread; afterwards read-only (any number of
+ * concurrent scorers, each with its own qv_qquery).
+ */
+#ifndef QV_INDEX_QCODES_H
+#define QV_INDEX_QCODES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/distance.h"
+#include "core/err.h"
+#include "core/quant.h"
+
+typedef enum qv_qcodes_kind {
+    QV_QCODES_SCALAR = 1,
+    QV_QCODES_BINARY = 2,
+} qv_qcodes_kind;
+
+typedef struct qv_qcodes {
+    qv_qcodes_kind kind;
+    qv_distance dist;
+    uint32_t dim, n;
+    size_t code_bytes; /* bytes per vector's code */
+    qv_sq_params sq;   /* scalar */
+    float quantile;    /* scalar: what sq was estimated with */
+    uint8_t *codes;    /* n * code_bytes (binary: 64-bit words) */
+    float *corr;       /* scalar: n corrections */
+    const qv_quant_kernels *k;
+} qv_qcodes;
+
+/* Codes of n vectors of dim floats at rows + i * dim (a row of zeros for a
+ * missing vector is fine).  quantile: scalar only, in [0.5, 1]. */
+qv_rc qv_qcodes_build(qv_qcodes_kind kind, qv_distance dist, const float *rows, uint32_t n,
+                      uint32_t dim, float quantile, qv_qcodes **out, qv_err *err);
+void qv_qcodes_free(qv_qcodes *q);
+
+qv_rc qv_qcodes_save(const qv_qcodes *q, const char *path, qv_err *err);
+/* Loads codes for a segment of n vectors of dim with distance dist. */
+qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dist, qv_qcodes **out,
+                     qv_err *err);
+
+/* A query prepared for scoring against codes (its own code). */
+typedef struct qv_qquery {
+    const qv_qcodes *q;
+    uint8_t *code; /* code_bytes, 8-byte aligned */
+    float corr;
+} qv_qquery;
+
+/* Encodes query (dim floats, already normalised for Cosine). */
+qv_rc qv_qquery_init(qv_qquery *qq, const qv_qcodes *q, const float *query, qv_err *err);
+void qv_qquery_free(qv_qquery *qq);
+
+/* The estimated score of vector id (see above for the convention). */
+float qv_qquery_score(const qv_qquery *qq, uint32_t id);
+
+/* Bytes the codes occupy in memory. */
+size_t qv_qcodes_memory(const qv_qcodes *q);
+
+#endif
