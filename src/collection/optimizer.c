@@ -83,6 +83,11 @@ void qv_segdir_path(const qv_collection *c, uint64_t uid, char *out, size_t n) {
     snprintf(out, n, "%s/segments/seg-%020" PRIu64, c->dir, uid);
 }
 
+/* Whether vector vi's rows should stay in memory (on_disk not set). */
+static bool resident(const qv_collection_config *cfg, uint32_t vi) {
+    return !(cfg->vectors[vi].on_disk.has && cfg->vectors[vi].on_disk.v);
+}
+
 static qv_hnsw_store store_of(const qv_segment *s, uint32_t vi) {
     return (qv_hnsw_store){qv_segment_rows(s, vi), qv_segment_dim(s, vi), NULL, NULL};
 }
@@ -106,7 +111,9 @@ qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv
     out->uid = uid;
     out->persisted = true;
     uint64_t op;
-    rc = qv_segment_load(dir, nvec, dims, &out->seg, &op, err);
+    int8_t mapped[QV_MAX_NAMED_VECTORS];
+    for (uint32_t vi = 0; vi < nvec; vi++) mapped[vi] = resident(&c->cfg, vi) ? 0 : 1;
+    rc = qv_segment_load_ex(dir, nvec, dims, mapped, &out->seg, &op, err);
     if (!rc) {
         out->hnsw = calloc(nvec ? nvec : 1, sizeof(qv_hnsw *));
         if (!out->hnsw) rc = qv_fail(err, QV_ENOMEM, "out of memory");
@@ -138,19 +145,36 @@ qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv
 }
 
 /* Writes segment s and its graphs as segments/seg-<uid>/. */
-static qv_rc segdir_save(const qv_collection *c, uint64_t uid, const qv_segment *s,
-                         qv_hnsw *const *hnsw, qv_qcodes *const *qcodes, qv_err *err) {
-    char parent[4200], dir[4200], tmp[4300], path[4400];
+/* Starts segments/seg-<uid>.tmp/ with the segment's points and vectors,
+ * and serves the vectors from those files from now on (the graphs and
+ * codes are then built over the mapped rows). */
+static qv_rc segdir_begin(const qv_collection *c, const qv_collection_config *cfg, uint64_t uid,
+                          qv_segment *s, qv_err *err) {
+    char parent[4200], tmp[4300];
     snprintf(parent, sizeof parent, "%s/segments", c->dir);
     if (mkdir(parent, 0755) != 0 && errno != EEXIST)
         return qv_fail(err, QV_EIO, "cannot create %s: %s", parent, strerror(errno));
-    qv_segdir_path(c, uid, dir, sizeof dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    qv_segdir_path(c, uid, tmp, sizeof tmp);
+    strcat(tmp, ".tmp");
     qv_rmtree(tmp);
     if (mkdir(tmp, 0755) != 0)
         return qv_fail(err, QV_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    uint32_t nvec = c->cfg.nvectors;
     qv_rc rc = qv_segment_save(s, tmp, 0, err);
+    for (uint32_t vi = 0; rc == QV_OK && vi < cfg->nvectors; vi++)
+        rc = qv_segment_map_vectors(s, tmp, vi, false, resident(cfg, vi), err);
+    return rc;
+}
+
+/* Completes the directory segdir_begin started: graphs, codes, the info
+ * file, then the rename that makes it whole. */
+static qv_rc segdir_finish(const qv_collection *c, uint64_t uid, qv_hnsw *const *hnsw,
+                           qv_qcodes *const *qcodes, qv_err *err) {
+    char parent[4200], dir[4200], tmp[4300], path[4400];
+    snprintf(parent, sizeof parent, "%s/segments", c->dir);
+    qv_segdir_path(c, uid, dir, sizeof dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    uint32_t nvec = c->cfg.nvectors;
+    qv_rc rc = QV_OK;
     uint8_t info[4 + QV_MAX_NAMED_VECTORS];
     qv_store_u32le(info, nvec);
     for (uint32_t vi = 0; rc == QV_OK && vi < nvec; vi++) {
@@ -169,7 +193,6 @@ static qv_rc segdir_save(const qv_collection *c, uint64_t uid, const qv_segment 
     if (!rc && rename(tmp, dir) != 0)
         rc = qv_fail(err, QV_EIO, "cannot rename %s: %s", tmp, strerror(errno));
     if (!rc && qv_fsync_dir(parent) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", parent);
-    if (rc) qv_rmtree(tmp);
     return rc;
 }
 
@@ -589,6 +612,7 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
         pthread_rwlock_unlock(&c->lock);
     }
     uint32_t nvec = cfg_ok ? cfg.nvectors : 0;
+    if (!rc) rc = segdir_begin(c, &cfg, uid, ns.seg, err);
     if (!rc && wants_index(&cfg, qv_segment_live_count(ns.seg))) {
         ns.hnsw = calloc(nvec ? nvec : 1, sizeof(qv_hnsw *));
         rc = ns.hnsw ? build_graphs(&cfg, ns.seg, ns.hnsw, err)
@@ -600,7 +624,7 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
                        : qv_fail(err, QV_ENOMEM, "out of memory");
     }
     if (!rc && atomic_load(&c->dropped)) rc = qv_fail(err, QV_EUNAVAILABLE, "collection dropped");
-    if (!rc) rc = segdir_save(c, uid, ns.seg, ns.hnsw, ns.qcodes, err);
+    if (!rc) rc = segdir_finish(c, uid, ns.hnsw, ns.qcodes, err);
 
     qv_shard_seg old[8];
     memset(old, 0, sizeof old);
@@ -612,10 +636,12 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
     }
     pthread_rwlock_unlock(&c->lock);
     if (rc) {
-        char dir[4200];
+        char dir[4200], tmp[4300];
         qv_segdir_path(c, uid, dir, sizeof dir);
+        snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+        qv_shard_seg_free(&ns, nvec); /* unmaps before the files go */
+        qv_rmtree(tmp);
         qv_rmtree(dir);
-        qv_shard_seg_free(&ns, nvec);
     }
     for (uint32_t i = 0; i < 8; i++) qv_shard_seg_free(&old[i], nvec);
     if (cfg_ok) qv_collection_config_free(&cfg);

@@ -75,8 +75,10 @@ void qv_payload_free(qv_payload *p) {
 
 typedef struct seg_vec {
     uint32_t dim;
-    float *rows;   /* cap x dim */
+    float *rows;   /* cap x dim (inside map when mapped) */
     uint64_t *has; /* presence bitmap, cap bits */
+    void *map;     /* the mapped vectors file, or NULL (rows malloc'd) */
+    size_t map_len;
 } seg_vec;
 
 struct qv_segment {
@@ -126,7 +128,10 @@ void qv_segment_free(qv_segment *s) {
     if (!s) return;
     for (uint32_t i = 0; i < s->n; i++) qv_payload_free(s->payloads[i]);
     for (uint32_t i = 0; i < s->nvec; i++) {
-        free(s->vecs[i].rows);
+        if (s->vecs[i].map)
+            munmap(s->vecs[i].map, s->vecs[i].map_len);
+        else
+            free(s->vecs[i].rows);
         free(s->vecs[i].has);
     }
     free(s->vecs);
@@ -159,6 +164,8 @@ static void seg_advise_huge(void *p, size_t size) {
 /* Grows every per-offset array to hold at least want offsets. */
 static bool seg_grow(qv_segment *s, uint32_t want) {
     if (want <= s->cap) return true;
+    for (uint32_t i = 0; i < s->nvec; i++)
+        if (s->vecs[i].map) return false; /* mapped rows are read-only: no new points */
     uint32_t cap = s->cap ? s->cap : 64;
     while (cap < want) cap *= 2;
     size_t words = (cap + 63) / 64, oldwords = (s->cap + 63) / 64;
@@ -671,7 +678,7 @@ static qv_rc load_vectors(qv_segment *s, const char *dir, uint32_t vi, const uin
               qv_load_u32le(data + 8) == SEG_FORMAT_VERSION && qv_load_u32le(data + 12) == 0 &&
               qv_load_u32le(data + 16) == v->dim && qv_load_u64le(data + 24) == s->n &&
               len == SEG_HEADER_SIZE + (size_t)s->n * v->dim * sizeof(float);
-    if (ok) {
+    if (ok && s->n > 0) { /* an empty segment has no rows: memcpy(NULL, ..) is undefined */
         memcpy(v->rows, data + SEG_HEADER_SIZE, (size_t)s->n * v->dim * sizeof(float));
         for (uint32_t off = 0; off < s->n; off++)
             bit_set(v->has, off, (masks[off * maskbytes + vi / 8] >> (vi % 8)) & 1u);
@@ -683,12 +690,26 @@ static qv_rc load_vectors(qv_segment *s, const char *dir, uint32_t vi, const uin
 
 qv_rc qv_segment_load(const char *dir, uint32_t nvec, const uint32_t *dims, qv_segment **out,
                       uint64_t *checkpoint_op, qv_err *err) {
+    return qv_segment_load_ex(dir, nvec, dims, NULL, out, checkpoint_op, err);
+}
+
+qv_rc qv_segment_load_ex(const char *dir, uint32_t nvec, const uint32_t *dims, const int8_t *mapped,
+                         qv_segment **out, uint64_t *checkpoint_op, qv_err *err) {
     if (nvec > QV_SEG_MAX_MASK * 8) return qv_fail(err, QV_ECORRUPT, "too many vectors");
     qv_segment *s = qv_segment_new(nvec, dims);
     if (!s) return qv_fail(err, QV_ENOMEM, "out of memory");
     uint8_t *masks = NULL;
     qv_rc rc = load_points(s, dir, checkpoint_op, &masks, err);
-    for (uint32_t vi = 0; rc == QV_OK && vi < nvec; vi++) rc = load_vectors(s, dir, vi, masks, err);
+    for (uint32_t vi = 0; rc == QV_OK && vi < nvec; vi++) {
+        if (!mapped || mapped[vi] < 0) {
+            rc = load_vectors(s, dir, vi, masks, err);
+            continue;
+        }
+        rc = qv_segment_map_vectors(s, dir, vi, true, mapped[vi] == 0, err);
+        size_t maskbytes = (s->nvec + 7) / 8;
+        for (uint32_t off = 0; rc == QV_OK && off < s->n; off++)
+            bit_set(s->vecs[vi].has, off, (masks[off * maskbytes + vi / 8] >> (vi % 8)) & 1u);
+    }
     free(masks);
     if (rc) {
         qv_segment_free(s);
@@ -739,4 +760,52 @@ qv_rc qv_segment_load_dead(qv_segment *s, const char *path, qv_err *err) {
     free(data);
     if (!ok) return qv_fail(err, QV_ECORRUPT, "%s: malformed deletion marks", path);
     return QV_OK;
+}
+
+/* ---- mapped vectors ---------------------------------------------------------
+ * An immutable segment serves its vectors from its own vectors-<vi>.dat
+ * through a read-only shared mapping (the file's row area is exactly the
+ * row-major matrix), so they live in the page cache, not in the process's
+ * heap.  See qv_segment_map_vectors in segment.h. */
+
+qv_rc qv_segment_map_vectors(qv_segment *s, const char *dir, uint32_t vi, bool verify,
+                             bool resident, qv_err *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vectors-%u.dat", dir, vi);
+    seg_vec *v = &s->vecs[vi];
+    size_t rows_len = (size_t)s->n * v->dim * sizeof(float);
+    size_t want = SEG_HEADER_SIZE + rows_len + 4;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return qv_fail(err, QV_ECORRUPT, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != want) {
+        close(fd);
+        return qv_fail(err, QV_ECORRUPT, "%s has the wrong size", path);
+    }
+    uint8_t *m = mmap(NULL, want, PROT_READ, MAP_SHARED | (resident ? MAP_POPULATE : 0), fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return qv_fail(err, QV_EIO, "cannot map %s: %s", path, strerror(errno));
+    bool ok = memcmp(m, VECTORS_MAGIC, 8) == 0 && qv_load_u32le(m + 8) == SEG_FORMAT_VERSION &&
+              qv_load_u32le(m + 12) == 0 && qv_load_u32le(m + 16) == v->dim &&
+              qv_load_u64le(m + 24) == s->n;
+    if (ok && verify) ok = qv_crc32c(0, m, want - 4) == qv_load_u32le(m + want - 4);
+    if (!ok) {
+        munmap(m, want);
+        return qv_fail(err, QV_ECORRUPT, "%s fails its header or checksum", path);
+    }
+    /* on_disk: the pages the check read need not stay in this process */
+    (void)madvise(m, want, resident ? MADV_WILLNEED : MADV_RANDOM);
+    if (!resident) (void)madvise(m, want, MADV_DONTNEED);
+    if (v->map)
+        munmap(v->map, v->map_len);
+    else
+        free(v->rows);
+    v->map = m;
+    v->map_len = want;
+    v->rows = (float *)(void *)(m + SEG_HEADER_SIZE);
+    return QV_OK;
+}
+
+bool qv_segment_vectors_mapped(const qv_segment *s, uint32_t vi) {
+    return s->vecs[vi].map != NULL;
 }

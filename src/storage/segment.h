@@ -107,8 +107,23 @@ qv_rc qv_segment_save(const qv_segment *s, const char *dir, uint64_t checkpoint_
 qv_rc qv_segment_save_dead(const qv_segment *s, const char *path, qv_err *err);
 qv_rc qv_segment_load_dead(qv_segment *s, const char *path, qv_err *err);
 
+/* Serves vector vi of s (a segment that takes no new points, just saved
+ * to or loaded from dir) from dir/vectors-<vi>.dat through a read-only
+ * mapping instead of heap memory.  The file's header must match the
+ * segment (and with verify, its CRC); resident asks the kernel to keep the
+ * rows in memory (populated now), else they are paged in on demand
+ * (on_disk).  The presence bits stay as they were. */
+qv_rc qv_segment_map_vectors(qv_segment *s, const char *dir, uint32_t vi, bool verify,
+                             bool resident, qv_err *err);
+bool qv_segment_vectors_mapped(const qv_segment *s, uint32_t vi);
+
 /* Loads a checkpoint; the dims must match (QV_ECORRUPT otherwise). */
 qv_rc qv_segment_load(const char *dir, uint32_t nvec, const uint32_t *dims, qv_segment **out,
                       uint64_t *checkpoint_op, qv_err *err);
+/* The same; with mapped (nvec entries, may be NULL = all -1), vector vi is
+ * read into memory (-1) or mapped (qv_segment_map_vectors, verified):
+ * resident (0) or on disk (1). */
+qv_rc qv_segment_load_ex(const char *dir, uint32_t nvec, const uint32_t *dims, const int8_t *mapped,
+                         qv_segment **out, uint64_t *checkpoint_op, qv_err *err);
 
 #endif
