@@ -317,7 +317,25 @@ static qv_rc load_seglist(qv_collection *c, const char *cpdir, const uint32_t *d
     size_t len;
     qv_err e2;
     qv_rc rc = qv_envelope_read(path, SEGLIST_MAGIC, &body, &len, &e2);
-    if (rc == QV_ENOTFOUND) return QV_OK;
+    if (rc == QV_ENOTFOUND) {
+        /* the single-segment format, which never had segment directories:
+         * a finished one beside it means the list was lost, not absent */
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/segments", c->dir);
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            size_t n = strlen(e->d_name);
+            if (strncmp(e->d_name, "seg-", 4) == 0 &&
+                (n < 4 || strcmp(e->d_name + n - 4, ".tmp"))) {
+                closedir(d);
+                return qv_fail(err, QV_ECORRUPT, "%s is missing but %s/%s exists", path, dir,
+                               e->d_name);
+            }
+        }
+        if (d) closedir(d);
+        return QV_OK;
+    }
     if (rc) return qv_fail(err, rc, "%s", e2.msg);
     const uint8_t *b = (const uint8_t *)body;
     uint32_t n = len >= 4 ? qv_load_u32le(b) : 0;

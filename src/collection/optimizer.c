@@ -45,7 +45,7 @@
  *
  * Quantization: every segment an optimizer writes gets the codes its
  * vectors' quantization_config asks for (the vector's own, else the
- * collection's): scalar int8 and binary one-bit; product and turbo are
+ * collection's): scalar int8, product and binary one-bit; turbo is
  * accepted by the configuration but not built yet.  A changed quantization
  * config makes the segments config_mismatch candidates like changed HNSW
  * parameters do.
@@ -167,13 +167,12 @@ static qv_rc segdir_begin(const qv_collection *c, const qv_collection_config *cf
 
 /* Completes the directory segdir_begin started: graphs, codes, the info
  * file, then the rename that makes it whole. */
-static qv_rc segdir_finish(const qv_collection *c, uint64_t uid, qv_hnsw *const *hnsw,
-                           qv_qcodes *const *qcodes, qv_err *err) {
+static qv_rc segdir_finish(const qv_collection *c, uint32_t nvec, uint64_t uid,
+                           qv_hnsw *const *hnsw, qv_qcodes *const *qcodes, qv_err *err) {
     char parent[4200], dir[4200], tmp[4300], path[4400];
     snprintf(parent, sizeof parent, "%s/segments", c->dir);
     qv_segdir_path(c, uid, dir, sizeof dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
-    uint32_t nvec = c->cfg.nvectors;
     qv_rc rc = QV_OK;
     uint8_t info[4 + QV_MAX_NAMED_VECTORS];
     qv_store_u32le(info, nvec);
@@ -267,13 +266,22 @@ static bool wants_index(const qv_collection_config *cfg, uint64_t live) {
     return kb > 0 && live > 0 && live * point_bytes(cfg) >= kb * 1024;
 }
 
-/* The codes vector vi is to have (0 = none): its own quantization config,
- * else the collection's; kinds not built yet count as none. */
-static int qcodes_kind(const qv_collection_config *cfg, uint32_t vi, float *quantile) {
+/* The codes vector vi is to have (0 = none) and their parameter (scalar:
+ * the quantile; product: dimensions per subspace, 1 for x4 ... 16 for x64):
+ * its own quantization config, else the collection's; turbo is not built
+ * yet and counts as none. */
+static int qcodes_kind(const qv_collection_config *cfg, uint32_t vi, float *param) {
     const qv_quant_config *q = &cfg->vectors[vi].quantization_config;
     if (q->kind == QV_QUANT_NONE) q = &cfg->quantization_config;
-    *quantile = q->has_quantile ? q->quantile : QV_SQ_DEFAULT_QUANTILE;
-    if (q->kind == QV_QUANT_SCALAR) return QV_QCODES_SCALAR;
+    *param = 0;
+    if (q->kind == QV_QUANT_SCALAR) {
+        *param = q->has_quantile ? q->quantile : QV_SQ_DEFAULT_QUANTILE;
+        return QV_QCODES_SCALAR;
+    }
+    if (q->kind == QV_QUANT_PRODUCT) {
+        *param = (float)(1u << q->compression);
+        return QV_QCODES_PRODUCT;
+    }
     if (q->kind == QV_QUANT_BINARY) return QV_QCODES_BINARY;
     return 0;
 }
@@ -286,6 +294,7 @@ static bool codes_as_configured(const qv_collection_config *cfg, const qv_shard_
         const qv_qcodes *q = e->qcodes ? e->qcodes[vi] : NULL;
         if (kind != (q ? (int)q->kind : 0)) return false;
         if (q && q->kind == QV_QCODES_SCALAR && q->quantile != quantile) return false;
+        if (q && q->kind == QV_QCODES_PRODUCT && (float)q->sub != quantile) return false;
     }
     return true;
 }
@@ -483,7 +492,8 @@ static qv_rc build_codes(const qv_collection_config *cfg, const qv_segment *ns, 
     return QV_OK;
 }
 
-/* Step 4 (write lock held): the new segment replaces the sources.  The
+/* Step 4 (write lock held): the new segment replaces the sources (or, when
+ * every point of it was deleted meanwhile, just removes them).  The
  * replaced entries are moved to *old for freeing after the lock. */
 static qv_rc swap_in(qv_collection *c, const plan *p, qv_shard_seg *ns, qv_shard_seg *old,
                      qv_err *err) {
@@ -498,15 +508,18 @@ static qv_rc swap_in(qv_collection *c, const plan *p, qv_shard_seg *ns, qv_shard
         for (uint32_t i = 0; i < p->n && !live; i++) live = qv_segment_find(src[i], id, &o2);
         if (!live) qv_segment_delete_at(ns->seg, 0, off);
     }
-    uint64_t *ret = realloc(c->retired, sizeof(uint64_t) * (c->nretired + p->n));
+    uint64_t *ret = realloc(c->retired, sizeof(uint64_t) * (c->nretired + p->n + 1));
     if (!ret) return qv_fail(err, QV_ENOMEM, "out of memory");
     c->retired = ret;
+    /* a result with no live point is not kept: its directory goes too */
+    bool empty = qv_segment_live_count(ns->seg) == 0;
+    if (empty) c->retired[c->nretired++] = ns->uid;
     for (uint32_t i = 0; i < p->n; i++) {
         int si = find_uid(c, p->uids[i]);
         if (c->segs[si].persisted) c->retired[c->nretired++] = c->segs[si].uid;
         old[i] = c->segs[si];
         /* the new segment takes the place of the first source */
-        if (i == 0) {
+        if (i == 0 && !empty) {
             c->segs[si] = *ns;
         } else {
             memmove(c->segs + si, c->segs + si + 1, sizeof *c->segs * (c->nsegs - si - 1));
@@ -624,7 +637,7 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
                        : qv_fail(err, QV_ENOMEM, "out of memory");
     }
     if (!rc && atomic_load(&c->dropped)) rc = qv_fail(err, QV_EUNAVAILABLE, "collection dropped");
-    if (!rc) rc = segdir_finish(c, uid, ns.hnsw, ns.qcodes, err);
+    if (!rc) rc = segdir_finish(c, nvec, uid, ns.hnsw, ns.qcodes, err);
 
     qv_shard_seg old[8];
     memset(old, 0, sizeof old);
@@ -635,6 +648,7 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
         log_end(c, false);
     }
     pthread_rwlock_unlock(&c->lock);
+    if (!rc && qv_segment_live_count(ns.seg) == 0) qv_shard_seg_free(&ns, nvec); /* not kept */
     if (rc) {
         char dir[4200], tmp[4300];
         qv_segdir_path(c, uid, dir, sizeof dir);

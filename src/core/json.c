@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -713,15 +714,17 @@ static const long double pow10_ld[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L
  * itself.  Those texts (about 1 in 2048) go to strtod. */
 static bool ext_f64(uint64_t w, int scale, double *out) {
     /* Emulators may do x87 arithmetic in double precision (valgrind does):
-     * check once at run time that 1 + 2^-63 survives, else use strtod.
-     * Racy but idempotent (every thread computes the same value). */
-    static int ext_ok = -1;
-    if (ext_ok < 0) {
+     * check at run time that 1 + 2^-63 survives, else use strtod.  Every
+     * thread computes the same answer, so a relaxed atomic suffices. */
+    static _Atomic int ext_ok = -1;
+    int ok = atomic_load_explicit(&ext_ok, memory_order_relaxed);
+    if (ok < 0) {
         volatile long double one = 1.0L, tiny = 0x1p-63L;
         long double sum = one + tiny;
-        ext_ok = sum - one == tiny;
+        ok = sum - one == tiny;
+        atomic_store_explicit(&ext_ok, ok, memory_order_relaxed);
     }
-    if (!ext_ok) return false;
+    if (!ok) return false;
     long double x = (long double)w;
     x = scale < 0 ? x / pow10_ld[-scale] : x * pow10_ld[scale];
     uint64_t sig;

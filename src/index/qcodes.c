@@ -21,24 +21,38 @@
 #define QC_VERSION 1
 #define QC_HEADER  48
 
-static size_t code_bytes_of(qv_qcodes_kind kind, uint32_t dim) {
-    return kind == QV_QCODES_BINARY ? qv_bq_words(dim) * 8 : dim;
+/* Product quantization: k-means rounds and most sampled vectors. */
+#define PQ_ROUNDS 8
+#define PQ_SAMPLE 4096
+
+static size_t code_bytes_of(qv_qcodes_kind kind, uint32_t dim, uint32_t sub) {
+    if (kind == QV_QCODES_BINARY) return qv_bq_words(dim) * 8;
+    if (kind == QV_QCODES_PRODUCT) return (dim + sub - 1) / sub;
+    return dim;
 }
 
-static qv_qcodes *qc_alloc(qv_qcodes_kind kind, qv_distance dist, uint32_t n, uint32_t dim) {
+static size_t books_floats(const qv_qcodes *q) {
+    return q->kind == QV_QCODES_PRODUCT ? q->code_bytes * 256 * q->sub : 0;
+}
+
+static qv_qcodes *qc_alloc(qv_qcodes_kind kind, qv_distance dist, uint32_t n, uint32_t dim,
+                           uint32_t sub) {
     qv_qcodes *q = calloc(1, sizeof *q);
     if (!q) return NULL;
     q->kind = kind;
     q->dist = dist;
     q->n = n;
     q->dim = dim;
-    q->code_bytes = code_bytes_of(kind, dim);
+    q->sub = kind == QV_QCODES_PRODUCT ? sub : 0;
+    q->code_bytes = code_bytes_of(kind, dim, sub);
     q->k = qv_quant_kernels_best();
     /* 64-byte aligned so binary words and SIMD loads are aligned */
     size_t bytes = ((size_t)n * q->code_bytes + 63) & ~(size_t)63;
     q->codes = aligned_alloc(64, bytes ? bytes : 64);
     if (kind == QV_QCODES_SCALAR) q->corr = malloc(sizeof(float) * (n ? n : 1));
-    if (!q->codes || (kind == QV_QCODES_SCALAR && !q->corr)) {
+    if (kind == QV_QCODES_PRODUCT) q->books = calloc(books_floats(q), sizeof(float));
+    if (!q->codes || (kind == QV_QCODES_SCALAR && !q->corr) ||
+        (kind == QV_QCODES_PRODUCT && !q->books)) {
         qv_qcodes_free(q);
         return NULL;
     }
@@ -49,21 +63,99 @@ void qv_qcodes_free(qv_qcodes *q) {
     if (!q) return;
     free(q->codes);
     free(q->corr);
+    free(q->books);
     free(q);
 }
 
 size_t qv_qcodes_memory(const qv_qcodes *q) {
-    return (size_t)q->n * q->code_bytes + (q->corr ? sizeof(float) * q->n : 0);
+    return (size_t)q->n * q->code_bytes + (q->corr ? sizeof(float) * q->n : 0) +
+           books_floats(q) * sizeof(float);
+}
+
+/* ---- product quantization ------------------------------------------------------------
+ * Why by hand: no Debian package offers product quantization as a C library
+ * (faiss is C++ and far larger than the few loops needed here). */
+
+static float sub_l2sq(const float *a, const float *b, uint32_t w) {
+    float s = 0;
+    for (uint32_t i = 0; i < w; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
+    return s;
+}
+
+/* The nearest of kc centroids (width w, stride sub) to x. */
+static uint8_t nearest(const float *book, uint32_t kc, uint32_t sub, uint32_t w, const float *x) {
+    uint32_t best = 0;
+    float bd = INFINITY;
+    for (uint32_t c = 0; c < kc; c++) {
+        float d = sub_l2sq(book + (size_t)c * sub, x, w);
+        if (d < bd) bd = d, best = c;
+    }
+    return (uint8_t)best;
+}
+
+/* Trains every subspace's codebook on an evenly spaced sample (k-means,
+ * PQ_ROUNDS rounds, centroids started at evenly spaced sample points; an
+ * empty cluster keeps its centroid), then encodes every vector. */
+static qv_rc pq_build(qv_qcodes *q, const float *rows, qv_err *err) {
+    uint32_t n = q->n, dim = q->dim, sub = q->sub, ns = n < PQ_SAMPLE ? n : PQ_SAMPLE;
+    uint32_t kc = ns < 256 ? ns : 256;
+    if (n == 0) return QV_OK;
+    uint32_t *sample = malloc(sizeof(uint32_t) * ns);
+    uint8_t *assign = malloc(ns);
+    double *sum = malloc(sizeof(double) * 256 * sub);
+    uint32_t *cnt = malloc(sizeof(uint32_t) * 256);
+    if (!sample || !assign || !sum || !cnt) {
+        free(sample), free(assign), free(sum), free(cnt);
+        return qv_fail(err, QV_ENOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < ns; i++) sample[i] = (uint32_t)((uint64_t)i * n / ns);
+    for (uint32_t m = 0; m < q->code_bytes; m++) {
+        uint32_t off = m * sub, w = dim - off < sub ? dim - off : sub;
+        float *book = q->books + (size_t)m * 256 * sub;
+        for (uint32_t c = 0; c < 256; c++) {
+            const float *x = rows + (size_t)sample[(uint64_t)(c % kc) * ns / kc] * dim + off;
+            memcpy(book + (size_t)c * sub, x, sizeof(float) * w);
+        }
+        for (int round = 0; round < PQ_ROUNDS; round++) {
+            memset(sum, 0, sizeof(double) * 256 * sub);
+            memset(cnt, 0, sizeof(uint32_t) * 256);
+            for (uint32_t i = 0; i < ns; i++) {
+                const float *x = rows + (size_t)sample[i] * dim + off;
+                uint8_t c = nearest(book, kc, sub, w, x);
+                assign[i] = c;
+                cnt[c]++;
+                for (uint32_t j = 0; j < w; j++) sum[(size_t)c * sub + j] += x[j];
+            }
+            for (uint32_t c = 0; c < kc; c++)
+                if (cnt[c])
+                    for (uint32_t j = 0; j < w; j++)
+                        book[(size_t)c * sub + j] = (float)(sum[(size_t)c * sub + j] / cnt[c]);
+        }
+        for (uint32_t i = 0; i < n; i++)
+            q->codes[(size_t)i * q->code_bytes + m] =
+                nearest(book, kc, sub, w, rows + (size_t)i * dim + off);
+    }
+    free(sample), free(assign), free(sum), free(cnt);
+    return QV_OK;
 }
 
 qv_rc qv_qcodes_build(qv_qcodes_kind kind, qv_distance dist, const float *rows, uint32_t n,
-                      uint32_t dim, float quantile, qv_qcodes **out, qv_err *err) {
-    if ((kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY) || dim == 0 ||
-        dim > QV_QUANT_MAX_DIM)
+                      uint32_t dim, float param, qv_qcodes **out, qv_err *err) {
+    uint32_t sub = kind == QV_QCODES_PRODUCT ? (uint32_t)param : 0;
+    if ((kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY && kind != QV_QCODES_PRODUCT) ||
+        dim == 0 || dim > QV_QUANT_MAX_DIM ||
+        (kind == QV_QCODES_PRODUCT && (sub == 0 || sub > 16 || (sub & (sub - 1)))))
         return qv_fail(err, QV_EBADINPUT, "bad quantization parameters");
-    qv_qcodes *q = qc_alloc(kind, dist, n, dim);
+    float quantile = param;
+    qv_qcodes *q = qc_alloc(kind, dist, n, dim, sub);
     if (!q) return qv_fail(err, QV_ENOMEM, "out of memory");
-    if (kind == QV_QCODES_SCALAR) {
+    if (kind == QV_QCODES_PRODUCT) {
+        qv_rc rc = pq_build(q, rows, err);
+        if (rc) {
+            qv_qcodes_free(q);
+            return rc;
+        }
+    } else if (kind == QV_QCODES_SCALAR) {
         q->quantile = quantile;
         if (n == 0) {
             q->sq = (qv_sq_params){0, 1, dim};
@@ -114,11 +206,12 @@ qv_rc qv_qcodes_save(const qv_qcodes *q, const char *path, qv_err *err) {
     memcpy(h + 32, &q->sq.sq_offset, 4);
     memcpy(h + 36, &q->sq.sq_alpha, 4);
     memcpy(h + 40, &q->quantile, 4);
-    memset(h + 44, 0, 4);
+    qv_store_u32le(h + 44, q->sub);
     uint32_t crc = 0;
     qv_rc rc = write_all(fd, h, sizeof h, &crc);
     if (!rc) rc = write_all(fd, q->codes, (size_t)q->n * q->code_bytes, &crc);
     if (!rc && q->corr) rc = write_all(fd, q->corr, sizeof(float) * q->n, &crc);
+    if (!rc && q->books) rc = write_all(fd, q->books, sizeof(float) * books_floats(q), &crc);
     uint8_t t[4];
     qv_store_u32le(t, crc);
     uint32_t dummy = 0;
@@ -141,20 +234,23 @@ qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dis
         rc = qv_fail(err, QV_ECORRUPT, "%s is truncated", path);
         goto done;
     }
-    uint32_t kind = qv_load_u32le(h + 12);
-    if (memcmp(h, QC_MAGIC, 8) != 0 || qv_load_u32le(h + 8) != QC_VERSION ||
-        (kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY) || qv_load_u32le(h + 16) != dim ||
-        qv_load_u32le(h + 20) != (uint32_t)dist || qv_load_u64le(h + 24) != n) {
+    uint32_t kind = qv_load_u32le(h + 12), sub = qv_load_u32le(h + 44);
+    bool sub_ok = kind == QV_QCODES_PRODUCT ? sub > 0 && sub <= 16 && !(sub & (sub - 1)) : sub == 0;
+    if (memcmp(h, QC_MAGIC, 8) != 0 || qv_load_u32le(h + 8) != QC_VERSION || !sub_ok ||
+        (kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY && kind != QV_QCODES_PRODUCT) ||
+        qv_load_u32le(h + 16) != dim || qv_load_u32le(h + 20) != (uint32_t)dist ||
+        qv_load_u64le(h + 24) != n) {
         rc = qv_fail(err, QV_ECORRUPT, "%s: header does not match its segment", path);
         goto done;
     }
-    size_t cb = code_bytes_of(kind, dim);
-    size_t body = (size_t)n * cb + (kind == QV_QCODES_SCALAR ? sizeof(float) * n : 0);
+    size_t cb = code_bytes_of(kind, dim, sub);
+    size_t body = (size_t)n * cb + (kind == QV_QCODES_SCALAR ? sizeof(float) * n : 0) +
+                  (kind == QV_QCODES_PRODUCT ? sizeof(float) * cb * 256 * sub : 0);
     if ((uint64_t)st.st_size != QC_HEADER + body + 4) {
         rc = qv_fail(err, QV_ECORRUPT, "%s has the wrong size", path);
         goto done;
     }
-    q = qc_alloc((qv_qcodes_kind)kind, dist, n, dim);
+    q = qc_alloc((qv_qcodes_kind)kind, dist, n, dim, sub);
     if (!q) {
         rc = qv_fail(err, QV_ENOMEM, "out of memory");
         goto done;
@@ -168,15 +264,20 @@ qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dis
     if (ok && q->corr)
         ok = pread(fd, q->corr, sizeof(float) * n, QC_HEADER + (off_t)((size_t)n * cb)) ==
              (ssize_t)(sizeof(float) * n);
+    size_t bl = sizeof(float) * books_floats(q);
+    if (ok && q->books)
+        ok = pread(fd, q->books, bl, QC_HEADER + (off_t)((size_t)n * cb)) == (ssize_t)bl;
     ok = ok && pread(fd, t, 4, QC_HEADER + (off_t)body) == 4;
     if (ok) {
         uint32_t crc = qv_crc32c(0, h, sizeof h);
         crc = qv_crc32c(crc, q->codes, (size_t)n * cb);
         if (q->corr) crc = qv_crc32c(crc, q->corr, sizeof(float) * n);
+        if (q->books) crc = qv_crc32c(crc, q->books, bl);
         ok = crc == qv_load_u32le(t);
     }
     if (ok && kind == QV_QCODES_SCALAR)
         ok = isfinite(q->sq.sq_offset) && isfinite(q->sq.sq_alpha) && q->sq.sq_alpha > 0;
+    for (size_t i = 0; ok && i < books_floats(q); i++) ok = isfinite(q->books[i]);
     if (!ok) rc = qv_fail(err, QV_ECORRUPT, "%s fails its checksum or range", path);
 done:
     close(fd);
@@ -193,9 +294,30 @@ done:
 qv_rc qv_qquery_init(qv_qquery *qq, const qv_qcodes *q, const float *query, qv_err *err) {
     qq->q = q;
     qq->corr = 0;
+    qq->table = NULL;
     qq->code = aligned_alloc(64, (q->code_bytes + 63) & ~(size_t)63);
     if (!qq->code) return qv_fail(err, QV_ENOMEM, "out of memory");
-    if (q->kind == QV_QCODES_SCALAR)
+    if (q->kind == QV_QCODES_PRODUCT) {
+        qq->table = malloc(sizeof(float) * q->code_bytes * 256);
+        if (!qq->table) {
+            qv_qquery_free(qq);
+            return qv_fail(err, QV_ENOMEM, "out of memory");
+        }
+        for (uint32_t m = 0; m < q->code_bytes; m++) {
+            uint32_t off = m * q->sub, w = q->dim - off < q->sub ? q->dim - off : q->sub;
+            for (uint32_t c = 0; c < 256; c++) {
+                const float *cent = q->books + ((size_t)m * 256 + c) * q->sub;
+                float s = 0;
+                for (uint32_t j = 0; j < w; j++) {
+                    float a = query[off + j], b = cent[j];
+                    s += q->dist == QV_DIST_EUCLID      ? (a - b) * (a - b)
+                         : q->dist == QV_DIST_MANHATTAN ? fabsf(a - b)
+                                                        : a * b;
+                }
+                qq->table[(size_t)m * 256 + c] = s;
+            }
+        }
+    } else if (q->kind == QV_QCODES_SCALAR)
         qq->corr = qv_sq_encode(&q->sq, query, qq->code);
     else
         qv_bq_encode(query, q->dim, (uint64_t *)qq->code);
@@ -204,12 +326,19 @@ qv_rc qv_qquery_init(qv_qquery *qq, const qv_qcodes *q, const float *query, qv_e
 
 void qv_qquery_free(qv_qquery *qq) {
     free(qq->code);
+    free(qq->table);
     qq->code = NULL;
+    qq->table = NULL;
 }
 
 float qv_qquery_score(const qv_qquery *qq, uint32_t id) {
     const qv_qcodes *q = qq->q;
     const uint8_t *c = q->codes + (size_t)id * q->code_bytes;
+    if (q->kind == QV_QCODES_PRODUCT) {
+        float s = 0;
+        for (size_t m = 0; m < q->code_bytes; m++) s += qq->table[m * 256 + c[m]];
+        return q->dist == QV_DIST_EUCLID ? sqrtf(s) : s;
+    }
     if (q->kind == QV_QCODES_BINARY) {
         uint32_t ham =
             q->k->bits_hamming((const uint64_t *)qq->code, (const uint64_t *)c, q->code_bytes / 8);

@@ -5,7 +5,11 @@
  *
  * Kinds: scalar int8 (core/quant.h: one range per segment from the
  * configured quantile, a code byte per dimension and a float correction per
- * vector) and binary one-bit (a sign bit per dimension).  Scores are
+ * vector), binary one-bit (a sign bit per dimension) and product (the
+ * dimensions cut into subspaces of `sub` = 1, 2, 4, 8 or 16 dimensions for
+ * Qdrant's compression x4 ... x64; per subspace 256 centroids trained by
+ * k-means on a sample of the segment, a code byte per subspace; a query is
+ * scored by summing per-subspace tables of its partial scores).  Scores are
  * estimates in core/distance.h's convention (Cosine/Dot: the dot product,
  * larger is better; Euclid: the L2 distance and Manhattan: the L1
  * distance, smaller is better), so a caller ranks them like exact scores
@@ -23,8 +27,9 @@
  *   32 4  sq_offset (float, scalar) or 0
  *   36 4  sq_alpha (float, scalar) or 0
  *   40 4  quantile the range was estimated with (float, scalar) or 0
- *   44 4  reserved (0)
- *   48 .. n codes of code_bytes each, then (scalar) n float corrections
+ *   44 4  product: dimensions per subspace (sub); else 0
+ *   48 .. n codes of code_bytes each, then (scalar) n float corrections,
+ *         (product) the codebooks: per subspace 256 centroids of its width
  *   end-4 4 CRC-32C of every byte before it
  * The loader checks magic, version, kind, dim, distance, n, the exact size
  * and the CRC, and that alpha is finite and positive.
@@ -46,6 +51,7 @@
 typedef enum qv_qcodes_kind {
     QV_QCODES_SCALAR = 1,
     QV_QCODES_BINARY = 2,
+    QV_QCODES_PRODUCT = 3,
 } qv_qcodes_kind;
 
 typedef struct qv_qcodes {
@@ -55,15 +61,20 @@ typedef struct qv_qcodes {
     size_t code_bytes; /* bytes per vector's code */
     qv_sq_params sq;   /* scalar */
     float quantile;    /* scalar: what sq was estimated with */
+    uint32_t sub;      /* product: dimensions per subspace (the last may be narrower) */
+    float *books;      /* product: code_bytes subspaces x 256 centroids x sub floats */
     uint8_t *codes;    /* n * code_bytes (binary: 64-bit words) */
     float *corr;       /* scalar: n corrections */
     const qv_quant_kernels *k;
 } qv_qcodes;
 
 /* Codes of n vectors of dim floats at rows + i * dim (a row of zeros for a
- * missing vector is fine).  quantile: scalar only, in [0.5, 1]. */
+ * missing vector is fine).  param: scalar: the quantile, in [0.5, 1];
+ * product: the dimensions per subspace (1, 2, 4, 8 or 16); binary: unused.
+ * Product training is deterministic (evenly spaced sample, fixed
+ * initialisation, a fixed number of k-means rounds). */
 qv_rc qv_qcodes_build(qv_qcodes_kind kind, qv_distance dist, const float *rows, uint32_t n,
-                      uint32_t dim, float quantile, qv_qcodes **out, qv_err *err);
+                      uint32_t dim, float param, qv_qcodes **out, qv_err *err);
 void qv_qcodes_free(qv_qcodes *q);
 
 qv_rc qv_qcodes_save(const qv_qcodes *q, const char *path, qv_err *err);
@@ -76,6 +87,7 @@ typedef struct qv_qquery {
     const qv_qcodes *q;
     uint8_t *code; /* code_bytes, 8-byte aligned */
     float corr;
+    float *table; /* product: code_bytes x 256 partial scores */
 } qv_qquery;
 
 /* Encodes query (dim floats, already normalised for Cosine). */

@@ -390,6 +390,24 @@ def test_binary_quantization_oversampling_and_rescoring(client, collection_name)
     assert r8 > r1
 
 
+@pytest.mark.parametrize("ratio,min_recall", [(models.CompressionRatio.X4, 0.9), (models.CompressionRatio.X16, 0.5)])
+def test_product_quantization(client, collection_name, ratio, min_recall):
+    name = collection_name
+    quant_collection(client, name, models.ProductQuantization(
+        product=models.ProductQuantizationConfig(compression=ratio)), n=2000)
+    q = vectors(20, seed=45)
+    r1 = r4 = 0.0
+    for v in q:
+        exact = scores_of(client, name, v, exact=True)
+        ids = {i for i, _ in exact}
+        r1 += len(ids & {i for i, _ in scores_of(client, name, v)}) / 10
+        got = scores_of(client, name, v, quantization=models.QuantizationSearchParams(oversampling=4.0))
+        r4 += len(ids & {i for i, _ in got}) / 10
+        exact_score = dict(exact)
+        assert all(s == pytest.approx(exact_score[i], abs=1e-5) for i, s in got if i in exact_score)
+    assert r1 / len(q) >= min_recall and r4 >= r1 and r4 / len(q) >= 0.9, (r1 / len(q), r4 / len(q))
+
+
 def test_quantization_patch_rebuilds_codes(client, http, collection_name):
     name = collection_name
     quant_collection(client, name, None, n=1500)

@@ -1,7 +1,8 @@
 /*
  * test_qcodes.c - a segment's quantized codes (index/qcodes.c): scores equal
  * the core/quant.h estimates they are defined by, for every distance and
- * both kinds; rescoring the best estimates with float vectors recovers the
+ * kind (product: the sum of the query's partial scores against the named
+ * centroids); rescoring the best estimates with float vectors recovers the
  * exact top hits given enough oversampling; the file round-trips and its
  * loader rejects every kind of damage.
  */
@@ -125,6 +126,48 @@ static void test_rescoring_recovers_exact(void **state) {
     }
 }
 
+/* Product codes: a score is the sum over subspaces of the query's partial
+ * score against the centroid the code names (computed here directly), for
+ * every distance and subspace width; with one dimension per subspace and
+ * all candidates rescored the exact top hit is always found. */
+static void test_product_codes(void **state) {
+    (void)state;
+    for (size_t di = 0; di < 4; di++) {
+        qv_distance d = DISTS[di];
+        float *x = make_rows(d);
+        for (uint32_t sub = 1; sub <= 16; sub *= 2) {
+            qv_qcodes *q;
+            qv_err err;
+            assert_int_equal(qv_qcodes_build(QV_QCODES_PRODUCT, d, x, N, DIM, (float)sub, &q, &err),
+                             QV_OK);
+            assert_int_equal(q->code_bytes, (DIM + sub - 1) / sub);
+            const float *query = x + 9 * DIM;
+            qv_qquery qq;
+            assert_int_equal(qv_qquery_init(&qq, q, query, &err), QV_OK);
+            for (uint32_t i = 0; i < N; i += 7) {
+                const uint8_t *c = q->codes + (size_t)i * q->code_bytes;
+                float s = 0;
+                for (uint32_t m = 0; m < q->code_bytes; m++) {
+                    const float *cent = q->books + ((size_t)m * 256 + c[m]) * sub;
+                    float part = 0;
+                    for (uint32_t j = 0; j < sub && m * sub + j < DIM; j++) {
+                        float a = query[m * sub + j], b = cent[j];
+                        part += d == QV_DIST_EUCLID      ? (a - b) * (a - b)
+                                : d == QV_DIST_MANHATTAN ? fabsf(a - b)
+                                                         : a * b;
+                    }
+                    s += part;
+                }
+                if (d == QV_DIST_EUCLID) s = sqrtf(s);
+                assert_true(fabsf(qv_qquery_score(&qq, i) - s) <= 1e-4f * (1 + fabsf(s)));
+            }
+            qv_qquery_free(&qq);
+            qv_qcodes_free(q);
+        }
+        free(x);
+    }
+}
+
 static void flip_byte(const char *path, long at) {
     FILE *f = fopen(path, "r+b");
     assert_non_null(f);
@@ -142,15 +185,18 @@ static void test_file_roundtrip_and_damage(void **state) {
     assert_true(fd >= 0);
     close(fd);
     float *x = make_rows(QV_DIST_DOT);
-    for (int kind = QV_QCODES_SCALAR; kind <= QV_QCODES_BINARY; kind++) {
+    for (int kind = QV_QCODES_SCALAR; kind <= QV_QCODES_PRODUCT; kind++) {
         qv_qcodes *q, *l;
         qv_err err;
-        assert_int_equal(qv_qcodes_build(kind, QV_DIST_DOT, x, N, DIM, 0.95f, &q, &err), QV_OK);
+        float param = kind == QV_QCODES_PRODUCT ? 4.0f : 0.95f;
+        assert_int_equal(qv_qcodes_build(kind, QV_DIST_DOT, x, N, DIM, param, &q, &err), QV_OK);
         assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
         assert_int_equal(qv_qcodes_load(path, N, DIM, QV_DIST_DOT, &l, &err), QV_OK);
         assert_int_equal(l->kind, q->kind);
         assert_memory_equal(l->codes, q->codes, (size_t)N * q->code_bytes);
         if (q->corr) assert_memory_equal(l->corr, q->corr, sizeof(float) * N);
+        if (q->books)
+            assert_memory_equal(l->books, q->books, sizeof(float) * q->code_bytes * 256 * q->sub);
         assert_true(l->sq.sq_alpha == q->sq.sq_alpha && l->sq.sq_offset == q->sq.sq_offset);
         assert_true(l->quantile == q->quantile);
         qv_qcodes_free(l);
@@ -179,6 +225,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scores_match_definition),
         cmocka_unit_test(test_rescoring_recovers_exact),
+        cmocka_unit_test(test_product_codes),
         cmocka_unit_test(test_file_roundtrip_and_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
