@@ -21,7 +21,7 @@ loop inside the engine, no per-query Python overhead), best of PASSES passes
 (more while under 0.3 s in all, at most 20) after a warm-up over a tenth of them.
 
 Environment: BENCH_HNSW_N (base rows, default 100000), BENCH_HNSW_DATASETS
-(default man-lsa-384,synth-384), BENCH_HNSW_ENGINES (default
+(default man-lsa-384,synth-384,synth-1536), BENCH_HNSW_ENGINES (default
 quiver,hnswlib,faiss,usearch), BENCH_HNSW_THREADS (query threads, default
 1,2), BENCH_HNSW_PASSES (default 2), BENCH_HNSW_OUT (JSON path), BENCH_HNSW_MD
 (Markdown path, "-" for none), BENCH_HNSW_BUDGET (seconds after which a busy
@@ -42,10 +42,11 @@ ROOT = os.path.dirname(HERE)
 DATASETS_DIR = os.path.join(ROOT, "..", "shared", "datasets")
 OUT = os.path.join(HERE, "out")
 DATA = os.path.join(OUT, "hnsw-data")
-QUIVER = os.path.join(ROOT, "build", "release", "hnsw_bench")
+QUIVER = os.environ.get("BENCH_HNSW_QUIVER", os.path.join(ROOT, "build", "release", "hnsw_bench"))
 K = 10
 M, EFC = 16, 100
 EFS = [16, 32, 64, 128, 256, 512]
+COUNT_EFS = [16, 32, 64, 128, 256]  # distance counts per query (untimed passes)
 BUILD_THREADS = 2
 BUSY = 0.25  # other processes' cores above which a measurement is repeated
 TRIES = 3
@@ -397,7 +398,7 @@ def loadavg():
 
 def main():
     n = int(os.environ.get("BENCH_HNSW_N", "100000"))
-    datasets = os.environ.get("BENCH_HNSW_DATASETS", "man-lsa-384,synth-384").split(",")
+    datasets = os.environ.get("BENCH_HNSW_DATASETS", "man-lsa-384,synth-384,synth-1536").split(",")
     engines = os.environ.get("BENCH_HNSW_ENGINES", "quiver,hnswlib,faiss,usearch").split(",")
     qthreads = [int(x) for x in os.environ.get("BENCH_HNSW_THREADS", "1,2").split(",")]
     passes = int(os.environ.get("BENCH_HNSW_PASSES", "2"))
@@ -445,7 +446,7 @@ def main():
                         th, ef, r.get("recall_at_10", -1), r.get("qps", -1), r.get("other_load_cores", -1)))
                     curve.append(r)
                 er["curves"][str(th)] = curve
-            er["distances"] = [w.cmd("count %d" % ef) for ef in (64, 128, 256)]
+            er["distances"] = [w.cmd("count %d" % ef) for ef in COUNT_EFS]
             er["peak_rss_mb"] = round(proc_rss_kb(w.p.pid, "VmHWM") / 1024, 1)
             w.close()
             dres["engines"][eng] = er

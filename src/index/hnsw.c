@@ -23,13 +23,25 @@
  *     allocate every node's upper lists before it starts.
  *
  *  4. Neighbour selection is the paper's heuristic (its Algorithm 4 without
- *     extendCandidates and keepPrunedConnections): candidates in order of
- *     distance, one is kept unless an already kept neighbour is strictly
- *     closer to it than the base is, or equally close and an exact copy of
- *     it.  A new node gets up to m0 = 2m links on
- *     level 0 and m above (as Qdrant); a full neighbour list that receives a
- *     back link is re-selected with the same heuristic.  The next level's
- *     search starts from the whole candidate set of the level above.
+ *     extendCandidates): candidates in order of distance, one is kept unless
+ *     an already kept neighbour is strictly closer to it than the base is,
+ *     or equally close and an exact copy of it.  A new node gets up to
+ *     m0 = 2m links on level 0 and m above (as Qdrant).  On level 0 a new
+ *     node whose heuristic kept fewer than m links is topped up to m with
+ *     the closest candidates it dropped (keepPrunedConnections, bounded at
+ *     m): the heuristic alone fills ~11-15 of the 32 slots on clustered data,
+ *     and the extra short links cut the distances a search needs for a
+ *     given recall by ~10% (man-lsa-384: 535 -> 474 per query at recall
+ *     0.95, 1354 -> 1200 at 0.99; filling to 12, 20 or 24 was worse).  A full
+ *     neighbour list that receives a back link is re-selected with the plain
+ *     heuristic.  The next level's search starts from the whole candidate
+ *     set of the level above.
+ *
+ *  4b. Build order: qv_hnsw_build inserts its batch by level, highest first,
+ *     then by id (as faiss does), so the upper levels' skeleton exists
+ *     before the level-0 crowd arrives.  Same distances per query, higher
+ *     recall: synth-384 0.9739 -> 0.9813 at ef 64, man-lsa-384 0.9872 ->
+ *     0.9905 at ef 128.  qv_hnsw_insert still adds one point at a time.
  *
  *  5. Connectivity repair.  With keepPrunedConnections off, re-selecting a
  *     full list can take the last in-link away from a node, which then no
@@ -253,9 +265,26 @@ static inline bool pair_greater(hnsw_pair a, hnsw_pair b) {
 HNSW_HEAP(minheap, pair_less)
 HNSW_HEAP(maxheap, pair_greater)
 
-static int pair_cmp(const void *a, const void *b) {
-    hnsw_pair x = *(const hnsw_pair *)a, y = *(const hnsw_pair *)b;
-    return pair_less(x, y) ? -1 : pair_less(y, x) ? 1 : 0;
+/* Sorts a max-heap of n pairs in place into ascending order (heapsort's
+ * second half: each pop frees the slot the popped top belongs in). */
+static void heap_sort_max(hnsw_pair *hp, size_t n) {
+    while (n > 1) {
+        hnsw_pair top = maxheap_pop(hp, &n);
+        hp[n] = top;
+    }
+}
+
+/* Sorts a short array of pairs in ascending order (insertion sort). */
+static void pairs_sort_small(hnsw_pair *a, size_t n) {
+    for (size_t i = 1; i < n; i++) {
+        hnsw_pair x = a[i];
+        size_t j = i;
+        while (j > 0 && pair_less(x, a[j - 1])) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = x;
+    }
 }
 
 /* =========================================================================
@@ -535,6 +564,24 @@ static size_t select_neighbors(const qv_hnsw *h, hnsw_scratch *s, const hnsw_pai
     return nr;
 }
 
+/* Tops a level-0 selection out[0..nr) up to want links with the closest
+ * candidates the heuristic dropped (cand sorted by distance to self), as
+ * the paper's keepPrunedConnections does, but only to m of the m0 slots:
+ * the heuristic alone leaves ~11-15 of 32 slots used on clustered data, and
+ * those extra short links raise recall at a given number of distances (see
+ * the design comment); filling all m0 slots costs more distances than it
+ * saves. */
+static size_t fill_pruned(const hnsw_pair *cand, size_t nc, uint32_t self, uint32_t *out, size_t nr,
+                          size_t want) {
+    for (size_t i = 0; i < nc && nr < want; i++) {
+        uint32_t id = cand[i].id;
+        bool have = id == self;
+        for (size_t j = 0; j < nr && !have; j++) have = out[j] == id;
+        if (!have) out[nr++] = id;
+    }
+    return nr;
+}
+
 /* Adds the back link e -> x on level; when e's list is full, its old
  * neighbours plus x are re-selected with the heuristic. */
 static void link_back(const qv_hnsw *h, hnsw_scratch *s, uint32_t e, uint32_t x, int level,
@@ -555,7 +602,7 @@ static void link_back(const qv_hnsw *h, hnsw_scratch *s, uint32_t e, uint32_t x,
         s->todo[cnt] = x;
         dist_many(h, hnsw_vec(h, e), s->todo, cnt + 1, s->dists);
         for (uint32_t i = 0; i <= cnt; i++) s->prune[i] = (hnsw_pair){s->dists[i], s->todo[i]};
-        qsort(s->prune, cnt + 1, sizeof *s->prune, pair_cmp);
+        pairs_sort_small(s->prune, cnt + 1);
         size_t nsel = select_neighbors(h, s, s->prune, cnt + 1, cap, e, s->sel);
         memcpy(lst + 1, s->sel, nsel * sizeof *s->sel);
         lst[0] = (uint32_t)nsel;
@@ -593,9 +640,10 @@ static qv_rc insert_node(qv_hnsw *h, hnsw_scratch *s, uint32_t x, bool locked) {
         /* res, sorted, is this level's candidate set and the next seeds */
         size_t nl = s->nres;
         memcpy(s->lvl, s->res, nl * sizeof *s->lvl);
-        qsort(s->lvl, nl, sizeof *s->lvl, pair_cmp);
+        heap_sort_max(s->lvl, nl);
         size_t cap = l ? h->m : h->m0;
         size_t nsel = select_neighbors(h, s, s->lvl, nl, cap, x, s->sel);
+        if (l == 0) nsel = fill_pruned(s->lvl, nl, x, s->sel, nsel, h->m);
         uint32_t *mine = hnsw_links(h, x, l);
         if (locked) stripe_lock(h, x);
         memcpy(mine + 1, s->sel, nsel * sizeof *s->sel);
@@ -673,7 +721,7 @@ static qv_rc adopt(qv_hnsw *h, hnsw_scratch *s, uint32_t u, const uint8_t *seen,
     seed_one(s, (hnsw_pair){epd, ep}, true);
     if (!search_layer(h, s, q, 0, h->ef_construct, NULL, NULL, false)) return QV_ENOMEM;
     size_t nr = s->nres;
-    qsort(s->res, nr, sizeof *s->res, pair_cmp);
+    heap_sort_max(s->res, nr);
     for (size_t i = 0; i < nr; i++) {
         uint32_t p = s->res[i].id, *lst = hnsw_links(h, p, 0);
         if (p == u || !seen[p] || lst[0] >= h->m0) continue;
@@ -785,9 +833,10 @@ qv_rc qv_hnsw_insert(qv_hnsw *h, uint32_t *id, qv_err *err) {
 
 typedef struct build_job {
     qv_hnsw *h;
-    _Atomic uint32_t next; /* next id to insert */
-    uint32_t end;
-    _Atomic int failed; /* a qv_rc, first failure wins */
+    const uint32_t *order; /* the batch's ids in insertion order */
+    _Atomic uint32_t next; /* next index into order */
+    uint32_t end;          /* number of ids in order */
+    _Atomic int failed;    /* a qv_rc, first failure wins */
 } build_job;
 
 static void *build_worker(void *arg) {
@@ -799,9 +848,9 @@ static void *build_worker(void *arg) {
         return NULL;
     }
     while (atomic_load_explicit(&job->failed, memory_order_relaxed) == 0) {
-        uint32_t x = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
-        if (x >= job->end) break;
-        qv_rc rc = insert_node(job->h, s, x, true);
+        uint32_t i = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (i >= job->end) break;
+        qv_rc rc = insert_node(job->h, s, job->order[i], true);
         if (rc) {
             int zero = 0;
             atomic_compare_exchange_strong(&job->failed, &zero, (int)rc);
@@ -811,27 +860,53 @@ static void *build_worker(void *arg) {
     return NULL;
 }
 
+/* The ids lo..hi-1 in insertion order: highest level first, then by id (as
+ * faiss does).  The upper levels' skeleton is then complete before the
+ * level-0 crowd arrives, so early links span the data instead of joining
+ * whichever points happened to come first. */
+static uint32_t *level_order(const qv_hnsw *h, uint32_t lo, uint32_t hi) {
+    uint32_t *ord = malloc((size_t)(hi - lo) * sizeof *ord);
+    if (!ord) return NULL;
+    size_t start[QV_HNSW_MAX_LEVEL + 2] = {0};
+    for (uint32_t i = lo; i < hi; i++) start[QV_HNSW_MAX_LEVEL - h->levels[i] + 1]++;
+    for (int l = 1; l <= QV_HNSW_MAX_LEVEL + 1; l++) start[l] += start[l - 1];
+    for (uint32_t i = lo; i < hi; i++) ord[start[QV_HNSW_MAX_LEVEL - h->levels[i]]++] = i;
+    return ord;
+}
+
 qv_rc qv_hnsw_build(qv_hnsw *h, uint32_t n, unsigned nthreads, qv_err *err) {
     if (n <= h->n) return QV_OK;
-    if (nthreads <= 1 || n - h->n < 2 * nthreads) {
-        qv_rc rc = hnsw_grow(h, n, err);
-        while (rc == QV_OK && h->n < n) rc = qv_hnsw_insert(h, NULL, err);
-        return rc ? rc : repair(h, err);
-    }
     qv_rc rc = hnsw_grow(h, n, err);
     for (uint32_t i = h->n; rc == QV_OK && i < n; i++) rc = node_init(h, i, err);
     if (rc) return rc;
-    build_job job = {.h = h, .end = n};
-    atomic_init(&job.next, h->n);
+    uint32_t *order = level_order(h, h->n, n);
+    if (!order) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory");
+    uint32_t cnt = n - h->n;
+    if (nthreads <= 1 || cnt < 2 * nthreads) {
+        hnsw_scratch *s = scratch_take(h, h->ef_construct);
+        rc = s ? QV_OK : QV_ENOMEM;
+        for (uint32_t i = 0; rc == QV_OK && i < cnt; i++) rc = insert_node(h, s, order[i], false);
+        if (s) scratch_put(h, s);
+        free(order);
+        if (rc) return qv_fail(err, rc, "hnsw: out of memory while building");
+        h->n = n;
+        return repair(h, err);
+    }
+    build_job job = {.h = h, .order = order, .end = cnt};
+    atomic_init(&job.next, 0);
     atomic_init(&job.failed, 0);
     pthread_t *tid = calloc(nthreads - 1, sizeof *tid);
-    if (!tid) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory");
+    if (!tid) {
+        free(order);
+        return qv_fail(err, QV_ENOMEM, "hnsw: out of memory");
+    }
     unsigned started = 0;
     for (; started < nthreads - 1; started++)
         if (pthread_create(&tid[started], NULL, build_worker, &job) != 0) break;
     build_worker(&job);
     for (unsigned i = 0; i < started; i++) pthread_join(tid[i], NULL);
     free(tid);
+    free(order);
     h->n = n;
     int failed = atomic_load(&job.failed);
     if (failed) return qv_fail(err, (qv_rc)failed, "hnsw: parallel build failed: out of memory");
@@ -879,7 +954,7 @@ qv_rc qv_hnsw_search(const qv_hnsw *h, const float *query, size_t k, size_t ef,
     }
     /* the k best by internal distance, rescored as the exact scan scores */
     size_t nr = s->nres;
-    qsort(s->res, nr, sizeof *s->res, pair_cmp);
+    heap_sort_max(s->res, nr);
     if (nr > k) nr = k;
     scored best[64], *sc = nr <= 64 ? best : malloc(nr * sizeof *sc);
     if (!sc) {

@@ -99,7 +99,8 @@ qv_rc qv_hnsw_reserve(qv_hnsw *h, uint32_t cap, qv_err *err);
 qv_rc qv_hnsw_insert(qv_hnsw *h, uint32_t *id, qv_err *err);
 
 /* Inserts points size()..n-1 using nthreads threads, then repairs (below).
- * nthreads 0 or 1: the calling thread alone, in id order (deterministic);
+ * nthreads 0 or 1: the calling thread alone, in level order (highest level
+ * first, then by id; deterministic);
  * more: nthreads-1 helper threads plus the caller, and the graph depends on
  * scheduling.  Threads that cannot be started are done without.  On
  * QV_ENOMEM the index is memory-safe but may be incomplete: discard it. */
