@@ -496,7 +496,7 @@ static qv_rc build_codes(const qv_collection_config *cfg, const qv_segment *ns, 
  * every point of it was deleted meanwhile, just removes them).  The
  * replaced entries are moved to *old for freeing after the lock. */
 static qv_rc swap_in(qv_collection *c, const plan *p, qv_shard_seg *ns, qv_shard_seg *old,
-                     qv_err *err) {
+                     bool *kept, qv_err *err) {
     const qv_segment *src[8];
     for (uint32_t i = 0; i < p->n; i++) src[i] = c->segs[find_uid(c, p->uids[i])].seg;
     /* deleted (or moved by copy on write) since the copy */
@@ -514,6 +514,7 @@ static qv_rc swap_in(qv_collection *c, const plan *p, qv_shard_seg *ns, qv_shard
     /* a result with no live point is not kept: its directory goes too */
     bool empty = qv_segment_live_count(ns->seg) == 0;
     if (empty) c->retired[c->nretired++] = ns->uid;
+    *kept = !empty;
     for (uint32_t i = 0; i < p->n; i++) {
         int si = find_uid(c, p->uids[i]);
         if (c->segs[si].persisted) c->retired[c->nretired++] = c->segs[si].uid;
@@ -642,13 +643,14 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
     qv_shard_seg old[8];
     memset(old, 0, sizeof old);
     pthread_rwlock_wrlock(&c->lock);
-    if (!rc) rc = swap_in(c, &p, &ns, old, err);
+    bool kept = false;
+    if (!rc) rc = swap_in(c, &p, &ns, old, &kept, err);
     if (rc) {
         unmark(c, &p);
         log_end(c, false);
     }
     pthread_rwlock_unlock(&c->lock);
-    if (!rc && qv_segment_live_count(ns.seg) == 0) qv_shard_seg_free(&ns, nvec); /* not kept */
+    if (!rc && !kept) qv_shard_seg_free(&ns, nvec); /* published otherwise: hands off */
     if (rc) {
         char dir[4200], tmp[4300];
         qv_segdir_path(c, uid, dir, sizeof dir);

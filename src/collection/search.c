@@ -22,11 +22,11 @@
  * unless the query asks for exact search or the points its filter lets
  * through, estimated from a sample, hold fewer vector bytes than
  * full_scan_threshold: then the segment is scanned as above.
- * A segment with quantized codes for the query's vector that is scanned
- * (not searched through its graph) is scanned over the codes: the best
- * limit x oversampling estimates are kept and, unless params.quantization
- * says rescore: false, rescored with the float vectors; params.exact and
- * quantization.ignore scan the float vectors instead.
+ * A segment with quantized codes for the query's vector is searched over
+ * the codes, through its graph or by a scan: the best limit x oversampling
+ * estimates are kept and, unless params.quantization says rescore: false,
+ * rescored with the float vectors; params.exact and quantization.ignore use
+ * the float vectors instead.
  * Scroll and ID-ordered queries merge the segments' ID orders.
  *
  * What it does not do: payload indexes come with a later issue, and with
@@ -632,11 +632,51 @@ static bool accept_cb(void *ctx, uint32_t off) {
     return matches(a->c, a->seg, s->q->filter, off);
 }
 
+/* A graph search over the segment's quantized codes: the best
+ * limit x oversampling points by the codes' distances, then (unless
+ * rescore: false) their float scores, as quant_scan does. */
+static qv_rc graph_search_codes(qv_collection *c, uint32_t si, qstate *s, size_t ef) {
+    const qv_shard_seg *e = &c->segs[si];
+    const qv_qcodes *qc = e->qcodes[s->vi];
+    double os = s->q->oversampling.has && s->q->oversampling.v > 1 ? s->q->oversampling.v : 1;
+    bool rescore = !s->q->quant_rescore.has || s->q->quant_rescore.v;
+    double want = ceil((double)s->top.k * os);
+    size_t kk = want > (double)qv_segment_size(e->seg) ? qv_segment_size(e->seg) : (size_t)want;
+    if (ef < kk) ef = kk;
+    uint32_t *ids = malloc(sizeof(uint32_t) * (kk ? kk : 1));
+    qv_qquery qq;
+    qv_err err;
+    if (!ids || qv_qquery_init(&qq, qc, s->q->vector, &err) != QV_OK) {
+        free(ids);
+        return QV_ENOMEM;
+    }
+    qv_hnsw_scorer scorer = {qv_qquery_dist_many, &qq};
+    accept_ctx ac = {c, e->seg, si, s};
+    size_t found = 0;
+    qv_rc rc = qv_hnsw_search_scored(e->hnsw[s->vi], &scorer, kk, ef, accept_cb, &ac, ids, NULL,
+                                     &found, &err);
+    const qv_kernels *k = qv_kernels_best();
+    uint32_t vi = (uint32_t)s->vi;
+    for (size_t i = 0; rc == QV_OK && i < found; i++) {
+        float score = rescore ? qv_score(k, s->dist, s->q->vector,
+                                         qv_segment_vector(e->seg, vi, ids[i]), qc->dim)
+                              : qv_qquery_score(&qq, ids[i]);
+        if (!passes_threshold(s, score)) continue;
+        hit x = {h_of(s, score), si, ids[i]};
+        topk_push(&s->top, x);
+    }
+    qv_qquery_free(&qq);
+    free(ids);
+    return rc;
+}
+
 static qv_rc graph_search(qv_collection *c, uint32_t si, qstate *s) {
     const qv_shard_seg *e = &c->segs[si];
     const qv_hnsw *h = e->hnsw[s->vi];
     size_t k = s->top.k;
     size_t ef = s->q->hnsw_ef.has ? (size_t)s->q->hnsw_ef.v : qv_hnsw_get_params(h).ef_construct;
+    if (e->qcodes && e->qcodes[s->vi] && !(s->q->quant_ignore.has && s->q->quant_ignore.v))
+        return graph_search_codes(c, si, s, ef);
     uint32_t *ids = malloc(sizeof(uint32_t) * k);
     float *scores = malloc(sizeof(float) * k);
     qv_rc rc = ids && scores ? QV_OK : QV_ENOMEM;

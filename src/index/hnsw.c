@@ -129,12 +129,13 @@ struct hnsw_scratch {
     size_t nres, cres;
     hnsw_pair *lvl; /* sorted result of one level (insert) */
     size_t clvl;
-    uint32_t *links;    /* a copied link list: count + m0 ids */
-    uint32_t *todo;     /* unvisited neighbours / prune candidates: m0 + 1 */
-    float *dists;       /* their distances: m0 + 4 */
-    hnsw_pair *prune;   /* prune candidates with distances: m0 + 1 */
-    uint32_t *sel;      /* selected neighbours: m0 */
-    hnsw_scratch *next; /* on the idle stack */
+    uint32_t *links;              /* a copied link list: count + m0 ids */
+    uint32_t *todo;               /* unvisited neighbours / prune candidates: m0 + 1 */
+    float *dists;                 /* their distances: m0 + 4 */
+    hnsw_pair *prune;             /* prune candidates with distances: m0 + 1 */
+    uint32_t *sel;                /* selected neighbours: m0 */
+    const qv_hnsw_scorer *scorer; /* a scored search's distances (else the floats) */
+    hnsw_scratch *next;           /* on the idle stack */
 };
 
 static void scratch_free(hnsw_scratch *s) {
@@ -190,6 +191,7 @@ static hnsw_scratch *scratch_take(const qv_hnsw *ch, size_t ef) {
     pthread_mutex_unlock(&h->scratch_lock);
     if (!s && !(s = scratch_new(h))) return NULL;
     s->next = NULL;
+    s->scorer = NULL;
     if (s->ntags < h->cap) {
         free(s->tags);
         s->tags = calloc(h->cap, sizeof *s->tags);
@@ -333,6 +335,16 @@ static void dist_many(const qv_hnsw *h, const float *q, const uint32_t *ids, siz
     }
 }
 
+/* The distances of a search: the caller's scorer when the search has one
+ * (qv_hnsw_search_scored), else the float vectors. */
+static inline void dist_q(const qv_hnsw *h, const hnsw_scratch *s, const float *q,
+                          const uint32_t *ids, size_t n, float *out) {
+    if (s->scorer)
+        s->scorer->dist(s->scorer->ctx, ids, n, out);
+    else
+        dist_many(h, q, ids, n, out);
+}
+
 static float dist_one(const qv_hnsw *h, const float *q, uint32_t id) {
     float out[QV_KERNEL_BLOCK_NV];
     const float *v = hnsw_vec(h, id);
@@ -451,7 +463,7 @@ static void greedy_descent(const qv_hnsw *h, hnsw_scratch *s, const float *q, in
             const uint32_t *lst = read_links(h, s, *cur, l, locked);
             uint32_t cnt = lst[0];
             memcpy(s->todo, lst + 1, cnt * sizeof *s->todo);
-            dist_many(h, q, s->todo, cnt, s->dists);
+            dist_q(h, s, q, s->todo, cnt, s->dists);
             for (uint32_t i = 0; i < cnt; i++) {
                 hnsw_pair c = {s->dists[i], s->todo[i]};
                 if (pair_less(c, (hnsw_pair){*curd, *cur})) {
@@ -496,7 +508,7 @@ static bool search_layer(const qv_hnsw *h, hnsw_scratch *s, const float *q, int 
             }
         }
         if (nt == 0) continue;
-        dist_many(h, q, todo, nt, dists);
+        dist_q(h, s, q, todo, nt, dists);
         if (ncand + nt > s->ccand) {
             s->ncand = ncand;
             if (!pairs_reserve(&s->cand, &s->ccand, ncand + nt)) {
@@ -973,6 +985,40 @@ qv_rc qv_hnsw_search(const qv_hnsw *h, const float *query, size_t k, size_t ef,
         if (scores) scores[i] = sc[i].score;
     }
     if (sc != best) free(sc);
+    *found = nr;
+    return QV_OK;
+}
+
+qv_rc qv_hnsw_search_scored(const qv_hnsw *h, const qv_hnsw_scorer *scorer, size_t k, size_t ef,
+                            qv_hnsw_accept_fn accept, void *accept_ctx, uint32_t *ids, float *dists,
+                            size_t *found, qv_err *err) {
+    *found = 0;
+    if (k == 0 || h->entry == HNSW_NONE) return QV_OK;
+    if (ef < k) ef = k;
+    if (ef > h->n) ef = h->n;
+    if (ef < k) k = ef;
+    hnsw_scratch *s = scratch_take(h, ef);
+    if (!s) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
+    s->scorer = scorer;
+    uint32_t ep = h->entry;
+    float epd;
+    scorer->dist(scorer->ctx, &ep, 1, &epd);
+    greedy_descent(h, s, NULL, h->max_level, 0, &ep, &epd, false);
+    scratch_begin(s);
+    seed_one(s, (hnsw_pair){epd, ep}, !accept || accept(accept_ctx, ep));
+    bool ok = search_layer(h, s, NULL, 0, ef, accept, accept_ctx, false);
+    size_t nr = s->nres;
+    if (ok) {
+        heap_sort_max(s->res, nr);
+        if (nr > k) nr = k;
+        for (size_t i = 0; i < nr; i++) {
+            ids[i] = s->res[i].id;
+            if (dists) dists[i] = s->res[i].d;
+        }
+    }
+    s->scorer = NULL;
+    scratch_put(h, s);
+    if (!ok) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
     *found = nr;
     return QV_OK;
 }

@@ -14,6 +14,7 @@
  *   qv_hnsw_build          add points size()..n-1 on several threads
  *   qv_hnsw_repair         reconnect nodes that pruning left unreachable
  *   qv_hnsw_search         k nearest, with an optional filter callback
+ *   qv_hnsw_search_scored  the same with the caller's (quantized) distances
  *   qv_hnsw_save / _load   the graph in a versioned, checksummed file
  *   qv_hnsw_check          the graph's invariants, for tests and inspectors
  *   qv_hnsw_free
@@ -122,6 +123,24 @@ qv_rc qv_hnsw_repair(qv_hnsw *h, qv_err *err);
 qv_rc qv_hnsw_search(const qv_hnsw *h, const float *query, size_t k, size_t ef,
                      qv_hnsw_accept_fn accept, void *accept_ctx, uint32_t *ids, float *scores,
                      size_t *found, qv_err *err);
+
+/* Distances through the caller instead of the float vectors (a quantized
+ * scorer): dist(ctx, ids, n, out) writes, for each ids[i], the query's
+ * internal distance to that point: smaller is closer (for Cosine and Dot the
+ * negated similarity estimate; for Euclid any increasing function of the
+ * distance, e.g. its square).  ctx holds the query. */
+typedef struct qv_hnsw_scorer {
+    void (*dist)(void *ctx, const uint32_t *ids, size_t n, float *out);
+    void *ctx;
+} qv_hnsw_scorer;
+
+/* qv_hnsw_search with the scorer's distances: ids[] get up to k results,
+ * closest first by the scorer (ties by id), dists[] (may be NULL) their
+ * scorer distances.  The caller rescores them if it wants exact scores
+ * (the graph itself was built with the float vectors). */
+qv_rc qv_hnsw_search_scored(const qv_hnsw *h, const qv_hnsw_scorer *scorer, size_t k, size_t ef,
+                            qv_hnsw_accept_fn accept, void *accept_ctx, uint32_t *ids, float *dists,
+                            size_t *found, qv_err *err);
 
 /* ---- persistence -------------------------------------------------------- */
 

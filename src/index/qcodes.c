@@ -357,3 +357,33 @@ float qv_qquery_score(const qv_qquery *qq, uint32_t id) {
         return qv_sq_dot(q->k, &q->sq, qq->code, qq->corr, c, q->corr[id]);
     }
 }
+
+void qv_qquery_dist_many(void *ctx, const uint32_t *ids, size_t n, float *out) {
+    const qv_qquery *qq = ctx;
+    const qv_qcodes *q = qq->q;
+    for (size_t i = 0; i < n; i++) __builtin_prefetch(q->codes + (size_t)ids[i] * q->code_bytes);
+    if (q->kind == QV_QCODES_SCALAR && q->dist == QV_DIST_EUCLID) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = qv_sq_l2sq(q->k, &q->sq, qq->code, q->codes + (size_t)ids[i] * q->code_bytes);
+        return;
+    }
+    if (q->kind == QV_QCODES_PRODUCT && q->dist == QV_DIST_EUCLID) {
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *c = q->codes + (size_t)ids[i] * q->code_bytes;
+            float s = 0;
+            for (size_t m = 0; m < q->code_bytes; m++) s += qq->table[m * 256 + c[m]];
+            out[i] = s;
+        }
+        return;
+    }
+    bool negate = q->kind != QV_QCODES_BINARY && qv_distance_higher_is_better(q->dist);
+    for (size_t i = 0; i < n; i++) {
+        float s = q->kind == QV_QCODES_BINARY
+                      ? (float)q->k->bits_hamming(
+                            (const uint64_t *)qq->code,
+                            (const uint64_t *)(q->codes + (size_t)ids[i] * q->code_bytes),
+                            q->code_bytes / 8)
+                      : qv_qquery_score(qq, ids[i]);
+        out[i] = negate ? -s : s;
+    }
+}

@@ -97,6 +97,12 @@ void qv_qquery_free(qv_qquery *qq);
 /* The estimated score of vector id (see above for the convention). */
 float qv_qquery_score(const qv_qquery *qq, uint32_t id);
 
+/* Distances for a graph search (index/hnsw.h's qv_hnsw_scorer): for each
+ * ids[i], a value that orders points as the estimate does, smaller closer
+ * (the negated estimate for Cosine/Dot, the squared L2 estimate, the L1
+ * estimate, the Hamming distance for binary codes). */
+void qv_qquery_dist_many(void *qq, const uint32_t *ids, size_t n, float *out);
+
 /* Bytes the codes occupy in memory. */
 size_t qv_qcodes_memory(const qv_qcodes *q);
 

@@ -425,3 +425,32 @@ def test_quantization_patch_rebuilds_codes(client, http, collection_name):
     est = scores_of(client, name, v, quantization=models.QuantizationSearchParams(rescore=False))
     exact = dict(scores_of(client, name, v, exact=True))
     assert any(i in exact and s != exact[i] for i, s in est), "estimates equal exact scores: no codes?"
+
+
+def test_graph_search_over_scalar_codes(client, collection_name):
+    """An indexed segment with int8 codes: the graph is walked with the codes
+    and the candidates rescored with the floats."""
+    name = collection_name
+    client.create_collection(
+        name,
+        vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE),
+        optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0),
+        quantization_config=models.ScalarQuantization(
+            scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99)),
+    )
+    upload(client, name, vectors(4000, seed=51))
+    client.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    wait_green(client, name, want_indexed=4000)
+    q = vectors(30, seed=52)
+    r1 = r2 = 0.0
+    for v in q:
+        exact = scores_of(client, name, v, exact=True)
+        exact_score, ids = dict(exact), {i for i, _ in exact}
+        got = scores_of(client, name, v)
+        assert all(s == pytest.approx(exact_score[i], abs=1e-5) for i, s in got if i in exact_score)
+        r1 += len(ids & {i for i, _ in got}) / 10
+        over = models.QuantizationSearchParams(oversampling=2.0)
+        r2 += len(ids & {i for i, _ in scores_of(client, name, v, quantization=over)}) / 10
+        est = scores_of(client, name, v, quantization=models.QuantizationSearchParams(rescore=False))
+        assert all(abs(s - exact_score[i]) < 0.05 for i, s in est if i in exact_score)
+    assert r1 / len(q) >= 0.85 and r2 / len(q) >= 0.95, (r1 / len(q), r2 / len(q))
