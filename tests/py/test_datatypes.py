@@ -44,3 +44,40 @@ def test_float16_rounds(client, collection_name, dist):
     want = v / np.linalg.norm(v) if dist == models.Distance.COSINE else v
     want = want.astype(np.float16).astype(np.float32)
     assert np.array_equal(got, want), (got, want)
+
+
+@pytest.mark.parametrize("dt,dist", [
+    (models.Datatype.UINT8, models.Distance.EUCLID),
+    (models.Datatype.FLOAT16, models.Distance.COSINE),
+    (models.Datatype.FLOAT16, models.Distance.DOT),
+])
+def test_indexed_datatypes_match_exact(client, collection_name, dt, dist):
+    """A uint8 / float16 collection grows past the indexing threshold: the
+    graph over the converted vectors finds what exact search finds."""
+    import time
+    name = collection_name
+    client.create_collection(name, vectors_config=models.VectorParams(size=32, distance=dist, datatype=dt),
+                             optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0))
+    rng = np.random.default_rng(9)
+    centres = rng.uniform(0, 200, (20, 32))
+    x = centres[rng.integers(0, 20, 3000)] + rng.normal(0, 12, (3000, 32))
+    if dt == models.Datatype.FLOAT16:
+        x = (x - 100) / 50
+    for s in range(0, 3000, 500):
+        client.upsert(name, [models.PointStruct(id=i, vector=x[i].tolist()) for i in range(s, s + 500)], wait=True)
+    client.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=10))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        info = client.get_collection(name)
+        if info.status == models.CollectionStatus.GREEN and info.indexed_vectors_count == 3000:
+            break
+        time.sleep(0.1)
+    assert info.indexed_vectors_count == 3000, info
+    hits = 0
+    for qi in range(30):
+        q = x[qi * 37] + rng.normal(0, 3, 32)
+        a = {p.id for p in client.query_points(name, query=q.tolist(), limit=10).points}
+        b = {p.id for p in client.query_points(name, query=q.tolist(), limit=10,
+                                               search_params=models.SearchParams(exact=True)).points}
+        hits += len(a & b)
+    assert hits / 300 >= 0.95, hits / 300
