@@ -45,8 +45,7 @@
  *
  * Quantization: every segment an optimizer writes gets the codes its
  * vectors' quantization_config asks for (the vector's own, else the
- * collection's): scalar int8, product and binary one-bit; turbo is
- * accepted by the configuration but not built yet.  A changed quantization
+ * collection's): scalar int8, product, binary one-bit and turbo.  A changed quantization
  * config makes the segments config_mismatch candidates like changed HNSW
  * parameters do.
  * Written under seg-<uid>.tmp and renamed when complete (then the parent is
@@ -267,9 +266,10 @@ static bool wants_index(const qv_collection_config *cfg, uint64_t live) {
 }
 
 /* The codes vector vi is to have (0 = none) and their parameter (scalar:
- * the quantile; product: dimensions per subspace, 1 for x4 ... 16 for x64):
- * its own quantization config, else the collection's; turbo is not built
- * yet and counts as none. */
+ * the quantile; product: dimensions per subspace, 1 for x4 ... 16 for x64;
+ * turbo: the bits, default bits1): its own quantization config, else the
+ * collection's.  Turbo has no codes for Manhattan (the rotation keeps dot
+ * products and L2 distances only). */
 static int qcodes_kind(const qv_collection_config *cfg, uint32_t vi, float *param) {
     const qv_quant_config *q = &cfg->vectors[vi].quantization_config;
     if (q->kind == QV_QUANT_NONE) q = &cfg->quantization_config;
@@ -283,6 +283,10 @@ static int qcodes_kind(const qv_collection_config *cfg, uint32_t vi, float *para
         return QV_QCODES_PRODUCT;
     }
     if (q->kind == QV_QUANT_BINARY) return QV_QCODES_BINARY;
+    if (q->kind == QV_QUANT_TURBO && cfg->vectors[vi].distance != QV_DIST_MANHATTAN) {
+        *param = (float)(q->has_bits ? q->bits : QV_TQ_BITS1);
+        return QV_QCODES_TURBO;
+    }
     return 0;
 }
 
@@ -295,6 +299,7 @@ static bool codes_as_configured(const qv_collection_config *cfg, const qv_shard_
         if (kind != (q ? (int)q->kind : 0)) return false;
         if (q && q->kind == QV_QCODES_SCALAR && q->quantile != quantile) return false;
         if (q && q->kind == QV_QCODES_PRODUCT && (float)q->sub != quantile) return false;
+        if (q && q->kind == QV_QCODES_TURBO && (float)q->tbits != quantile) return false;
     }
     return true;
 }

@@ -25,10 +25,55 @@
 #define PQ_ROUNDS 8
 #define PQ_SAMPLE 4096
 
+/* ---- turbo: the Lloyd-Max quantizers of N(0,1) ---------------------------------------- */
+
+static const float TQ_C1[] = {-0.7978846f, 0.7978846f};
+static const float TQ_C15[] = {-1.2240f, 0.0f, 1.2240f};
+static const float TQ_C2[] = {-1.5104f, -0.4528f, 0.4528f, 1.5104f};
+static const float TQ_C4[] = {-2.7326f, -2.0690f, -1.6181f, -1.2562f, -0.9424f, -0.6568f,
+                              -0.3881f, -0.1284f, 0.1284f,  0.3881f,  0.6568f,  0.9424f,
+                              1.2562f,  1.6181f,  2.0690f,  2.7326f};
+typedef struct tq_spec {
+    const float *cent;
+    uint32_t levels, per_byte; /* levels^per_byte <= 256 */
+    float shrink;              /* E[c(Z) Z] = 1 - the quantizer's MSE */
+} tq_spec;
+static const tq_spec TQ_SPECS[4] = {{TQ_C1, 2, 8, 0.63662f},
+                                    {TQ_C15, 3, 5, 0.80980f},
+                                    {TQ_C2, 4, 4, 0.88250f},
+                                    {TQ_C4, 16, 2, 0.99050f}};
+
+static uint32_t pow2_at_least(uint32_t d) {
+    uint32_t p = 1;
+    while (p < d) p <<= 1;
+    return p;
+}
+
 static size_t code_bytes_of(qv_qcodes_kind kind, uint32_t dim, uint32_t sub) {
     if (kind == QV_QCODES_BINARY) return qv_bq_words(dim) * 8;
     if (kind == QV_QCODES_PRODUCT) return (dim + sub - 1) / sub;
+    if (kind == QV_QCODES_TURBO)
+        return (pow2_at_least(dim) + TQ_SPECS[sub].per_byte - 1) / TQ_SPECS[sub].per_byte;
     return dim;
+}
+
+/* The fixed rotation's first half: random signs (a fixed seed, so codes
+ * and queries agree across processes), then an in-place unnormalised
+ * Walsh-Hadamard transform of p floats.  Why by hand: a dozen lines, and
+ * no Debian library offers a float FWHT. */
+static void tq_rotate(float *v, uint32_t p) {
+    uint64_t s = 0x9E3779B97F4A7C15ull ^ p;
+    for (uint32_t i = 0; i < p; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        if (s >> 63) v[i] = -v[i];
+    }
+    for (uint32_t h = 1; h < p; h <<= 1)
+        for (uint32_t i = 0; i < p; i += h << 1)
+            for (uint32_t j = i; j < i + h; j++) {
+                float a = v[j], b = v[j + h];
+                v[j] = a + b;
+                v[j + h] = a - b;
+            }
 }
 
 static size_t books_floats(const qv_qcodes *q) {
@@ -44,6 +89,8 @@ static qv_qcodes *qc_alloc(qv_qcodes_kind kind, qv_distance dist, uint32_t n, ui
     q->n = n;
     q->dim = dim;
     q->sub = kind == QV_QCODES_PRODUCT ? sub : 0;
+    q->tbits = kind == QV_QCODES_TURBO ? sub : 0;
+    q->pdim = kind == QV_QCODES_TURBO ? pow2_at_least(dim) : 0;
     q->code_bytes = code_bytes_of(kind, dim, sub);
     q->k = qv_quant_kernels_best();
     /* 64-byte aligned so binary words and SIMD loads are aligned */
@@ -51,8 +98,9 @@ static qv_qcodes *qc_alloc(qv_qcodes_kind kind, qv_distance dist, uint32_t n, ui
     q->codes = aligned_alloc(64, bytes ? bytes : 64);
     if (kind == QV_QCODES_SCALAR) q->corr = malloc(sizeof(float) * (n ? n : 1));
     if (kind == QV_QCODES_PRODUCT) q->books = calloc(books_floats(q), sizeof(float));
+    if (kind == QV_QCODES_TURBO) q->norms = malloc(sizeof(float) * (n ? n : 1));
     if (!q->codes || (kind == QV_QCODES_SCALAR && !q->corr) ||
-        (kind == QV_QCODES_PRODUCT && !q->books)) {
+        (kind == QV_QCODES_PRODUCT && !q->books) || (kind == QV_QCODES_TURBO && !q->norms)) {
         qv_qcodes_free(q);
         return NULL;
     }
@@ -64,12 +112,13 @@ void qv_qcodes_free(qv_qcodes *q) {
     free(q->codes);
     free(q->corr);
     free(q->books);
+    free(q->norms);
     free(q);
 }
 
 size_t qv_qcodes_memory(const qv_qcodes *q) {
     return (size_t)q->n * q->code_bytes + (q->corr ? sizeof(float) * q->n : 0) +
-           books_floats(q) * sizeof(float);
+           (q->norms ? sizeof(float) * q->n : 0) + books_floats(q) * sizeof(float);
 }
 
 /* ---- product quantization ------------------------------------------------------------
@@ -139,18 +188,52 @@ static qv_rc pq_build(qv_qcodes *q, const float *rows, qv_err *err) {
     return QV_OK;
 }
 
+/* Turbo codes: each vector scaled to unit length, rotated, each rotated
+ * coordinate (times sqrt(P), which the unnormalised transform already is)
+ * coded with the nearest Lloyd-Max level. */
+static qv_rc tq_build(qv_qcodes *q, const float *rows, qv_err *err) {
+    const tq_spec *sp = &TQ_SPECS[q->tbits];
+    float *v = malloc(sizeof(float) * q->pdim);
+    if (!v) return qv_fail(err, QV_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < q->n; i++) {
+        const float *x = rows + (size_t)i * q->dim;
+        double nn = 0;
+        for (uint32_t j = 0; j < q->dim; j++) nn += (double)x[j] * x[j];
+        float norm = (float)sqrt(nn), inv = norm > 0 ? 1.0f / norm : 0;
+        q->norms[i] = norm;
+        for (uint32_t j = 0; j < q->pdim; j++) v[j] = j < q->dim ? x[j] * inv : 0;
+        tq_rotate(v, q->pdim);
+        uint8_t *c = q->codes + (size_t)i * q->code_bytes;
+        for (size_t b = 0; b < q->code_bytes; b++) {
+            uint32_t byte = 0, mul = 1;
+            for (uint32_t t = 0; t < sp->per_byte; t++, mul *= sp->levels) {
+                size_t j = b * sp->per_byte + t;
+                if (j >= q->pdim) break;
+                uint32_t lv = 0; /* nearest level: the levels are sorted */
+                while (lv + 1 < sp->levels && v[j] > 0.5f * (sp->cent[lv] + sp->cent[lv + 1])) lv++;
+                byte += lv * mul;
+            }
+            c[b] = (uint8_t)byte;
+        }
+    }
+    free(v);
+    return QV_OK;
+}
+
 qv_rc qv_qcodes_build(qv_qcodes_kind kind, qv_distance dist, const float *rows, uint32_t n,
                       uint32_t dim, float param, qv_qcodes **out, qv_err *err) {
-    uint32_t sub = kind == QV_QCODES_PRODUCT ? (uint32_t)param : 0;
-    if ((kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY && kind != QV_QCODES_PRODUCT) ||
+    uint32_t sub = kind == QV_QCODES_PRODUCT || kind == QV_QCODES_TURBO ? (uint32_t)param : 0;
+    if ((kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY && kind != QV_QCODES_PRODUCT &&
+         kind != QV_QCODES_TURBO) ||
         dim == 0 || dim > QV_QUANT_MAX_DIM ||
-        (kind == QV_QCODES_PRODUCT && (sub == 0 || sub > 16 || (sub & (sub - 1)))))
+        (kind == QV_QCODES_PRODUCT && (sub == 0 || sub > 16 || (sub & (sub - 1)))) ||
+        (kind == QV_QCODES_TURBO && (sub > 3 || dist == QV_DIST_MANHATTAN)))
         return qv_fail(err, QV_EBADINPUT, "bad quantization parameters");
     float quantile = param;
     qv_qcodes *q = qc_alloc(kind, dist, n, dim, sub);
     if (!q) return qv_fail(err, QV_ENOMEM, "out of memory");
-    if (kind == QV_QCODES_PRODUCT) {
-        qv_rc rc = pq_build(q, rows, err);
+    if (kind == QV_QCODES_PRODUCT || kind == QV_QCODES_TURBO) {
+        qv_rc rc = kind == QV_QCODES_PRODUCT ? pq_build(q, rows, err) : tq_build(q, rows, err);
         if (rc) {
             qv_qcodes_free(q);
             return rc;
@@ -206,12 +289,13 @@ qv_rc qv_qcodes_save(const qv_qcodes *q, const char *path, qv_err *err) {
     memcpy(h + 32, &q->sq.sq_offset, 4);
     memcpy(h + 36, &q->sq.sq_alpha, 4);
     memcpy(h + 40, &q->quantile, 4);
-    qv_store_u32le(h + 44, q->sub);
+    qv_store_u32le(h + 44, q->kind == QV_QCODES_TURBO ? q->tbits : q->sub);
     uint32_t crc = 0;
     qv_rc rc = write_all(fd, h, sizeof h, &crc);
     if (!rc) rc = write_all(fd, q->codes, (size_t)q->n * q->code_bytes, &crc);
     if (!rc && q->corr) rc = write_all(fd, q->corr, sizeof(float) * q->n, &crc);
     if (!rc && q->books) rc = write_all(fd, q->books, sizeof(float) * books_floats(q), &crc);
+    if (!rc && q->norms) rc = write_all(fd, q->norms, sizeof(float) * q->n, &crc);
     uint8_t t[4];
     qv_store_u32le(t, crc);
     uint32_t dummy = 0;
@@ -235,16 +319,20 @@ qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dis
         goto done;
     }
     uint32_t kind = qv_load_u32le(h + 12), sub = qv_load_u32le(h + 44);
-    bool sub_ok = kind == QV_QCODES_PRODUCT ? sub > 0 && sub <= 16 && !(sub & (sub - 1)) : sub == 0;
+    bool sub_ok = kind == QV_QCODES_PRODUCT ? sub > 0 && sub <= 16 && !(sub & (sub - 1))
+                  : kind == QV_QCODES_TURBO ? sub <= 3 && dist != QV_DIST_MANHATTAN
+                                            : sub == 0;
     if (memcmp(h, QC_MAGIC, 8) != 0 || qv_load_u32le(h + 8) != QC_VERSION || !sub_ok ||
-        (kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY && kind != QV_QCODES_PRODUCT) ||
+        (kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY && kind != QV_QCODES_PRODUCT &&
+         kind != QV_QCODES_TURBO) ||
         qv_load_u32le(h + 16) != dim || qv_load_u32le(h + 20) != (uint32_t)dist ||
         qv_load_u64le(h + 24) != n) {
         rc = qv_fail(err, QV_ECORRUPT, "%s: header does not match its segment", path);
         goto done;
     }
     size_t cb = code_bytes_of(kind, dim, sub);
-    size_t body = (size_t)n * cb + (kind == QV_QCODES_SCALAR ? sizeof(float) * n : 0) +
+    size_t body = (size_t)n * cb +
+                  (kind == QV_QCODES_SCALAR || kind == QV_QCODES_TURBO ? sizeof(float) * n : 0) +
                   (kind == QV_QCODES_PRODUCT ? sizeof(float) * cb * 256 * sub : 0);
     if ((uint64_t)st.st_size != QC_HEADER + body + 4) {
         rc = qv_fail(err, QV_ECORRUPT, "%s has the wrong size", path);
@@ -267,17 +355,22 @@ qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dis
     size_t bl = sizeof(float) * books_floats(q);
     if (ok && q->books)
         ok = pread(fd, q->books, bl, QC_HEADER + (off_t)((size_t)n * cb)) == (ssize_t)bl;
+    if (ok && q->norms)
+        ok = pread(fd, q->norms, sizeof(float) * n, QC_HEADER + (off_t)((size_t)n * cb)) ==
+             (ssize_t)(sizeof(float) * n);
     ok = ok && pread(fd, t, 4, QC_HEADER + (off_t)body) == 4;
     if (ok) {
         uint32_t crc = qv_crc32c(0, h, sizeof h);
         crc = qv_crc32c(crc, q->codes, (size_t)n * cb);
         if (q->corr) crc = qv_crc32c(crc, q->corr, sizeof(float) * n);
         if (q->books) crc = qv_crc32c(crc, q->books, bl);
+        if (q->norms) crc = qv_crc32c(crc, q->norms, sizeof(float) * n);
         ok = crc == qv_load_u32le(t);
     }
     if (ok && kind == QV_QCODES_SCALAR)
         ok = isfinite(q->sq.sq_offset) && isfinite(q->sq.sq_alpha) && q->sq.sq_alpha > 0;
     for (size_t i = 0; ok && i < books_floats(q); i++) ok = isfinite(q->books[i]);
+    for (size_t i = 0; ok && q->norms && i < n; i++) ok = isfinite(q->norms[i]) && q->norms[i] >= 0;
     if (!ok) rc = qv_fail(err, QV_ECORRUPT, "%s fails its checksum or range", path);
 done:
     close(fd);
@@ -294,10 +387,45 @@ done:
 qv_rc qv_qquery_init(qv_qquery *qq, const qv_qcodes *q, const float *query, qv_err *err) {
     qq->q = q;
     qq->corr = 0;
+    qq->qnorm2 = 0;
     qq->table = NULL;
     qq->code = aligned_alloc(64, (q->code_bytes + 63) & ~(size_t)63);
     if (!qq->code) return qv_fail(err, QV_ENOMEM, "out of memory");
-    if (q->kind == QV_QCODES_PRODUCT) {
+    if (q->kind == QV_QCODES_TURBO) {
+        const tq_spec *sp = &TQ_SPECS[q->tbits];
+        qq->table = malloc(sizeof(float) * q->code_bytes * 256);
+        float *v = malloc(sizeof(float) * q->pdim);
+        if (!qq->table || !v) {
+            free(v);
+            qv_qquery_free(qq);
+            return qv_fail(err, QV_ENOMEM, "out of memory");
+        }
+        double nn = 0;
+        for (uint32_t j = 0; j < q->pdim; j++) {
+            v[j] = j < q->dim ? query[j] : 0;
+            nn += (double)v[j] * v[j];
+        }
+        qq->qnorm2 = (float)nn;
+        tq_rotate(v, q->pdim);
+        /* v is now sqrt(P) x the rotated query; a rotated stored coordinate
+         * is about level / sqrt(P), and shrink undoes the quantizer's bias */
+        float scale = 1.0f / ((float)q->pdim * sp->shrink);
+        for (size_t b = 0; b < q->code_bytes; b++) {
+            float *tb = qq->table + b * 256;
+            tb[0] = 0;
+            uint32_t have = 1; /* entries filled: levels^t */
+            for (uint32_t t = 0; t < sp->per_byte; t++) {
+                size_t j = b * sp->per_byte + t;
+                float qj = j < q->pdim ? v[j] * scale : 0;
+                for (uint32_t lv = sp->levels; lv-- > 0;)
+                    for (uint32_t p = 0; p < have; p++)
+                        tb[lv * have + p] = tb[p] + qj * sp->cent[lv];
+                have *= sp->levels;
+            }
+            for (uint32_t p = have; p < 256; p++) tb[p] = 0;
+        }
+        free(v);
+    } else if (q->kind == QV_QCODES_PRODUCT) {
         qq->table = malloc(sizeof(float) * q->code_bytes * 256);
         if (!qq->table) {
             qv_qquery_free(qq);
@@ -339,6 +467,14 @@ float qv_qquery_score(const qv_qquery *qq, uint32_t id) {
         for (size_t m = 0; m < q->code_bytes; m++) s += qq->table[m * 256 + c[m]];
         return q->dist == QV_DIST_EUCLID ? sqrtf(s) : s;
     }
+    if (q->kind == QV_QCODES_TURBO) {
+        float s = 0;
+        for (size_t m = 0; m < q->code_bytes; m++) s += qq->table[m * 256 + c[m]];
+        float dot = s * q->norms[id];
+        if (q->dist != QV_DIST_EUCLID) return dot;
+        float d2 = q->norms[id] * q->norms[id] + qq->qnorm2 - 2 * dot;
+        return sqrtf(d2 > 0 ? d2 : 0);
+    }
     if (q->kind == QV_QCODES_BINARY) {
         uint32_t ham =
             q->k->bits_hamming((const uint64_t *)qq->code, (const uint64_t *)c, q->code_bytes / 8);
@@ -358,32 +494,81 @@ float qv_qquery_score(const qv_qquery *qq, uint32_t id) {
     }
 }
 
+/* Prefetches the cache lines of one code after its first. */
+static inline void prefetch_rest(const uint8_t *c, size_t bytes) {
+    for (size_t off = 64 - ((uintptr_t)c & 63); off < bytes; off += 64) __builtin_prefetch(c + off);
+}
+
+/* How many codes ahead of the one being scored are fetched whole. */
+#define QC_AHEAD 3
+
 void qv_qquery_dist_many(void *ctx, const uint32_t *ids, size_t n, float *out) {
     const qv_qquery *qq = ctx;
     const qv_qcodes *q = qq->q;
-    for (size_t i = 0; i < n; i++) __builtin_prefetch(q->codes + (size_t)ids[i] * q->code_bytes);
+    const size_t cb = q->code_bytes;
+    const float *side = q->corr ? q->corr : q->norms; /* a float per vector, or NULL */
+    for (size_t i = 0; i < n; i++) {
+        __builtin_prefetch(q->codes + (size_t)ids[i] * cb);
+        if (side) __builtin_prefetch(side + ids[i]);
+    }
+    for (size_t i = 0; i < n && i < QC_AHEAD; i++)
+        prefetch_rest(q->codes + (size_t)ids[i] * cb, cb);
+#define QC_NEXT(i)                                                                                 \
+    if ((i) + QC_AHEAD < n) prefetch_rest(q->codes + (size_t)ids[(i) + QC_AHEAD] * cb, cb)
     if (q->kind == QV_QCODES_SCALAR && q->dist == QV_DIST_EUCLID) {
-        for (size_t i = 0; i < n; i++)
-            out[i] = qv_sq_l2sq(q->k, &q->sq, qq->code, q->codes + (size_t)ids[i] * q->code_bytes);
+        for (size_t i = 0; i < n; i++) {
+            QC_NEXT(i);
+            out[i] = qv_sq_l2sq(q->k, &q->sq, qq->code, q->codes + (size_t)ids[i] * cb);
+        }
+        return;
+    }
+    if (q->kind == QV_QCODES_TURBO) {
+        for (size_t i = 0; i < n; i++) {
+            QC_NEXT(i);
+            const uint8_t *c = q->codes + (size_t)ids[i] * cb;
+            float s = 0;
+            for (size_t m = 0; m < cb; m++) s += qq->table[m * 256 + c[m]];
+            float nx = q->norms[ids[i]], dot = s * nx;
+            out[i] = q->dist == QV_DIST_EUCLID ? nx * nx + qq->qnorm2 - 2 * dot : -dot;
+        }
         return;
     }
     if (q->kind == QV_QCODES_PRODUCT && q->dist == QV_DIST_EUCLID) {
         for (size_t i = 0; i < n; i++) {
-            const uint8_t *c = q->codes + (size_t)ids[i] * q->code_bytes;
+            QC_NEXT(i);
+            const uint8_t *c = q->codes + (size_t)ids[i] * cb;
             float s = 0;
-            for (size_t m = 0; m < q->code_bytes; m++) s += qq->table[m * 256 + c[m]];
+            for (size_t m = 0; m < cb; m++) s += qq->table[m * 256 + c[m]];
             out[i] = s;
         }
         return;
     }
-    bool negate = q->kind != QV_QCODES_BINARY && qv_distance_higher_is_better(q->dist);
+    if (q->kind == QV_QCODES_BINARY) {
+        const uint64_t *qc = (const uint64_t *)qq->code;
+        for (size_t i = 0; i < n; i++) {
+            QC_NEXT(i);
+            out[i] = (float)q->k->bits_hamming(
+                qc, (const uint64_t *)(q->codes + (size_t)ids[i] * cb), cb / 8);
+        }
+        return;
+    }
+    if (q->kind == QV_QCODES_SCALAR && qv_distance_higher_is_better(q->dist)) {
+        /* qv_sq_dot's expression inlined (the same operations, so the same float) */
+        double a2 = (double)q->sq.sq_alpha * q->sq.sq_alpha;
+        uint32_t (*dot)(const uint8_t *, const uint8_t *, size_t) = q->k->u8_dot;
+        for (size_t i = 0; i < n; i++) {
+            QC_NEXT(i);
+            uint32_t id = ids[i];
+            out[i] = -(float)(a2 * dot(qq->code, q->codes + (size_t)id * cb, q->sq.sq_dim) +
+                              qq->corr + q->corr[id]);
+        }
+        return;
+    }
+#undef QC_NEXT
+    bool negate = qv_distance_higher_is_better(q->dist);
     for (size_t i = 0; i < n; i++) {
-        float s = q->kind == QV_QCODES_BINARY
-                      ? (float)q->k->bits_hamming(
-                            (const uint64_t *)qq->code,
-                            (const uint64_t *)(q->codes + (size_t)ids[i] * q->code_bytes),
-                            q->code_bytes / 8)
-                      : qv_qquery_score(qq, ids[i]);
+        if (i + QC_AHEAD < n) prefetch_rest(q->codes + (size_t)ids[i + QC_AHEAD] * cb, cb);
+        float s = qv_qquery_score(qq, ids[i]);
         out[i] = negate ? -s : s;
     }
 }

@@ -408,6 +408,46 @@ def test_product_quantization(client, collection_name, ratio, min_recall):
     assert r1 / len(q) >= min_recall and r4 >= r1 and r4 / len(q) >= 0.9, (r1 / len(q), r4 / len(q))
 
 
+@pytest.mark.parametrize("bits", ["BITS1", "BITS1_5", "BITS2", "BITS4"])
+def test_turbo_quantization(client, collection_name, bits):
+    """Turbo codes (rotation + Lloyd-Max levels, float queries) under a graph:
+    recall grows with oversampling and with the bits; 4 bits find the exact
+    top 10 at 4x oversampling; rescoring gives exact scores; rescore=false
+    gives estimates near them."""
+    name = collection_name
+    client.create_collection(
+        name,
+        vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE),
+        optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0),
+        quantization_config=models.TurboQuantization(
+            turbo=models.TurboQuantQuantizationConfig(bits=getattr(models.TurboQuantBitSize, bits))),
+    )
+    upload(client, name, vectors(3000, seed=61))
+    client.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    wait_green(client, name, want_indexed=3000)
+    q = vectors(20, seed=62)
+    recall = {1.0: 0.0, 4.0: 0.0, 16.0: 0.0}
+    for v in q:
+        exact = scores_of(client, name, v, exact=True)
+        ids, exact_score = {i for i, _ in exact}, dict(exact)
+        for os_ in recall:
+            got = scores_of(client, name, v, quantization=models.QuantizationSearchParams(oversampling=os_))
+            assert all(s == pytest.approx(exact_score[i], abs=1e-5) for i, s in got if i in exact_score)
+            recall[os_] += len(ids & {i for i, _ in got}) / 10 / len(q)
+        est = scores_of(client, name, v, quantization=models.QuantizationSearchParams(rescore=False))
+        every = {p.id: p.score for p in client.query_points(
+            name, query=v.tolist(), limit=3000, search_params=models.SearchParams(exact=True)).points}
+        errs = [abs(s - every[i]) for i, s in est]
+        # estimates: not the exact scores, but near them (the best 10 of 3000 estimates
+        # lean high: the ones whose error was positive win)
+        assert len(est) == 10 and max(errs) > 0 and sum(errs) / 10 < 0.4, errs
+    print(bits, recall)
+    assert recall[1.0] <= recall[4.0] + 0.05 and recall[4.0] <= recall[16.0] + 0.05, recall
+    assert recall[16.0] >= {"BITS1": 0.6, "BITS1_5": 0.8, "BITS2": 0.9, "BITS4": 0.99}[bits], recall
+    if bits == "BITS4":
+        assert recall[4.0] >= 0.95, recall
+
+
 def test_quantization_patch_rebuilds_codes(client, http, collection_name):
     name = collection_name
     quant_collection(client, name, None, n=1500)

@@ -168,6 +168,87 @@ static void test_product_codes(void **state) {
     }
 }
 
+/* Turbo codes: estimates are (nearly) unbiased and tighten with the bits;
+ * the exact top 10 is within the best 60 estimates of 600 from 2 bits on;
+ * Manhattan has none. */
+static void test_turbo_codes(void **state) {
+    (void)state;
+    const qv_kernels *fk = qv_kernels_best();
+    static const qv_distance dists[] = {QV_DIST_COSINE, QV_DIST_DOT, QV_DIST_EUCLID};
+    for (size_t di = 0; di < 3; di++) {
+        qv_distance d = dists[di];
+        bool higher = qv_distance_higher_is_better(d);
+        float *x = make_rows(d);
+        double prev_err = INFINITY;
+        for (uint32_t bits = 0; bits <= 3; bits++) {
+            qv_qcodes *q;
+            qv_err err;
+            assert_int_equal(qv_qcodes_build(QV_QCODES_TURBO, d, x, N, DIM, (float)bits, &q, &err),
+                             QV_OK);
+            double abs_err = 0, bias = 0;
+            size_t found = 0, total = 0;
+            for (int t = 0; t < 20; t++) {
+                const float *query = x + (size_t)(t * 29 + 3) * DIM;
+                qv_qquery qq;
+                assert_int_equal(qv_qquery_init(&qq, q, query, &err), QV_OK);
+                float est[N], ex[N], dl[N];
+                uint32_t ids[N];
+                for (uint32_t i = 0; i < N; i++) ids[i] = i;
+                qv_qquery_dist_many(&qq, ids, N, dl);
+                for (uint32_t i = 0; i < N; i++) {
+                    float e = qv_qquery_score(&qq, i);
+                    float s = qv_score(fk, d, query, x + (size_t)i * DIM, DIM);
+                    /* dist_many orders as the estimate does */
+                    float want = d == QV_DIST_EUCLID ? e * e : -e;
+                    if (d == QV_DIST_EUCLID && dl[i] < 0)
+                        assert_true(e == 0); /* an estimate below zero, clamped */
+                    else
+                        assert_true(fabsf(dl[i] - want) <= 1e-3f * (1 + fabsf(want)));
+                    abs_err += fabs((double)e - s);
+                    bias += (double)e - s;
+                    est[i] = higher ? e : -e;
+                    ex[i] = higher ? s : -s;
+                }
+                float tmp[N];
+                memcpy(tmp, est, sizeof tmp);
+                for (int a = 0; a < 60; a++)
+                    for (int b = a + 1; b < N; b++)
+                        if (tmp[b] > tmp[a]) {
+                            float s = tmp[a];
+                            tmp[a] = tmp[b];
+                            tmp[b] = s;
+                        }
+                for (int r = 0; r < 10; r++) {
+                    int best = -1;
+                    for (int i = 0; i < N; i++)
+                        if (ex[i] > -INFINITY && (best < 0 || ex[i] > ex[best])) best = i;
+                    total++;
+                    found += est[best] >= tmp[59];
+                    ex[best] = -INFINITY;
+                }
+                qv_qquery_free(&qq);
+            }
+            abs_err /= 20.0 * N;
+            bias /= 20.0 * N;
+            printf("# turbo %-6s bits=%u: mean |error| %.4f, mean error %+.4f, top-10 in best 60: "
+                   "%.3f\n",
+                   qv_distance_name(d), bits, abs_err, bias, (double)found / (double)total);
+            assert_true(abs_err < prev_err);
+            prev_err = abs_err;
+            if (bits >= 2) assert_true(found * 100 >= total * 90);
+            if (bits == 3 && d == QV_DIST_COSINE) assert_true(abs_err < 0.02);
+            qv_qcodes_free(q);
+        }
+        free(x);
+    }
+    qv_qcodes *q;
+    qv_err err;
+    float *x = make_rows(QV_DIST_MANHATTAN);
+    assert_int_equal(qv_qcodes_build(QV_QCODES_TURBO, QV_DIST_MANHATTAN, x, N, DIM, 0, &q, &err),
+                     QV_EBADINPUT);
+    free(x);
+}
+
 static void flip_byte(const char *path, long at) {
     FILE *f = fopen(path, "r+b");
     assert_non_null(f);
@@ -185,10 +266,10 @@ static void test_file_roundtrip_and_damage(void **state) {
     assert_true(fd >= 0);
     close(fd);
     float *x = make_rows(QV_DIST_DOT);
-    for (int kind = QV_QCODES_SCALAR; kind <= QV_QCODES_PRODUCT; kind++) {
+    for (int kind = QV_QCODES_SCALAR; kind <= QV_QCODES_TURBO; kind++) {
         qv_qcodes *q, *l;
         qv_err err;
-        float param = kind == QV_QCODES_PRODUCT ? 4.0f : 0.95f;
+        float param = kind == QV_QCODES_PRODUCT ? 4.0f : kind == QV_QCODES_TURBO ? 1.0f : 0.95f;
         assert_int_equal(qv_qcodes_build(kind, QV_DIST_DOT, x, N, DIM, param, &q, &err), QV_OK);
         assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
         assert_int_equal(qv_qcodes_load(path, N, DIM, QV_DIST_DOT, &l, &err), QV_OK);
@@ -197,6 +278,8 @@ static void test_file_roundtrip_and_damage(void **state) {
         if (q->corr) assert_memory_equal(l->corr, q->corr, sizeof(float) * N);
         if (q->books)
             assert_memory_equal(l->books, q->books, sizeof(float) * q->code_bytes * 256 * q->sub);
+        if (q->norms) assert_memory_equal(l->norms, q->norms, sizeof(float) * N);
+        assert_int_equal(l->tbits, q->tbits);
         assert_true(l->sq.sq_alpha == q->sq.sq_alpha && l->sq.sq_offset == q->sq.sq_offset);
         assert_true(l->quantile == q->quantile);
         qv_qcodes_free(l);
@@ -226,6 +309,7 @@ int main(void) {
         cmocka_unit_test(test_scores_match_definition),
         cmocka_unit_test(test_rescoring_recovers_exact),
         cmocka_unit_test(test_product_codes),
+        cmocka_unit_test(test_turbo_codes),
         cmocka_unit_test(test_file_roundtrip_and_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
