@@ -328,9 +328,9 @@ static qv_rc load_seglist(qv_collection *c, const char *cpdir, const uint32_t *d
             size_t n = strlen(e->d_name);
             if (strncmp(e->d_name, "seg-", 4) == 0 &&
                 (n < 4 || strcmp(e->d_name + n - 4, ".tmp"))) {
-                closedir(d);
-                return qv_fail(err, QV_ECORRUPT, "%s is missing but %s/%s exists", path, dir,
-                               e->d_name);
+                qv_fail(err, QV_ECORRUPT, "%s is missing but %s/%s exists", path, dir, e->d_name);
+                closedir(d); /* (e points into d) */
+                return QV_ECORRUPT;
             }
         }
         if (d) closedir(d);
