@@ -122,6 +122,9 @@ static void fixture_open(fixture *f, const char *name, qv_distance d, size_t n, 
     cfg.vectors[0].name = qv_arena_strndup(&cfg.arena, "", 0);
     cfg.vectors[0].size = (uint32_t)dim;
     cfg.vectors[0].distance = d;
+    /* the exact scan is under test: no optimizer may index (and, under
+     * valgrind, spend minutes building a graph) behind its back */
+    cfg.optimizer.indexing_threshold = (qv_opt_u64){true, 0};
     assert_int_equal(qv_catalog_create(f->cat, name, &cfg, &err), QV_OK);
     f->c = qv_catalog_acquire(f->cat, name);
     f->data = malloc(sizeof(float) * n * dim);
