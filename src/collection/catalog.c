@@ -361,12 +361,19 @@ qv_rc qv_catalog_delete(qv_catalog *cat, const char *name, bool *existed, qv_err
      * the collection back; the last reference removes the directory. */
     char gone[4400];
     qv_temp_sibling(c->dir, "delete", gone, sizeof gone);
-    if (rename(c->dir, gone) == 0) {
+    /* c->dir changes under the collection's lock: its users (checkpoints,
+     * an optimizer taking its copy) hold that lock while they read it */
+    pthread_rwlock_wrlock(&c->lock);
+    char *moved = strdup(gone);
+    if (moved && rename(c->dir, gone) == 0) {
         free(c->dir);
-        c->dir = strdup(gone);
+        c->dir = moved;
+        moved = NULL;
         qv_fsync_dir(cat->root);
     }
+    free(moved);
     atomic_store(&c->dropped, true);
+    pthread_rwlock_unlock(&c->lock);
     pthread_mutex_unlock(&cat->mu);
     qv_collection_release(c);
     return QV_OK;

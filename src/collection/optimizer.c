@@ -78,8 +78,12 @@
 
 /* ---- persisted segment directories ------------------------------------------- */
 
+static void seg_path(const char *cdir, uint64_t uid, char *out, size_t n) {
+    snprintf(out, n, "%s/segments/seg-%020" PRIu64, cdir, uid);
+}
+
 void qv_segdir_path(const qv_collection *c, uint64_t uid, char *out, size_t n) {
-    snprintf(out, n, "%s/segments/seg-%020" PRIu64, c->dir, uid);
+    seg_path(c->dir, uid, out, n);
 }
 
 /* Whether vector vi's rows should stay in memory (on_disk not set). */
@@ -147,13 +151,13 @@ qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv
 /* Starts segments/seg-<uid>.tmp/ with the segment's points and vectors,
  * and serves the vectors from those files from now on (the graphs and
  * codes are then built over the mapped rows). */
-static qv_rc segdir_begin(const qv_collection *c, const qv_collection_config *cfg, uint64_t uid,
+static qv_rc segdir_begin(const char *cdir, const qv_collection_config *cfg, uint64_t uid,
                           qv_segment *s, qv_err *err) {
     char parent[4200], tmp[4300];
-    snprintf(parent, sizeof parent, "%s/segments", c->dir);
+    snprintf(parent, sizeof parent, "%s/segments", cdir);
     if (mkdir(parent, 0755) != 0 && errno != EEXIST)
         return qv_fail(err, QV_EIO, "cannot create %s: %s", parent, strerror(errno));
-    qv_segdir_path(c, uid, tmp, sizeof tmp);
+    seg_path(cdir, uid, tmp, sizeof tmp);
     strcat(tmp, ".tmp");
     qv_rmtree(tmp);
     if (mkdir(tmp, 0755) != 0)
@@ -166,11 +170,11 @@ static qv_rc segdir_begin(const qv_collection *c, const qv_collection_config *cf
 
 /* Completes the directory segdir_begin started: graphs, codes, the info
  * file, then the rename that makes it whole. */
-static qv_rc segdir_finish(const qv_collection *c, uint32_t nvec, uint64_t uid,
-                           qv_hnsw *const *hnsw, qv_qcodes *const *qcodes, qv_err *err) {
+static qv_rc segdir_finish(const char *cdir, uint32_t nvec, uint64_t uid, qv_hnsw *const *hnsw,
+                           qv_qcodes *const *qcodes, qv_err *err) {
     char parent[4200], dir[4200], tmp[4300], path[4400];
-    snprintf(parent, sizeof parent, "%s/segments", c->dir);
-    qv_segdir_path(c, uid, dir, sizeof dir);
+    snprintf(parent, sizeof parent, "%s/segments", cdir);
+    seg_path(cdir, uid, dir, sizeof dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     qv_rc rc = QV_OK;
     uint8_t info[4 + QV_MAX_NAMED_VECTORS];
@@ -620,7 +624,10 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
     log_begin(c, &p, uid);
     *did = true;
     qv_collection_config cfg; /* a snapshot: PATCH may swap c->cfg meanwhile */
-    bool cfg_ok = qv_collection_config_copy(&cfg, &c->cfg);
+    bool cfg_copied = qv_collection_config_copy(&cfg, &c->cfg);
+    /* and of the directory: a deletion renames it (under the lock) */
+    char *cdir = strdup(c->dir);
+    bool cfg_ok = cfg_copied && cdir;
     pthread_rwlock_unlock(&c->lock);
 
     qv_shard_seg ns = {.uid = uid, .persisted = true};
@@ -630,8 +637,9 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
         rc = copy_sources(c, &p, &ns.seg, err);
         pthread_rwlock_unlock(&c->lock);
     }
-    uint32_t nvec = cfg_ok ? cfg.nvectors : 0;
-    if (!rc) rc = segdir_begin(c, &cfg, uid, ns.seg, err);
+    uint32_t nvec = cfg_copied ? cfg.nvectors : 0;
+    if (!rc && atomic_load(&c->dropped)) rc = qv_fail(err, QV_EUNAVAILABLE, "collection dropped");
+    if (!rc) rc = segdir_begin(cdir, &cfg, uid, ns.seg, err);
     if (!rc && wants_index(&cfg, qv_segment_live_count(ns.seg))) {
         ns.hnsw = calloc(nvec ? nvec : 1, sizeof(qv_hnsw *));
         rc = ns.hnsw ? build_graphs(&cfg, ns.seg, ns.hnsw, err)
@@ -643,7 +651,7 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
                        : qv_fail(err, QV_ENOMEM, "out of memory");
     }
     if (!rc && atomic_load(&c->dropped)) rc = qv_fail(err, QV_EUNAVAILABLE, "collection dropped");
-    if (!rc) rc = segdir_finish(c, nvec, uid, ns.hnsw, ns.qcodes, err);
+    if (!rc) rc = segdir_finish(cdir, nvec, uid, ns.hnsw, ns.qcodes, err);
 
     qv_shard_seg old[8];
     memset(old, 0, sizeof old);
@@ -657,15 +665,18 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
     pthread_rwlock_unlock(&c->lock);
     if (!rc && !kept) qv_shard_seg_free(&ns, nvec); /* published otherwise: hands off */
     if (rc) {
-        char dir[4200], tmp[4300];
-        qv_segdir_path(c, uid, dir, sizeof dir);
-        snprintf(tmp, sizeof tmp, "%s.tmp", dir);
         qv_shard_seg_free(&ns, nvec); /* unmaps before the files go */
-        qv_rmtree(tmp);
-        qv_rmtree(dir);
+        if (cdir) {
+            char dir[4200], tmp[4300];
+            seg_path(cdir, uid, dir, sizeof dir);
+            snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+            qv_rmtree(tmp);
+            qv_rmtree(dir);
+        }
     }
     for (uint32_t i = 0; i < 8; i++) qv_shard_seg_free(&old[i], nvec);
-    if (cfg_ok) qv_collection_config_free(&cfg);
+    if (cfg_copied) qv_collection_config_free(&cfg);
+    free(cdir);
     if (rc) return rc;
     QV_LOG_INFO("collection %s: %s optimization made segment %" PRIu64, c->name, OPT_NAMES[p.kind],
                 uid);
