@@ -26,6 +26,21 @@ quiver,hnswlib,faiss,usearch), BENCH_HNSW_THREADS (query threads, default
 1,2), BENCH_HNSW_PASSES (default 2), BENCH_HNSW_OUT (JSON path), BENCH_HNSW_MD
 (Markdown path, "-" for none), BENCH_HNSW_BUDGET (seconds after which a busy
 measurement is no longer repeated, default 480).
+
+Quantization (Quiver only, same worker, same run): after the float curves the
+worker builds quantized codes of the same vectors (index/qcodes.h) and measures
+the scored graph walk + float rescoring ("qsearch EF T P OVERSAMPLING", the
+server's sequence) over ef 16..512 at several oversampling factors, one query
+thread, plus counted/timed single passes ("qcount") that split a query into the
+walk over the codes and the rescoring.  BENCH_HNSW_QUANT picks the code sets
+(default int8,int8-q1,binary; "none" skips it): int8 = scalar int8 at Qdrant's
+default quantile 0.99, oversampling 1, 2, 3; int8-q1 = the same at quantile 1
+(min..max); binary = one bit per dimension, oversampling 1, 2, 4, 8, 16.
+Resident memory is then measured in separate search-only processes
+(hnsw_bench --search-only) that load the saved graph: f32 = graph + float
+vectors read into memory; each code set = graph + codes in memory, the float
+vectors a file mapping (not populated, MADV_RANDOM, page cache dropped first)
+read only to rescore, at that code set's fastest point with recall >= 0.95.
 """
 import json
 import math
@@ -52,6 +67,13 @@ BUSY = 0.25  # other processes' cores above which a measurement is repeated
 TRIES = 3
 BUDGET = float(os.environ.get("BENCH_HNSW_BUDGET", "480"))  # seconds after which nothing is repeated
 T_START = time.time()
+QUANT_SETS = {  # label: (worker codes arguments, oversampling factors)
+    "int8": ("int8 0.99", [1, 2, 3]),
+    "int8-q1": ("int8 1", [1, 2, 3]),
+    "binary": ("binary", [1, 2, 4, 8, 16]),
+}
+QCOUNT_EFS = [16, 32, 64, 128]
+PREPARE_VERSION = 1  # bump when prepare() changes what it writes
 
 
 # ---- worker side (peers) -----------------------------------------------------------------
@@ -233,8 +255,10 @@ def log(*a):
 
 
 class Worker:
-    def __init__(self, engine, files, dim):
-        if engine == "quiver":
+    def __init__(self, engine, files, dim, cmd=None):
+        if cmd:
+            pass
+        elif engine == "quiver":
             cmd = [QUIVER, "--serve", files["base"], files["queries"], files["gt"], str(dim), str(M), str(EFC)]
         else:
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", engine, files["base"],
@@ -305,15 +329,16 @@ def prepare(name, n):
     pre = os.path.join(DATA, "%s-%d" % (name, n))
     files = {"base": pre + ".f32", "queries": pre + "-queries.f32", "gt": pre + "-gt10.u32"}
     meta_path = pre + ".json"
-    srcs = [os.path.join(HERE, "gen.py"), os.path.abspath(__file__),
-            os.path.join(DATASETS_DIR, "man-lsa-384", "base.f16")]
+    srcs = [os.path.join(HERE, "gen.py"), os.path.join(DATASETS_DIR, "man-lsa-384", "base.f16")]
     newest = max(os.path.getmtime(f) for f in srcs if os.path.exists(f))
     if all(os.path.exists(f) for f in files.values()) and os.path.exists(meta_path) \
             and os.path.getmtime(meta_path) > newest:  # cached in bench/out/hnsw-data
         with open(meta_path) as f:
-            return files, json.load(f)
+            meta = json.load(f)
+        if meta.get("prepare_version", 1) == PREPARE_VERSION:
+            return files, meta
     t0 = time.time()
-    meta = {"name": name, "n": n, "dim": 384}
+    meta = {"name": name, "n": n, "dim": 384, "prepare_version": PREPARE_VERSION}
     if name == "man-lsa-384":
         d = os.path.join(DATASETS_DIR, "man-lsa-384")
         base = np.fromfile(os.path.join(d, "base.f16"), dtype="<f2").reshape(-1, 384).astype(np.float32)
@@ -402,13 +427,16 @@ def main():
     engines = os.environ.get("BENCH_HNSW_ENGINES", "quiver,hnswlib,faiss,usearch").split(",")
     qthreads = [int(x) for x in os.environ.get("BENCH_HNSW_THREADS", "1,2").split(",")]
     passes = int(os.environ.get("BENCH_HNSW_PASSES", "2"))
+    qenv = os.environ.get("BENCH_HNSW_QUANT", "int8,int8-q1,binary")
+    quant_sets = [x for x in qenv.split(",") if x in QUANT_SETS] if qenv != "none" else []
     out_json = os.environ.get("BENCH_HNSW_OUT", os.path.join(OUT, "hnsw-report.json"))
     out_md = os.environ.get("BENCH_HNSW_MD", os.path.join(ROOT, "docs", "benchmarks-hnsw.md"))
     t_start = time.time()
     report = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "machine": machine(),
               "loadavg_start": loadavg(), "params": {"m": M, "ef_construct": EFC, "k": K, "efs": EFS,
                                                      "build_threads": BUILD_THREADS, "query_threads": qthreads,
-                                                     "passes": passes, "n": n, "busy_threshold_cores": BUSY},
+                                                     "passes": passes, "n": n, "busy_threshold_cores": BUSY,
+                                                     "quant_sets": {q: QUANT_SETS[q] for q in quant_sets}},
               "engines": {}, "datasets": []}
     b0, t0 = sys_busy(), time.time()
     time.sleep(1.0)
@@ -448,7 +476,14 @@ def main():
                 er["curves"][str(th)] = curve
             er["distances"] = [w.cmd("count %d" % ef) for ef in COUNT_EFS]
             er["peak_rss_mb"] = round(proc_rss_kb(w.p.pid, "VmHWM") / 1024, 1)
-            w.close()
+            er["rss_after_f32_mb"] = round(proc_rss_kb(w.p.pid) / 1024, 1)
+            if eng == "quiver" and quant_sets:
+                qres = quant_measure(w, ds, n, passes, quant_sets)
+                w.close()
+                quant_memory(files, meta, er, qres)
+                er["quant"] = qres
+            else:
+                w.close()
             dres["engines"][eng] = er
         # ratios
         ratios = {}
@@ -462,6 +497,7 @@ def main():
                 ratios["t%s@%.2f" % (th, target)] = row
         dres["qps_at_recall"] = ratios
         dres["ratios"] = compute_ratios(dres)
+        dres["quant_goals"] = quant_goals(dres)
         report["datasets"].append(dres)
     report["loadavg_end"] = loadavg()
     report["total_s"] = round(time.time() - t_start, 1)
@@ -473,6 +509,116 @@ def main():
         import hnsw_report_md
         hnsw_report_md.write(report, out_md)
         log("wrote %s" % out_md)
+
+
+# ---- quantization (Quiver) ----------------------------------------------------------------
+
+def quant_measure(w, ds, n, passes, sets):
+    """Curves, counts and saved files of each code set, in the f32 worker (graph already built)."""
+    qdir = os.path.join(DATA, "quant-%s-%d" % (ds, n))
+    os.makedirs(qdir, exist_ok=True)
+    graph = os.path.join(qdir, "graph.hnsw")
+    res = {"graph_file": graph}
+    for label in sets:
+        args, oss = QUANT_SETS[label]
+        codes_file = os.path.join(qdir, "codes-%s.qc" % label)
+        qr = {"codes": w.cmd("codes " + args), "curves": {}, "counts": []}
+        log("   codes %s: %s" % (label, qr["codes"]))
+        if "error" in qr["codes"]:
+            res[label] = qr
+            continue
+        for os_ in oss:
+            curve, seen = [], set()
+            for ef in EFS:
+                eu = max(ef, math.ceil(K * os_))
+                if eu in seen:  # ef below the candidates: the same search as a smaller ef
+                    continue
+                seen.add(eu)
+                r = w.measured("qsearch %d 1 %d %g" % (ef, passes, os_), lambda a, b: a["qps"] > b["qps"])
+                log("   %s os=%g ef=%d recall %.4f qps %.0f other %.2f" % (
+                    label, os_, ef, r.get("recall_at_10", -1), r.get("qps", -1), r.get("other_load_cores", -1)))
+                curve.append(r)
+            qr["curves"][str(os_)] = curve
+        for os_ in oss:
+            for ef in QCOUNT_EFS:
+                if ef >= math.ceil(K * os_) or ef == QCOUNT_EFS[-1]:
+                    qr["counts"].append(w.cmd("qcount %d %g" % (ef, os_)))
+        qr["save"] = w.cmd("save %s %s" % (graph, codes_file))
+        qr["codes_file"] = codes_file
+        res[label] = qr
+    return res
+
+
+def best_point(points, target=0.95):
+    """The fastest point with recall >= target, else the most accurate one."""
+    pts = [p for p in points if p.get("qps")]
+    ok = [p for p in pts if p["recall_at_10"] >= target]
+    if ok:
+        return max(ok, key=lambda p: p["qps"])
+    return max(pts, key=lambda p: p["recall_at_10"]) if pts else None
+
+
+def quant_memory(files, meta, er, qres):
+    """Resident memory of search-only processes: f32 (vectors in RAM) and each code set (vectors mapped)."""
+    graph = qres.get("graph_file")
+    if not graph or not os.path.exists(graph):
+        return
+    dim = meta["dim"]
+    mem = {}
+    f32pt = best_point(er["curves"].get("1", []))
+    runs = [("f32", "ram", "-", "search %d 1 2" % (f32pt["ef"] if f32pt else 128))]
+    for label, qr in qres.items():
+        if not isinstance(qr, dict) or "curves" not in qr:
+            continue
+        pt = best_point([p for c in qr["curves"].values() for p in c])
+        if pt:
+            runs.append((label, "mmap", qr["codes_file"],
+                         "qsearch %d 1 2 %g" % (pt["ef"], pt["oversampling"])))
+    for label, mode, codes, search in runs:
+        cmd = [QUIVER, "--search-only", mode, graph, codes, files["base"], files["queries"], files["gt"], str(dim)]
+        try:
+            w = Worker("quiver", files, dim, cmd=cmd)
+            r = {"ready": w.info, "search": w.measured(search, lambda a, b: a["qps"] > b["qps"]),
+                 "mem": w.cmd("mem")}
+            w.close()
+        except Exception as e:
+            r = {"error": str(e)}
+        log("   memory %s (%s): %s" % (label, mode, r.get("mem") or r))
+        mem[label] = r
+    qres["memory"] = mem
+
+
+def quant_goals(dres):
+    """The quantization goals of issue 4 as ratios to this run's f32 figures (1 thread)."""
+    q = dres["engines"].get("quiver") or {}
+    qres = q.get("quant") or {}
+    out = {}
+    f32q, f32how = qps_at(q.get("curves", {}).get("1", []), 0.95)
+    mem = qres.get("memory") or {}
+    f32m = (mem.get("f32") or {}).get("mem") or {}
+    for label, qr in qres.items():
+        if not isinstance(qr, dict) or "curves" not in qr:
+            continue
+        best, best_os, how = None, None, None
+        for os_, c in qr["curves"].items():
+            v, h = qps_at(c, 0.95)
+            if v and (best is None or v > best):
+                best, best_os, how = v, os_, h
+        pts = [p for c in qr["curves"].values() for p in c if p.get("qps")]
+        top = max(pts, key=lambda p: (p["recall_at_10"], p["qps"])) if pts else {}
+        m = (mem.get(label) or {}).get("mem") or {}
+        out[label] = {
+            "qps_at_095": round(best, 1) if best else None, "oversampling_at_095": best_os, "how": how,
+            "f32_qps_at_095": round(f32q, 1) if f32q else None, "f32_how": f32how,
+            "qps_ratio": round(best / f32q, 3) if best and f32q else None,
+            "best_recall": top.get("recall_at_10"),
+            "best_recall_at": {k: top.get(k) for k in ("ef", "oversampling", "qps")},
+            "rss_kb": m.get("vm_rss_kb"), "f32_rss_kb": f32m.get("vm_rss_kb"),
+            "rss_ratio": round(m["vm_rss_kb"] / f32m["vm_rss_kb"], 3)
+            if m.get("vm_rss_kb") and f32m.get("vm_rss_kb") else None,
+            "hwm_ratio": round(m["vm_hwm_kb"] / f32m["vm_hwm_kb"], 3)
+            if m.get("vm_hwm_kb") and f32m.get("vm_hwm_kb") else None}
+    return out
 
 
 def compute_ratios(dres):

@@ -44,6 +44,19 @@ def plot(report, png):
                 ys = [p["qps"] for p in c if "qps" in p]
                 ax.plot(xs, ys, style, label="%s, %s thread%s" % (eng, th, "s" if th != "1" else ""),
                         markersize=4)
+        qres = (d["engines"].get("quiver") or {}).get("quant") or {}
+        for label, style in (("int8", "--s"), ("int8-q1", "--d"), ("binary", "-.^")):
+            qr = qres.get(label)
+            if not isinstance(qr, dict) or not qr.get("curves"):
+                continue
+            env = envelope([p for c in qr["curves"].values() for p in c])
+            if env:
+                ax.plot([x for x, _ in env], [y for _, y in env], style, markersize=4,
+                        label="quiver %s + rescoring, 1 thread (best oversampling)" % QLABELS.get(label, label))
+        f32r = [p["recall_at_10"] for e in ENGINES for c in ((d["engines"].get(e) or {}).get("curves") or {}).values()
+                for p in c if "qps" in p]
+        if f32r and qres:  # the quantized curves' low-recall ends are cut off (they are in the tables)
+            ax.set_xlim(left=min(0.8, min(f32r) - 0.02))
         ax.set_yscale("log")
         ax.set_xlabel("recall@10")
         ax.set_ylabel("queries/s")
@@ -96,15 +109,77 @@ NOTES = """
   top-up Quiver built in 0.89-0.99× hnswlib's time, with it 1.1× (man-lsa: 18.5 vs 16.8 CPU s). The
   compromise measured above (back links only for the heuristic's picks) builds in about the old time and
   keeps roughly half of the query gain; it is not what this run measures.
-- **Reading this run**: hnswlib's 2-thread build order is not deterministic, and its graph came out better
-  here than in earlier runs (synth-384 recall 0.9419 at ef 16, against 0.9153-0.9218 before), which lowers
-  Quiver's hnswlib ratios on synth-384. Other tenants used 1.0-1.4 cores during faiss's and usearch's
-  synth-384 curves and during all of synth-1536 (the "other" column), past the run's retry budget: those
-  ratios are not to be quoted; re-run synth-1536 on a quiet machine
-  (`BENCH_HNSW_DATASETS=synth-1536 bench/hnsw_run.sh`).
+- **Reading this run** (2026-12-06 20:06 UTC): started after waiting 30.5 minutes for the machine's 1-minute
+  load to fall below 0.6 (it was 0.46; other tenants had run test suites until then). Other processes used at
+  most 0.13 cores during any kept measurement except one usearch point (man-lsa-384, ef 256, 1 thread: 0.99
+  cores on the faster attempt, the repeat at 0.01 cores within 1%), so the ratios above can be quoted.
+  hnswlib's 2-thread build order is not deterministic, so its recall at equal ef moves between runs by up to
+  ~0.03 at ef 16, and with it Quiver's hnswlib ratios.
 - **Not pursued: stopping a dot product early** with a Cauchy-Schwarz bound on the remaining dimensions:
   the first 128 of 384 dimensions hold 56% of the squared norm on man-lsa-384 and 33% on synth-384, so the
   bound on the rest is far too loose to skip anything.
+"""
+
+
+NOTES_QUANT = """
+### Quantization: what limits each figure, and what was tried (100k points; figures from the run of 2026-12-06 20:06 UTC unless marked as development measurements)
+
+- **int8 QPS at recall 0.95.** The walk over int8 codes computes about as many distances per query as the
+  float walk at the same ef (same graph; the codes' ordering errors add 0-15%), each cheaper but not 4×
+  cheaper: 60-115 ns per int8 code distance against 125-190 ns per float distance on 384-d, 155-205 against
+  390-570 ns on 1536-d (the tables above).
+  A code is 6 cache lines instead of 24, but each distance still waits on DRAM for the code's first line
+  and for the expanded node's link list, and that latency, not the 384 bytes, is most of the cost. On top
+  come the candidates' rescoring, 200-420 ns each on 384-d and 800-960 ns on 1536-d (a float vector from
+  DRAM, read one candidate at a time in the server's loop, no prefetch): 7-19% of a query at oversampling
+  2-3 on 384-d, 13-28% on 1536-d. So the ratio is about (f32
+  distances × ns per float distance) / (code distances × ns per code distance + candidates × ns per
+  rescore), if the codes reach 0.95 at the same ef as the floats; oversampling 1 loses recall the float walk
+  has (int8 at oversampling 1 tops out below the float recall), 2-3 buys it back for 10-30 candidate
+  rescorings. On synth-384 both f32 (0.956 at ef 16) and int8 (0.963 at ef 16, oversampling 2) are past
+  0.95 at their first curve point, so that 1.39× is a ratio of two lower bounds: int8 at quantile 0.99
+  overshoots (oversampling 1 stays at 0.909-0.938; 1.5 was not measured), while quantile 1 reaches 0.952 at
+  oversampling 1 for 1.75×. On man-lsa-384 at quantile 1, 0.95 needs oversampling 2-3 and ef 32-64, where
+  the float walk is already at 0.959-0.981: the codes' ranking error costs about one ef doubling, which
+  eats most of the 1.6-1.9× per-distance gain (1.38×).
+- **man-lsa-384 with quantile 0.99 never reaches 0.95**: the int8 range is one [lo, hi] for every dimension
+  (Qdrant's scheme, which the file format stores). LSA vectors have a few dominant dimensions (per-dimension
+  standard deviation 0.036-0.21, |x| up to 0.99) while the central 99% of all values is [-0.147, 0.168], so
+  the dominant coordinates clip. Exact scan over the codes on 20k points, recall@10 without rescoring:
+  0.756 at quantile 0.99, 0.891 at 0.999, 0.954 at 1 (the top 20 holds 0.879 / 0.932 / 0.988 of the true
+  10); synth-384: 0.951 / 0.985 / 0.992. Hence the quantile-1 rows (the same codes, min..max range), which
+  reach 0.95 at oversampling 2. The fix at the root, a range per dimension, changes the code format and was
+  not tried here.
+- **Resident memory.** The search-only int8 process holds the graph (14.6 MB), the codes (38.8 MB: 384 bytes
+  and a 4-byte correction a vector) and ~2 MB of program: about 0.32× the f32 process (graph + 153.6 MB of
+  floats), inside the goal. What takes it over 0.4× is rescoring from the mapping: a 384-d vector is 1.5 KiB
+  and the page cache works in 4 KiB pages, so 1000 queries × 10-30 candidates read 9k-23k distinct vectors
+  and fault in 10k-21k pages (40-90 MB) — the "vectors read to rescore" column; the page count, not the
+  vector bytes, is what RSS sees. These pages are clean page cache (the kernel drops them under pressure,
+  and they are shared with any other process mapping the file), but they are resident, and they grow with
+  the number of distinct queries towards the whole file; Qdrant's on-disk originals with in-RAM quantized
+  vectors behave the same. On 1536-d a vector is 1.5 pages and the codes a quarter of the floats, with the
+  same result (0.28× without the rescored pages, 0.49× with them: 17.5k vectors on 33k pages). Binary codes hold far less (4.8 MB on
+  384-d) but need 8-16× oversampling, so they read more floats and end up near the f32 figure.
+- **Binary (one bit a dimension).** Hamming order is a coarse proxy for the dot product; oversampling plus
+  float rescoring recovers recall: on synth-1536 0.958 at oversampling 4 (ef 128), 0.967 at 16 (ef 16) and
+  0.991 at 16 (ef 512); 384-d needs 8-16 (synth-384, 0.964 at 8, 0.984 at 16) or never gets there
+  (man-lsa-384 tops out at 0.885: LSA coordinates are not centred and a few dimensions dominate, so most
+  sign bits say little about the dot product). At high oversampling the rescoring is the cost: 160
+  candidates × 175-190 ns = ~30 µs on 384-d (18-21% of a query), × 760 ns = 120 µs on 1536-d (47%).
+- **Kept: the scorer's prefetching and dispatch** (src/index/qcodes.c, `qv_qquery_dist_many`). Before, it
+  prefetched each code's first cache line and scored every code through `qv_qquery_score`'s kind/distance
+  switch; the int8 correction (a separate float array, one more DRAM miss per code) was not prefetched. Now
+  the first line of every code and its correction (or norm) are requested up front, the rest of each code
+  three codes before it is scored, and the int8 dot and binary Hamming loops call the kernel directly with
+  the same expression, so every distance is bit-identical (checked on 45k random ids over all kinds and
+  distances, and by tests/unit/test_qcodes and test_quant). Development A/B (search-only worker, graph and
+  codes in RAM, machine at load 2-3, alternating binaries), synth-384 int8 ef 16 oversampling 2:
+  36.5-36.7k → 40.9-42.8k QPS (+12-16%); ef 32: 24.1-28.6k → 31.7-31.8k (+11% or more). The distance ahead:
+  first lines only (0) is 3-7% slower than 3; 2, 3, 6 or every line up front are within noise.
+- **Not tried, where the rest is**: prefetching the candidates' float vectors before rescoring them (in the
+  server's loop, src/collection/search.c; up to the rescoring share above); scoring several codes per kernel
+  call so their misses overlap inside the kernel; per-dimension int8 ranges (above).
 """
 
 
@@ -187,6 +262,177 @@ def misses(report, a):
     a("")
 
 
+# ---- quantization ------------------------------------------------------------------------------
+
+QLABELS = {"int8": "int8, quantile 0.99", "int8-q1": "int8, quantile 1", "binary": "binary (1 bit)"}
+
+
+def envelope(points):
+    """The points no other point beats on both recall and QPS, by recall."""
+    pts = sorted(((p["recall_at_10"], p["qps"]) for p in points if p.get("qps")), key=lambda x: (-x[0], -x[1]))
+    out, best = [], 0
+    for r, q in pts:
+        if q > best:
+            out.append((r, q))
+            best = q
+    return sorted(out)
+
+
+def f32_ns_per_distance(er, ef):
+    """1-thread f32 query time per distance at ef, and the distances per query."""
+    dpq = next((x.get("distances_per_query") for x in er.get("distances") or [] if x.get("ef") == ef), None)
+    pt = next((p for p in (er.get("curves") or {}).get("1", []) if p.get("ef") == ef), {})
+    if dpq and pt.get("qps"):
+        return 1e9 / pt["qps"] / dpq, dpq
+    return None, dpq
+
+
+def mb(kb):
+    return "–" if kb is None or kb < 0 else "%.1f" % (kb / 1024)
+
+
+def quant_goal_rows(report, a):
+    rows = []
+    for d in report["datasets"]:
+        for label, g in (d.get("quant_goals") or {}).items():
+            rows.append((d, label, g))
+    if not rows:
+        return
+    a("## Quantization goals (issue 4), as ratios to this run's f32 figures")
+    a("")
+    a("Quiver only, one query thread, the same worker and graph as the f32 curves: the graph walk scores "
+      "quantized codes (`qv_hnsw_search_scored` with `qv_qquery_dist_many`), takes ceil(10 × oversampling) "
+      "candidates with ef = max(ef, candidates), rescores them with the float vectors and keeps the best 10, "
+      "as the server does (`graph_search_codes` in src/collection/search.c). QPS at recall 0.95: the best "
+      "oversampling's curve, interpolated as above. Resident memory: VmRSS of a search-only process after "
+      "1000 queries at the code set's fastest point with recall ≥ 0.95 (else its most accurate point), "
+      "against a search-only process with graph + float vectors in RAM (details below). ✓ met, ✗ missed.")
+    a("")
+    a("| dataset | figure | measured | ratio / value | goal |")
+    a("|---|---|---|---:|---|")
+    for d, label, g in rows:
+        ds, name = d["dataset"], QLABELS.get(label, label)
+        if label.startswith("int8"):
+            meas = "%s QPS (oversampling %s) / f32 %s QPS" % (fmt(g.get("qps_at_095")), g.get("oversampling_at_095")
+                                                             or "–", fmt(g.get("f32_qps_at_095")))
+            for k, who in (("how", "int8"), ("f32_how", "f32")):
+                if (g.get(k) or "").startswith("reached at the smallest ef"):
+                    meas += "; %s reaches 0.95 at its smallest ef (a lower bound)" % who
+            if g.get("qps_at_095") is None:
+                meas = "recall 0.95 not reached (best %.4f) / f32 %s QPS" % (g.get("best_recall") or 0,
+                                                                          fmt(g.get("f32_qps_at_095")))
+            a("| %s | %s QPS at recall 0.95 / f32 QPS at 0.95 | %s | %s%s | ≥ 1.5× |" % (
+                ds, name, meas, ratio(g.get("qps_ratio")), mark(g.get("qps_ratio") or 0.0, 1.5)))
+            m = ((((d["engines"].get("quiver") or {}).get("quant") or {}).get("memory") or {}).get(label) or {}).get(
+                "mem") or {}
+            held = ""
+            if m.get("vm_rss_kb") and g.get("f32_rss_kb"):
+                kb = m["vm_rss_kb"] - max(m.get("vectors_mapped_rss_kb") or 0, 0)
+                held = " (without the float pages read to rescore: %s MB, %.2f×)" % (mb(kb), kb / g["f32_rss_kb"])
+            a("| %s | %s resident memory / f32 resident memory | %s MB / %s MB%s | %s%s | ≤ 0.4× |" % (
+                ds, name, mb(g.get("rss_kb")), mb(g.get("f32_rss_kb")), held, ratio(g.get("rss_ratio")),
+                mark(g.get("rss_ratio"), 0.4, below=True)))
+        else:
+            at = g.get("best_recall_at") or {}
+            goal = d["meta"]["dim"] >= 1536
+            a("| %s | %s recall@10 at the best oversampling | ef %s, oversampling %s: %s QPS | %.4f%s | %s |" % (
+                ds, name, at.get("ef"), at.get("oversampling"), fmt(at.get("qps")), g.get("best_recall") or 0,
+                mark(g.get("best_recall"), 0.95) if goal else "", "≥ 0.95 (1536-d)" if goal else "(1536-d only)"))
+            if g.get("qps_ratio"):
+                a("| %s | %s QPS at recall 0.95 / f32 QPS at 0.95 | %s QPS (oversampling %s) / f32 %s QPS | %s | "
+                  "(information) |" % (ds, name, fmt(g.get("qps_at_095")), g.get("oversampling_at_095"),
+                                        fmt(g.get("f32_qps_at_095")), ratio(g.get("qps_ratio"))))
+            a("| %s | %s resident memory / f32 resident memory | %s MB / %s MB | %s | (information) |" % (
+                ds, name, mb(g.get("rss_kb")), mb(g.get("f32_rss_kb")), ratio(g.get("rss_ratio"))))
+    a("")
+
+
+def quant_limits(report, a):
+    """Per dataset: what each quantized figure is made of (counted/timed passes, memory parts)."""
+    for d in report["datasets"]:
+        er = d["engines"].get("quiver") or {}
+        qres = er.get("quant") or {}
+        sets = [k for k, v in qres.items() if isinstance(v, dict) and "curves" in v]
+        if not sets:
+            continue
+        a("### %s: quantized search (n = %d, dim %d, 1 thread)" % (d["dataset"], d["meta"]["n"], d["meta"]["dim"]))
+        a("")
+        for label in sets:
+            qr = qres[label]
+            c = qr.get("codes") or {}
+            a("**%s**: codes built in %s s, %s bytes a vector, %s MB in all (kernels %s)." % (
+                QLABELS.get(label, label), fmt(c.get("build_s"), 2), c.get("code_bytes_per_vector"),
+                "%.1f" % ((c.get("codes_bytes") or 0) / 1e6), c.get("quant_kernels")))
+            a("")
+            oss = list(qr["curves"].keys())
+            a("| ef | " + " | ".join("oversampling %s: recall / QPS (other)" % o for o in oss) + " |")
+            a("|---:|" + "---:|" * len(oss))
+            for ef in report["params"]["efs"]:
+                cells = []
+                for o in oss:
+                    pt = next((p for p in qr["curves"][o] if p.get("ef") == ef), None)
+                    cells.append("%.4f / %s (%.2f)" % (pt["recall_at_10"], fmt(pt["qps"]), pt.get("other_load_cores", 0))
+                                 if pt and "qps" in pt else "(= ef %d)" % (10 * float(o)) if pt is None else "–")
+                a("| %d | %s |" % (ef, " | ".join(cells)))
+            a("")
+            a("Where a query's time goes (one counted and timed pass; f32 columns: this run's float graph walk at "
+              "the same ef):")
+            a("")
+            a("| ef | oversampling | recall | code distances / query | ns / code distance | f32 distances / "
+              "query | ns / f32 distance | walk µs | rescored / query | ns / rescore | rescore µs (share) |")
+            a("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for x in qr.get("counts") or []:
+                if "error" in x:
+                    continue
+                fns, fd = f32_ns_per_distance(er, x["ef"])
+                a("| %d | %g | %.4f | %s | %.0f | %s | %s | %.1f | %.0f | %.0f | %.1f (%.0f%%) |" % (
+                    x["ef"], x["oversampling"], x["recall_at_10"], fmt(x["code_distances_per_query"], 0),
+                    x["ns_per_code_distance"], fmt(fd, 0), "%.0f" % fns if fns else "–", x["us_graph"],
+                    x["rescored_per_query"], x["ns_per_rescore"], x["us_rescore"],
+                    100 * x["us_rescore"] / max(x["us_per_query"], 1e-9)))
+            a("")
+        mem = qres.get("memory") or {}
+        if mem:
+            a("Resident memory of search-only processes (`hnsw_bench --search-only`, loading the saved graph and "
+              "codes; after the timed passes over the 1000 queries at the given point):")
+            a("")
+            a("| process | point | recall / QPS | VmRSS MB | VmHWM MB | RssAnon MB | RssFile MB | graph MB | "
+              "codes MB | float vectors | vectors read to rescore |")
+            a("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+            for label, r in mem.items():
+                if "error" in r:
+                    a("| %s | error: %s | | | | | | | | | |" % (label, r["error"]))
+                    continue
+                m, s = r.get("mem") or {}, r.get("search") or {}
+                pnt = "ef %s" % s.get("ef") + (", oversampling %g" % s["oversampling"] if "oversampling" in s else "")
+                if m.get("vectors") == "ram":
+                    vec = "in RAM: %.1f MB" % (m["vectors_bytes"] / 1e6)
+                    rd = "–"
+                else:
+                    vec = "mapped: %s MB resident of %.1f MB" % (mb(m.get("vectors_mapped_rss_kb")), m["vectors_bytes"] / 1e6)
+                    rd = "%s vectors (%.1f MB) on %s pages (%.1f MB)" % (
+                        fmt(m.get("touched_vectors")), m.get("touched_vector_bytes", 0) / 1e6, fmt(m.get("touched_pages")),
+                        m.get("touched_pages", 0) * 4096 / 1e6)
+                a("| %s | %s | %.4f / %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s |" % (
+                    QLABELS.get(label, label), pnt, s.get("recall_at_10", 0), fmt(s.get("qps")), mb(m.get("vm_rss_kb")),
+                    mb(m.get("vm_hwm_kb")), mb(m.get("rss_anon_kb")), mb(m.get("rss_file_kb")),
+                    (m.get("graph_bytes") or 0) / 1e6, (m.get("codes_bytes") or 0) / 1e6, vec, rd))
+            a("")
+            f32 = (mem.get("f32") or {}).get("mem") or {}
+            for label in sets:
+                m = (mem.get(label) or {}).get("mem") or {}
+                if m.get("rss_anon_kb") and f32.get("vm_rss_kb"):
+                    a("- %s: without the float pages read for rescoring (RssAnon + the binary's own pages, i.e. "
+                      "VmRSS − the mapping's resident kB) the process holds %s MB = %.2f× the f32 process; the "
+                      "mapped vectors it read add %s MB. Those pages are clean page cache the kernel can drop; "
+                      "they grow with the number of distinct candidates rescored (here 1000 queries × %s)." % (
+                          QLABELS.get(label, label), mb(m["vm_rss_kb"] - max(m.get("vectors_mapped_rss_kb") or 0, 0)),
+                          (m["vm_rss_kb"] - max(m.get("vectors_mapped_rss_kb") or 0, 0)) / f32["vm_rss_kb"],
+                          mb(m.get("vectors_mapped_rss_kb")),
+                          ((mem.get(label) or {}).get("search") or {}).get("candidates")))
+            a("")
+
+
 def write(report, out_md):
     p = report["params"]
     m = report["machine"]
@@ -198,7 +444,9 @@ def write(report, out_md):
       "`bench/out/hnsw-report.json`. A report, not a test. Every engine indexes the same unit vectors with "
       "inner product, M=%d (2M links on level 0), ef_construct=%d, built on %d threads; queries are the "
       "same %s queries per dataset, k=10, timed as one batch per call (T=1: a loop inside the engine, no "
-      "per-query Python overhead), best of >= %d passes and >= 0.3 s after a warm-up."
+      "per-query Python overhead), best of >= %d passes and >= 0.3 s after a warm-up. Quiver's quantized "
+      "search (int8 and binary codes with float rescoring) is measured in the same run, against Quiver's own "
+      "f32 figures (section \"Quantization goals\")."
       % (p["m"], p["ef_construct"], p["build_threads"],
          "/".join(sorted(set(str(d["meta"].get("queries")) for d in report["datasets"]))), p["passes"]))
     a("")
@@ -248,7 +496,12 @@ def write(report, out_md):
             fmt((d["engines"].get("quiver") or {}).get("build", {}).get("build_s"), 2),
             ratio(r.get("build_vs_hnswlib")) + mark(r.get("build_vs_hnswlib"), 1.0, below=True)))
     a("")
+    quant_goal_rows(report, a)
     misses(report, a)
+    quant_limits(report, a)
+    if any(d.get("quant_goals") for d in report["datasets"]):
+        a(NOTES_QUANT.strip())
+        a("")
     for d in report["datasets"]:
         meta = d["meta"]
         a("## %s (n = %d, dim %d)" % (d["dataset"], meta["n"], meta["dim"]))
