@@ -632,16 +632,36 @@ static bool accept_cb(void *ctx, uint32_t off) {
     return matches(a->c, a->seg, s->q->filter, off);
 }
 
+/* How many candidates a search over codes keeps for query s: limit x
+ * oversampling (at least limit), at most avail. */
+static size_t quant_candidates(const qstate *s, size_t avail) {
+    double os = s->q->oversampling.has && s->q->oversampling.v > 1 ? s->q->oversampling.v : 1;
+    double want = ceil((double)s->top.k * os);
+    return want > (double)avail ? avail : (size_t)want;
+}
+
+/* Offers a candidate found over the codes to query s's heap: with its
+ * float score (rescored, the default) or with the estimate. */
+static void offer_candidate(const qv_collection *c, uint32_t si, qstate *s, uint32_t off,
+                            float estimate) {
+    bool rescore = !s->q->quant_rescore.has || s->q->quant_rescore.v;
+    const qv_segment *seg = c->segs[si].seg;
+    float score = rescore ? qv_score(qv_kernels_best(), s->dist, s->q->vector,
+                                     qv_segment_vector(seg, (uint32_t)s->vi, off),
+                                     qv_segment_dim(seg, (uint32_t)s->vi))
+                          : estimate;
+    if (!passes_threshold(s, score)) return;
+    hit x = {h_of(s, score), si, off};
+    topk_push(&s->top, x);
+}
+
 /* A graph search over the segment's quantized codes: the best
  * limit x oversampling points by the codes' distances, then (unless
  * rescore: false) their float scores, as quant_scan does. */
 static qv_rc graph_search_codes(qv_collection *c, uint32_t si, qstate *s, size_t ef) {
     const qv_shard_seg *e = &c->segs[si];
     const qv_qcodes *qc = e->qcodes[s->vi];
-    double os = s->q->oversampling.has && s->q->oversampling.v > 1 ? s->q->oversampling.v : 1;
-    bool rescore = !s->q->quant_rescore.has || s->q->quant_rescore.v;
-    double want = ceil((double)s->top.k * os);
-    size_t kk = want > (double)qv_segment_size(e->seg) ? qv_segment_size(e->seg) : (size_t)want;
+    size_t kk = quant_candidates(s, qv_segment_size(e->seg));
     if (ef < kk) ef = kk;
     uint32_t *ids = malloc(sizeof(uint32_t) * (kk ? kk : 1));
     qv_qquery qq;
@@ -655,16 +675,8 @@ static qv_rc graph_search_codes(qv_collection *c, uint32_t si, qstate *s, size_t
     size_t found = 0;
     qv_rc rc = qv_hnsw_search_scored(e->hnsw[s->vi], &scorer, kk, ef, accept_cb, &ac, ids, NULL,
                                      &found, &err);
-    const qv_kernels *k = qv_kernels_best();
-    uint32_t vi = (uint32_t)s->vi;
-    for (size_t i = 0; rc == QV_OK && i < found; i++) {
-        float score = rescore ? qv_score(k, s->dist, s->q->vector,
-                                         qv_segment_vector(e->seg, vi, ids[i]), qc->dim)
-                              : qv_qquery_score(&qq, ids[i]);
-        if (!passes_threshold(s, score)) continue;
-        hit x = {h_of(s, score), si, ids[i]};
-        topk_push(&s->top, x);
-    }
+    for (size_t i = 0; rc == QV_OK && i < found; i++)
+        offer_candidate(c, si, s, ids[i], qv_qquery_score(&qq, ids[i]));
     qv_qquery_free(&qq);
     free(ids);
     return rc;
@@ -705,11 +717,7 @@ static bool use_codes(const qv_collection *c, uint32_t si, const qstate *s) {
 static qv_rc quant_scan(qv_collection *c, uint32_t si, qstate *s) {
     const qv_shard_seg *e = &c->segs[si];
     const qv_qcodes *qc = e->qcodes[s->vi];
-    double os = s->q->oversampling.has && s->q->oversampling.v > 1 ? s->q->oversampling.v : 1;
-    bool rescore = !s->q->quant_rescore.has || s->q->quant_rescore.v;
-    double want = ceil((double)s->top.k * os);
-    size_t kk =
-        want > (double)qv_segment_live_count(e->seg) ? qv_segment_live_count(e->seg) : (size_t)want;
+    size_t kk = quant_candidates(s, qv_segment_live_count(e->seg));
     if (kk == 0) return QV_OK;
     qv_qquery qq;
     qv_err err;
@@ -728,16 +736,8 @@ static qv_rc quant_scan(qv_collection *c, uint32_t si, qstate *s) {
         topk_push(&cand, x);
     }
     qv_qquery_free(&qq);
-    const qv_kernels *k = qv_kernels_best();
-    for (size_t i = 0; i < cand.n; i++) {
-        uint32_t off = cand.h[i].off;
-        float score = rescore ? qv_score(k, s->dist, s->q->vector,
-                                         qv_segment_vector(e->seg, vi, off), qc->dim)
-                              : (s->higher ? cand.h[i].score : -cand.h[i].score);
-        if (!passes_threshold(s, score)) continue;
-        hit x = {h_of(s, score), si, off};
-        topk_push(&s->top, x);
-    }
+    for (size_t i = 0; i < cand.n; i++)
+        offer_candidate(c, si, s, cand.h[i].off, s->higher ? cand.h[i].score : -cand.h[i].score);
     free(cand.h);
     return QV_OK;
 }
