@@ -268,7 +268,10 @@ def test_indexing_while_clients_write_and_read(tmp_path):
         for pid, payload in want.items():
             assert got[pid] == payload, (pid, got[pid], payload)
         assert info.points_count == len(want)
-        assert info.indexed_vectors_count == len(want), info
+        # Points the last writes moved into the appendable segment stay unindexed
+        # while they are fewer than indexing_threshold (8 KB = 128 vectors of
+        # 16-d), as in Qdrant: the rest must all be in indexed segments.
+        assert len(want) - 128 < info.indexed_vectors_count <= len(want), info
         # approximate and exact search agree on what they return
         rng = random.Random(9)
         for _ in range(5):
