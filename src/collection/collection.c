@@ -194,11 +194,26 @@ static qv_rc config_load(const char *dir, qv_collection_config *cfg, qv_err *err
 
 /* ---- construction ---------------------------------------------------------- */
 
-static uint32_t *config_dims(const qv_collection_config *cfg) {
-    uint32_t *dims = calloc(cfg->nvectors + 1, sizeof(uint32_t));
-    if (dims)
-        for (uint32_t i = 0; i < cfg->nvectors; i++) dims[i] = cfg->vectors[i].size;
-    return dims;
+/* Native float16/uint8 rows wait for the graph to read them (work in
+ * progress: segment, scans, rescoring and output already do). */
+#define QV_NATIVE_ELEMS 0
+
+void qv_shard_dims(const qv_collection_config *cfg, uint32_t *dims) {
+    for (uint32_t i = 0; i < cfg->nvectors; i++) dims[i] = cfg->vectors[i].size;
+}
+
+qv_segment *qv_shard_new_segment(const qv_collection_config *cfg) {
+    uint32_t dims[QV_MAX_NAMED_VECTORS];
+    qv_elem elems[QV_MAX_NAMED_VECTORS];
+    qv_shard_dims(cfg, dims);
+    for (uint32_t i = 0; i < cfg->nvectors; i++) {
+        const qv_vector_params *vp = &cfg->vectors[i];
+        elems[i] = QV_ELEM_F32;
+        if (!QV_NATIVE_ELEMS) continue;
+        if (vp->datatype == QV_DT_FLOAT16) elems[i] = QV_ELEM_F16;
+        if (vp->datatype == QV_DT_UINT8 && vp->distance != QV_DIST_COSINE) elems[i] = QV_ELEM_U8;
+    }
+    return qv_segment_new(cfg->nvectors, dims, elems);
 }
 
 static qv_collection *collection_alloc(const char *dir, const char *name) {
@@ -375,7 +390,7 @@ static qv_rc load_checkpoint(qv_collection *c, const uint32_t *dims, qv_err *err
     qv_rc rc = qv_envelope_read(path, CURRENT_MAGIC, &body, &len, &e2);
     qv_shard_seg app = {0};
     if (rc == QV_ENOTFOUND) {
-        app.seg = qv_segment_new(c->cfg.nvectors, dims);
+        app.seg = qv_shard_new_segment(&c->cfg);
         if (!app.seg) return qv_fail(err, QV_ENOMEM, "out of memory");
         return add_segment(c, &app, err);
     }
@@ -449,10 +464,9 @@ static void clean_segments(qv_collection *c) {
 }
 
 static qv_rc open_storage(qv_collection *c, qv_err *err) {
-    uint32_t *dims = config_dims(&c->cfg);
-    if (!dims) return qv_fail(err, QV_ENOMEM, "out of memory");
+    uint32_t dims[QV_MAX_NAMED_VECTORS];
+    qv_shard_dims(&c->cfg, dims);
     qv_rc rc = load_checkpoint(c, dims, err);
-    free(dims);
     if (rc) return rc;
     clean_checkpoints(c);
     clean_segments(c);
@@ -682,12 +696,19 @@ static bool locate_for_write(qv_collection *c, const qv_pointid *id, uint64_t op
     if (si == 0) return true;
     qv_segment *from = c->segs[si].seg;
     const float *vecs[QV_MAX_NAMED_VECTORS];
-    for (uint32_t vi = 0; vi < c->cfg.nvectors; vi++) vecs[vi] = qv_segment_vector(from, vi, *off);
+    float *buf = NULL;
+    if (!qv_segment_vectors_f32(from, *off, vecs, &buf)) {
+        *rc = QV_ENOMEM;
+        return false;
+    }
     const jv *pl = qv_segment_payload(from, *off);
     qv_payload *doc = pl ? qv_payload_new(pl) : NULL;
     qv_pointid pid = *id;
-    if ((pl && !doc) ||
-        qv_segment_put(c->seg, qv_segment_version(from, *off), &pid, vecs, doc) != QV_OK) {
+    qv_rc prc = pl && !doc
+                    ? QV_ENOMEM
+                    : qv_segment_put(c->seg, qv_segment_version(from, *off), &pid, vecs, doc);
+    free(buf);
+    if (prc) {
         qv_payload_free(doc);
         *rc = QV_ENOMEM;
         return false;

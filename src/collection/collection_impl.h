@@ -105,6 +105,13 @@ void qv_collection_destroy(qv_collection *c);
  * agree but such vectors read back normalised. */
 void qv_vector_preprocess(const qv_vector_params *vp, float *v, uint32_t dim);
 
+/* The dims of the collection's vectors (cfg->nvectors entries). */
+void qv_shard_dims(const qv_collection_config *cfg, uint32_t *dims);
+/* A new empty segment for the collection: new rows are stored as each
+ * vector's datatype says (float16 and uint8 natively, except uint8 Cosine
+ * vectors, which are normalised and so stay float32). */
+qv_segment *qv_shard_new_segment(const qv_collection_config *cfg);
+
 /* Milliseconds on the monotonic clock. */
 static inline uint64_t qv_now_ms(void) {
     struct timespec ts;

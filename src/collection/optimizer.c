@@ -86,13 +86,20 @@ void qv_segdir_path(const qv_collection *c, uint64_t uid, char *out, size_t n) {
     seg_path(c->dir, uid, out, n);
 }
 
-/* Whether vector vi's rows should stay in memory (on_disk not set). */
-static bool resident(const qv_collection_config *cfg, uint32_t vi) {
-    return !(cfg->vectors[vi].on_disk.has && cfg->vectors[vi].on_disk.v);
+/* Whether vector vi's rows (bytes of them in the segment) should stay in
+ * memory: not when the vector is on_disk, and not when they reach the
+ * optimizers' memmap_threshold (KB; unset or 0 = never), as Qdrant turns
+ * such segments into memmapped storage.  Otherwise they are paged in on
+ * demand from the segment's file. */
+static bool resident(const qv_collection_config *cfg, uint32_t vi, uint64_t bytes) {
+    if (cfg->vectors[vi].on_disk.has && cfg->vectors[vi].on_disk.v) return false;
+    const qv_opt_u64 *mt = &cfg->optimizer.memmap_threshold;
+    return !(mt->has && mt->v > 0 && bytes >= mt->v * 1024);
 }
 
 static qv_hnsw_store store_of(const qv_segment *s, uint32_t vi) {
-    return (qv_hnsw_store){qv_segment_rows(s, vi), qv_segment_dim(s, vi), NULL, NULL};
+    return (qv_hnsw_store){(const float *)qv_segment_rows(s, vi), qv_segment_dim(s, vi), NULL,
+                           NULL};
 }
 
 qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv_err *err) {
@@ -109,13 +116,18 @@ qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv
         return qv_fail(err, QV_ECORRUPT, "%s does not match the collection's vectors", path);
     }
     uint32_t dims[QV_MAX_NAMED_VECTORS];
-    for (uint32_t vi = 0; vi < nvec; vi++) dims[vi] = c->cfg.vectors[vi].size;
+    qv_shard_dims(&c->cfg, dims);
     memset(out, 0, sizeof *out);
     out->uid = uid;
     out->persisted = true;
     uint64_t op;
     int8_t mapped[QV_MAX_NAMED_VECTORS];
-    for (uint32_t vi = 0; vi < nvec; vi++) mapped[vi] = resident(&c->cfg, vi) ? 0 : 1;
+    for (uint32_t vi = 0; vi < nvec; vi++) {
+        struct stat st; /* the rows' bytes: the vectors file less its header and CRC */
+        snprintf(path, sizeof path, "%s/vectors-%u.dat", dir, vi);
+        uint64_t bytes = stat(path, &st) == 0 && st.st_size > 36 ? (uint64_t)st.st_size - 36 : 0;
+        mapped[vi] = resident(&c->cfg, vi, bytes) ? 0 : 1;
+    }
     rc = qv_segment_load_ex(dir, nvec, dims, mapped, &out->seg, &op, err);
     if (!rc) {
         out->hnsw = calloc(nvec ? nvec : 1, sizeof(qv_hnsw *));
@@ -164,7 +176,8 @@ static qv_rc segdir_begin(const char *cdir, const qv_collection_config *cfg, uin
         return qv_fail(err, QV_EIO, "cannot create %s: %s", tmp, strerror(errno));
     qv_rc rc = qv_segment_save(s, tmp, 0, err);
     for (uint32_t vi = 0; rc == QV_OK && vi < cfg->nvectors; vi++)
-        rc = qv_segment_map_vectors(s, tmp, vi, false, resident(cfg, vi), err);
+        rc = qv_segment_map_vectors(s, tmp, vi, false,
+                                    resident(cfg, vi, qv_segment_row_bytes(s, vi)), err);
     return rc;
 }
 
@@ -269,41 +282,54 @@ static bool wants_index(const qv_collection_config *cfg, uint64_t live) {
     return kb > 0 && live > 0 && live * point_bytes(cfg) >= kb * 1024;
 }
 
-/* The codes vector vi is to have (0 = none) and their parameter (scalar:
- * the quantile; product: dimensions per subspace, 1 for x4 ... 16 for x64;
- * turbo: the bits, default bits1): its own quantization config, else the
- * collection's.  Turbo has no codes for Manhattan (the rotation keeps dot
- * products and L2 distances only). */
-static int qcodes_kind(const qv_collection_config *cfg, uint32_t vi, float *param) {
+/* The codes vector vi is to have (0 = none) and their options (scalar:
+ * the quantile and per-dimension ranges except for Manhattan (see
+ * index/qcodes.h for the measurements); product: dimensions per subspace,
+ * 1 for x4 ... 16 for x64; turbo: the bits, default bits1; binary: the
+ * encoding, default one_bit, and the query encoding, default "default"):
+ * its own quantization config, else the collection's.  Turbo has no codes
+ * for Manhattan (the rotation keeps dot products and L2 distances only). */
+static int qcodes_kind(const qv_collection_config *cfg, uint32_t vi, qv_qcodes_opts *o) {
     const qv_quant_config *q = &cfg->vectors[vi].quantization_config;
     if (q->kind == QV_QUANT_NONE) q = &cfg->quantization_config;
-    *param = 0;
+    *o = (qv_qcodes_opts){0};
     if (q->kind == QV_QUANT_SCALAR) {
-        *param = q->has_quantile ? q->quantile : QV_SQ_DEFAULT_QUANTILE;
+        o->param = q->has_quantile ? q->quantile : QV_SQ_DEFAULT_QUANTILE;
+        o->sq_ranges = cfg->vectors[vi].distance == QV_DIST_MANHATTAN ? QV_QCODES_SQ_GLOBAL
+                                                                      : QV_QCODES_SQ_PER_DIM;
         return QV_QCODES_SCALAR;
     }
     if (q->kind == QV_QUANT_PRODUCT) {
-        *param = (float)(1u << q->compression);
+        o->param = (float)(1u << q->compression);
         return QV_QCODES_PRODUCT;
     }
-    if (q->kind == QV_QUANT_BINARY) return QV_QCODES_BINARY;
+    if (q->kind == QV_QUANT_BINARY) {
+        o->bq_encoding = q->has_encoding ? q->encoding : QV_BQ_ONE_BIT;
+        o->bq_query = q->has_query_encoding ? q->query_encoding : QV_BQ_QUERY_DEFAULT;
+        return QV_QCODES_BINARY;
+    }
     if (q->kind == QV_QUANT_TURBO && cfg->vectors[vi].distance != QV_DIST_MANHATTAN) {
-        *param = (float)(q->has_bits ? q->bits : QV_TQ_BITS1);
+        o->param = (float)(q->has_bits ? q->bits : QV_TQ_BITS1);
         return QV_QCODES_TURBO;
     }
     return 0;
 }
 
-/* Whether a segment's codes are the ones the configuration asks for. */
+/* Whether a segment's codes are the ones the configuration asks for.  The
+ * scalar ranges (global or per dimension) are not configuration: a segment
+ * keeps the ones it was built with. */
 static bool codes_as_configured(const qv_collection_config *cfg, const qv_shard_seg *e) {
     for (uint32_t vi = 0; vi < cfg->nvectors; vi++) {
-        float quantile;
-        int kind = qcodes_kind(cfg, vi, &quantile);
+        qv_qcodes_opts o;
+        int kind = qcodes_kind(cfg, vi, &o);
         const qv_qcodes *q = e->qcodes ? e->qcodes[vi] : NULL;
         if (kind != (q ? (int)q->kind : 0)) return false;
-        if (q && q->kind == QV_QCODES_SCALAR && q->quantile != quantile) return false;
-        if (q && q->kind == QV_QCODES_PRODUCT && (float)q->sub != quantile) return false;
-        if (q && q->kind == QV_QCODES_TURBO && (float)q->tbits != quantile) return false;
+        if (q && q->kind == QV_QCODES_SCALAR && q->quantile != o.param) return false;
+        if (q && q->kind == QV_QCODES_PRODUCT && (float)q->sub != o.param) return false;
+        if (q && q->kind == QV_QCODES_TURBO && (float)q->tbits != o.param) return false;
+        if (q && q->kind == QV_QCODES_BINARY &&
+            (q->bq_enc != o.bq_encoding || q->bq_query != o.bq_query))
+            return false;
     }
     return true;
 }
@@ -406,10 +432,8 @@ static int find_uid(const qv_collection *c, uint64_t uid) {
 static bool begin(qv_collection *c, plan *p, qv_err *err) {
     for (uint32_t i = 0; i < p->n; i++) {
         if (p->uids[i] != UINT64_MAX) continue;
-        uint32_t dims[QV_MAX_NAMED_VECTORS];
-        for (uint32_t vi = 0; vi < c->cfg.nvectors; vi++) dims[vi] = c->cfg.vectors[vi].size;
         qv_shard_seg *n = realloc(c->segs, sizeof *n * (c->nsegs + 1));
-        qv_segment *fresh = qv_segment_new(c->cfg.nvectors, dims);
+        qv_segment *fresh = qv_shard_new_segment(&c->cfg);
         if (n) c->segs = n;
         if (!n || !fresh) {
             qv_segment_free(fresh);
@@ -434,9 +458,7 @@ static bool begin(qv_collection *c, plan *p, qv_err *err) {
 
 /* Step 2 (read lock held): the sources' live points, copied. */
 static qv_rc copy_sources(qv_collection *c, const plan *p, qv_segment **out, qv_err *err) {
-    uint32_t nvec = c->cfg.nvectors, dims[QV_MAX_NAMED_VECTORS];
-    for (uint32_t vi = 0; vi < nvec; vi++) dims[vi] = c->cfg.vectors[vi].size;
-    qv_segment *ns = qv_segment_new(nvec, dims);
+    qv_segment *ns = qv_shard_new_segment(&c->cfg);
     if (!ns) return qv_fail(err, QV_ENOMEM, "out of memory");
     const float *vecs[QV_MAX_NAMED_VECTORS];
     qv_rc rc = QV_OK;
@@ -445,14 +467,16 @@ static qv_rc copy_sources(qv_collection *c, const plan *p, qv_segment **out, qv_
         uint32_t size = qv_segment_size(src);
         for (uint32_t off = 0; rc == QV_OK && off < size; off++) {
             if (!qv_segment_is_live(src, off)) continue;
-            for (uint32_t vi = 0; vi < nvec; vi++) vecs[vi] = qv_segment_vector(src, vi, off);
+            float *buf = NULL;
             const jv *pl = qv_segment_payload(src, off);
             qv_payload *doc = pl ? qv_payload_new(pl) : NULL;
-            if ((pl && !doc) || qv_segment_put(ns, qv_segment_version(src, off),
-                                               qv_segment_id(src, off), vecs, doc) != QV_OK) {
+            if ((pl && !doc) || !qv_segment_vectors_f32(src, off, vecs, &buf) ||
+                qv_segment_put(ns, qv_segment_version(src, off), qv_segment_id(src, off), vecs,
+                               doc) != QV_OK) {
                 qv_payload_free(doc);
                 rc = qv_fail(err, QV_ENOMEM, "out of memory");
             }
+            free(buf);
         }
     }
     if (rc) {
@@ -490,12 +514,23 @@ static qv_rc build_graphs(const qv_collection_config *cfg, const qv_segment *ns,
 static qv_rc build_codes(const qv_collection_config *cfg, const qv_segment *ns, qv_qcodes **qc,
                          qv_err *err) {
     for (uint32_t vi = 0; vi < cfg->nvectors; vi++) {
-        float quantile;
-        int kind = qcodes_kind(cfg, vi, &quantile);
+        qv_qcodes_opts o;
+        int kind = qcodes_kind(cfg, vi, &o);
         if (!kind) continue;
-        qv_rc rc = qv_qcodes_build((qv_qcodes_kind)kind, cfg->vectors[vi].distance,
-                                   qv_segment_rows(ns, vi), qv_segment_size(ns),
-                                   qv_segment_dim(ns, vi), quantile, &qc[vi], err);
+        /* the codes are built from floats: rows of another element type
+         * are decoded (exactly) into a temporary matrix first */
+        uint32_t n = qv_segment_size(ns), dim = qv_segment_dim(ns, vi);
+        qv_elem el = qv_segment_elem(ns, vi);
+        const void *rows = qv_segment_rows(ns, vi);
+        float *tmp = NULL;
+        if (el != QV_ELEM_F32 && n > 0) {
+            tmp = malloc(sizeof(float) * (size_t)n * dim);
+            if (!tmp) return qv_fail(err, QV_ENOMEM, "out of memory");
+            qv_elem_decode(el, rows, tmp, (size_t)n * dim);
+        }
+        qv_rc rc = qv_qcodes_build_opts((qv_qcodes_kind)kind, cfg->vectors[vi].distance,
+                                        tmp ? tmp : (const float *)rows, n, dim, &o, &qc[vi], err);
+        free(tmp);
         if (rc) return rc;
     }
     return QV_OK;
@@ -652,6 +687,11 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
     }
     if (!rc && atomic_load(&c->dropped)) rc = qv_fail(err, QV_EUNAVAILABLE, "collection dropped");
     if (!rc) rc = segdir_finish(cdir, nvec, uid, ns.hnsw, ns.qcodes, err);
+    /* the build read every vector; those not meant to stay in memory leave
+     * the process again (they stay in the page cache, as files do) */
+    for (uint32_t vi = 0; !rc && vi < nvec; vi++)
+        if (!resident(&cfg, vi, qv_segment_row_bytes(ns.seg, vi)))
+            qv_segment_release_vectors(ns.seg, vi);
 
     qv_shard_seg old[8];
     memset(old, 0, sizeof old);

@@ -45,8 +45,38 @@
 
 /* ---- point views -------------------------------------------------------------- */
 
+/* A per-thread float buffer of at least n floats (NULL when it cannot
+ * grow), for rows that are decoded right before use: float16/uint8 rows
+ * read back to a client, or rescored.  Freed when the thread exits. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+typedef struct scratch {
+    size_t cap;
+    float f[];
+} scratch;
+
+static void scratch_init(void) {
+    (void)pthread_key_create(&scratch_key, free);
+}
+
+static float *thread_scratch(size_t n) {
+    pthread_once(&scratch_once, scratch_init);
+    scratch *b = pthread_getspecific(scratch_key);
+    if (b && b->cap >= n) return b->f;
+    scratch *nb = realloc(b, sizeof *nb + n * sizeof(float));
+    if (!nb) return NULL;
+    nb->cap = n;
+    (void)pthread_setspecific(scratch_key, nb);
+    return nb->f;
+}
+
 const float *qv_point_vector(const qv_point_view *p, uint32_t vec_index) {
-    return qv_segment_vector(p->seg, vec_index, p->offset);
+    if (qv_segment_elem(p->seg, vec_index) == QV_ELEM_F32)
+        return qv_segment_vector(p->seg, vec_index, p->offset, NULL);
+    if (!qv_segment_has_vector(p->seg, vec_index, p->offset)) return NULL;
+    float *buf = thread_scratch(qv_segment_dim(p->seg, vec_index));
+    return buf ? qv_segment_vector(p->seg, vec_index, p->offset, buf) : NULL;
 }
 
 static void view_of(const qv_segment *s, uint32_t off, qv_point_view *v) {
@@ -66,7 +96,7 @@ typedef struct vec_ctx {
 static bool has_vector_cb(void *ctx, const char *name) {
     vec_ctx *v = ctx;
     int vi = qv_collection_config_vector(&v->c->cfg, name);
-    return vi >= 0 && qv_segment_vector(v->seg, (uint32_t)vi, v->off) != NULL;
+    return vi >= 0 && qv_segment_has_vector(v->seg, (uint32_t)vi, v->off);
 }
 
 static bool matches(const qv_collection *c, const qv_segment *seg, const qv_filter *f,
@@ -273,7 +303,7 @@ void qv_collection_stats_get(qv_collection *c, qv_collection_stats *out) {
             if (!e->hnsw[vi]) continue;
             uint32_t size = qv_segment_size(e->seg);
             for (uint32_t off = 0; off < size; off++)
-                if (qv_segment_is_live(e->seg, off) && qv_segment_vector(e->seg, vi, off))
+                if (qv_segment_is_live(e->seg, off) && qv_segment_has_vector(e->seg, vi, off))
                     out->indexed_vectors_count++;
         }
     }
@@ -350,6 +380,7 @@ typedef struct qstate {
     topk top;
     uint32_t exclude_si, exclude_off; /* NEAREST_ID: the query point itself */
     bool has_exclude;
+    float *own; /* NEAREST_ID: the point's vector decoded, when not stored as float32 */
 } qstate;
 
 /* Validates query i and prepares its state (query vector ready). */
@@ -370,9 +401,14 @@ static qv_rc prepare(qv_collection *c, qstate *s, qv_err *err) {
             qv_pointid_format(&q->id, buf);
             return qv_fail(err, QV_ENOTFOUND, "No point with id %s found", buf);
         }
-        v = qv_segment_vector(c->segs[si].seg, (uint32_t)s->vi, off);
-        if (!v) return qv_fail(err, QV_EBADINPUT, "Point has no vector %s", using);
-        q->vector = (float *)v; /* borrowed from the segment under our lock */
+        const qv_segment *seg = c->segs[si].seg;
+        if (!qv_segment_has_vector(seg, (uint32_t)s->vi, off))
+            return qv_fail(err, QV_EBADINPUT, "Point has no vector %s", using);
+        if (qv_segment_elem(seg, (uint32_t)s->vi) != QV_ELEM_F32 &&
+            !(s->own = malloc(sizeof(float) * vp->size)))
+            return qv_fail(err, QV_ENOMEM, "out of memory");
+        v = qv_segment_vector(seg, (uint32_t)s->vi, off, s->own);
+        q->vector = (float *)v; /* borrowed from the segment under our lock, or own */
         q->dim = vp->size;
         s->exclude_si = si;
         s->exclude_off = off;
@@ -409,22 +445,26 @@ typedef void (*block_fn)(const float *const *queries, size_t nq, const float *co
  * and matched 64 KiB; prefetching also helps a single query a little. */
 #define SCAN_AHEAD_BYTES 32768
 
-/* One round: up to SCAN_CHUNK live points with the vector, in offset order. */
+/* One round: up to SCAN_CHUNK live points with the vector, in offset
+ * order.  Rows not stored as float32 are decoded into buf (max x dim
+ * floats) as they are gathered, which also fetches them ahead of scoring. */
 typedef struct chunk {
     const float *v[SCAN_CHUNK];
     uint32_t off[SCAN_CHUNK];
     size_t n;
+    float *buf; /* NULL for float32 rows */
 } chunk;
 
 /* Fills ch with the next up to max live offsets in [*pos, hi) that have
  * vector vi; advances *pos past them. */
 static void gather(const qv_segment *seg, uint32_t vi, uint32_t *pos, uint32_t hi, size_t max,
                    chunk *ch) {
-    size_t n = 0;
+    size_t n = 0, dim = qv_segment_dim(seg, vi);
     uint32_t off = *pos;
     for (; off < hi && n < max; off++) {
-        const float *v = qv_segment_vector(seg, vi, off);
-        if (!v || !qv_segment_is_live(seg, off)) continue;
+        if (!qv_segment_is_live(seg, off)) continue;
+        const float *v = qv_segment_vector(seg, vi, off, ch->buf ? ch->buf + n * dim : NULL);
+        if (!v) continue;
         ch->v[n] = v;
         ch->off[n++] = off;
     }
@@ -481,7 +521,7 @@ static void to_h(qv_distance d, float *r, size_t n) {
  * to its heap: the same result as offering every point.  A score does not
  * depend on the batch (see distance.h), so a query gets the same hits
  * alone or in any batch. */
-static void scan_range(qv_collection *c, uint32_t si, qstate **qs, size_t nq, uint32_t lo,
+static bool scan_range(qv_collection *c, uint32_t si, qstate **qs, size_t nq, uint32_t lo,
                        uint32_t hi, topk *tops) {
     const qv_segment *seg = c->segs[si].seg;
     const qv_kernels *k = qv_kernels_best();
@@ -501,6 +541,13 @@ static void scan_range(qv_collection *c, uint32_t si, qstate **qs, size_t nq, ui
     for (size_t i = 0; i < nq; i++) {
         qv[i] = qs[i]->q->vector;
         bar[i] = bar_of(qs[i], &tops[i]);
+    }
+    ch[0].buf = ch[1].buf = NULL;
+    if (qv_segment_elem(seg, vi) != QV_ELEM_F32) { /* rows to decode (see chunk) */
+        float *b = thread_scratch(2 * per * dim);
+        if (!b) return false;
+        ch[0].buf = b;
+        ch[1].buf = b + per * dim;
     }
     uint32_t pos = lo;
     int cur = 0;
@@ -526,6 +573,7 @@ static void scan_range(qv_collection *c, uint32_t si, qstate **qs, size_t nq, ui
         }
         cur ^= 1;
     }
+    return true;
 }
 
 /* Below this many points a scan is not worth splitting over threads. */
@@ -538,20 +586,25 @@ typedef struct scan_par {
     qstate **qs;
     size_t nq;
     uint32_t size, parts;
-    topk *tops; /* parts x nq heaps */
+    topk *tops;  /* parts x nq heaps */
+    bool failed; /* a part had no memory (written atomically) */
 } scan_par;
 
 static void scan_part(void *ctx, size_t part) {
     scan_par *sp = ctx;
     uint32_t lo = (uint32_t)((uint64_t)sp->size * part / sp->parts);
     uint32_t hi = (uint32_t)((uint64_t)sp->size * (part + 1) / sp->parts);
-    scan_range(sp->c, sp->si, sp->qs, sp->nq, lo, hi, sp->tops + part * sp->nq);
+    if (!scan_range(sp->c, sp->si, sp->qs, sp->nq, lo, hi, sp->tops + part * sp->nq))
+        __atomic_store_n(&sp->failed, true, __ATOMIC_RELAXED);
 }
 
 /* Splits the scan of a large segment over the search pool: each part keeps
  * its own heaps (no sharing while scanning), merged at the end.  The
- * caller's read lock covers the workers, which wait for nothing else. */
-static bool scan_parallel(qv_collection *c, uint32_t si, qstate **qs, size_t nq, uint32_t size) {
+ * caller's read lock covers the workers, which wait for nothing else.
+ * False when memory ran out (*oom: during the scan, which cannot be
+ * retried; else before it started). */
+static bool scan_parallel(qv_collection *c, uint32_t si, qstate **qs, size_t nq, uint32_t size,
+                          bool *oom) {
     qv_pool *pool = qv_pool_search();
     uint32_t parts = qv_pool_width(pool) * 2;
     if (parts > size / PAR_MIN_PART) parts = size / PAR_MIN_PART;
@@ -562,8 +615,10 @@ static bool scan_parallel(qv_collection *c, uint32_t si, qstate **qs, size_t nq,
         ok = tops[t].h != NULL;
     }
     if (ok) {
-        scan_par sp = {c, si, qs, nq, size, parts, tops};
+        scan_par sp = {c, si, qs, nq, size, parts, tops, false};
         qv_pool_run(pool, parts, scan_part, &sp);
+        ok = !sp.failed;
+        *oom = sp.failed;
         for (size_t t = 0; t < (size_t)parts * nq; t++)
             for (size_t h = 0; h < tops[t].n; h++) topk_push(&qs[t % nq]->top, tops[t].h[h]);
     }
@@ -573,16 +628,19 @@ static bool scan_parallel(qv_collection *c, uint32_t si, qstate **qs, size_t nq,
 }
 
 /* Scores one batch of queries (same vector index) against every point of
- * segment si. */
-static void scan_batch(qv_collection *c, uint32_t si, qstate **qs, size_t nq) {
+ * segment si.  False when memory ran out. */
+static bool scan_batch(qv_collection *c, uint32_t si, qstate **qs, size_t nq) {
     uint32_t size = qv_segment_size(c->segs[si].seg);
+    bool oom = false;
     if (size >= PAR_MIN_POINTS && qv_pool_width(qv_pool_search()) > 1 &&
-        scan_parallel(c, si, qs, nq, size))
-        return;
+        scan_parallel(c, si, qs, nq, size, &oom))
+        return true;
+    if (oom) return false;
     topk local[QV_KERNEL_MAX_BATCH];
     for (size_t i = 0; i < nq; i++) local[i] = qs[i]->top;
-    scan_range(c, si, qs, nq, 0, size, local);
+    bool ok = scan_range(c, si, qs, nq, 0, size, local);
     for (size_t i = 0; i < nq; i++) qs[i]->top = local[i];
+    return ok;
 }
 
 /* ---- through the graph -------------------------------------------------------- */
@@ -626,7 +684,7 @@ typedef struct accept_ctx {
 static bool accept_cb(void *ctx, uint32_t off) {
     const accept_ctx *a = ctx;
     const qstate *s = a->s;
-    if (!qv_segment_is_live(a->seg, off) || !qv_segment_vector(a->seg, (uint32_t)s->vi, off))
+    if (!qv_segment_is_live(a->seg, off) || !qv_segment_has_vector(a->seg, (uint32_t)s->vi, off))
         return false;
     if (s->has_exclude && s->exclude_si == a->si && s->exclude_off == off) return false;
     return matches(a->c, a->seg, s->q->filter, off);
@@ -646,10 +704,16 @@ static void offer_candidate(const qv_collection *c, uint32_t si, qstate *s, uint
                             float estimate) {
     bool rescore = !s->q->quant_rescore.has || s->q->quant_rescore.v;
     const qv_segment *seg = c->segs[si].seg;
-    float score = rescore ? qv_score(qv_kernels_best(), s->dist, s->q->vector,
-                                     qv_segment_vector(seg, (uint32_t)s->vi, off),
-                                     qv_segment_dim(seg, (uint32_t)s->vi))
-                          : estimate;
+    uint32_t vi = (uint32_t)s->vi, dim = qv_segment_dim(seg, vi);
+    float score = estimate;
+    if (rescore) {
+        float *buf = NULL;
+        if (qv_segment_elem(seg, vi) != QV_ELEM_F32 && !(buf = thread_scratch(dim)))
+            return; /* no memory to decode the row into: the candidate is lost */
+        const float *v = qv_segment_vector(seg, vi, off, buf);
+        if (!v) return;
+        score = qv_score(qv_kernels_best(), s->dist, s->q->vector, v, dim);
+    }
     if (!passes_threshold(s, score)) return;
     hit x = {h_of(s, score), si, off};
     topk_push(&s->top, x);
@@ -728,7 +792,7 @@ static qv_rc quant_scan(qv_collection *c, uint32_t si, qstate *s) {
     }
     uint32_t size = qv_segment_size(e->seg), vi = (uint32_t)s->vi;
     for (uint32_t off = 0; off < size; off++) {
-        if (!qv_segment_is_live(e->seg, off) || !qv_segment_vector(e->seg, vi, off)) continue;
+        if (!qv_segment_is_live(e->seg, off) || !qv_segment_has_vector(e->seg, vi, off)) continue;
         if (s->has_exclude && s->exclude_si == si && s->exclude_off == off) continue;
         hit x = {h_of(s, qv_qquery_score(&qq, off)), si, off};
         if (cand.n == cand.k && x.score < cand.h[0].score) continue;
@@ -770,7 +834,7 @@ static qv_rc search_all(qv_collection *c, qstate *st, size_t n) {
                 batch[nb++] = &st[j];
                 done[j] = true;
             }
-            scan_batch(c, si, batch, nb);
+            if (!scan_batch(c, si, batch, nb) && rc == QV_OK) rc = QV_ENOMEM;
         }
     }
     free(done);
@@ -839,7 +903,10 @@ qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, const q
         else if (emit_by_id(c, &st[i], cb, ctx) != QV_OK)
             rc = qv_fail(err, QV_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; st && i < n; i++) free(st[i].top.h);
+    for (size_t i = 0; st && i < n; i++) {
+        free(st[i].top.h);
+        free(st[i].own);
+    }
     free(st);
     pthread_rwlock_unlock(&c->lock);
     return rc;

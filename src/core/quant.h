@@ -35,6 +35,14 @@
  * score for Dot/Cosine the estimate is dim - 2 * hamming, which is the dot
  * product of the two vectors' sign vectors (+1/-1).
  *
+ * Bit planes (asymmetric binary scoring, index/qcodes.h's scalar4bits and
+ * scalar8bits query encodings).  A query quantized to B bits per bit
+ * position is stored as B planes shaped like a code, plane p holding bit p
+ * of every position's level k_j; bits_xor_planes sums popcount(code XOR
+ * plane p) << p, which is sum_j (code bit j ? 2^B - 1 - k_j : k_j), i.e.
+ * (2^B - 1) times the L1 distance between the code's bits and the levels
+ * scaled to [0, 1] - B popcounts per word instead of extracting bits.
+ *
  * Kernels.  Every integer kernel has a scalar reference (quant_scalar.c)
  * and SIMD versions per instruction set (quant_avx2.c, quant_avx512.c with
  * AVX-512BW + VNNI + VPOPCNTDQ, quant_neon.c), dispatched once at start-up
@@ -77,6 +85,13 @@ typedef struct qv_quant_kernels {
     uint32_t (*u8_l1)(const uint8_t *a, const uint8_t *b, size_t dim);
     /* Number of differing bits over nwords 64-bit words. */
     uint32_t (*bits_hamming)(const uint64_t *a, const uint64_t *b, size_t nwords);
+    /* Bit-plane score of a bit code against a query of nplanes (1..8) bit
+     * planes, plane p at planes + p * nwords: sum over p of
+     * popcount(code XOR plane p) << p (exact).  With the query's value
+     * k_i = sum_p bit i of plane p << p, this is sum_i (code bit i ?
+     * (2^nplanes - 1) - k_i : k_i). */
+    uint32_t (*bits_xor_planes)(const uint64_t *code, const uint64_t *planes, size_t nwords,
+                                unsigned nplanes);
 } qv_quant_kernels;
 
 /* The table for this CPU, chosen once (thread-safe; honours

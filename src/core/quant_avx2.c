@@ -121,12 +121,36 @@ static QAVX2_FN uint32_t avx2_bits_hamming(const uint64_t *a, const uint64_t *b,
     return s;
 }
 
+/* Per 4 code words: each plane's XOR byte counts summed into 64-bit lanes
+ * (vpsadbw), shifted by the plane's weight and added to one accumulator. */
+static QAVX2_FN uint32_t avx2_bits_xor_planes(const uint64_t *code, const uint64_t *planes,
+                                              size_t nwords, unsigned nplanes) {
+    __m256i acc = _mm256_setzero_si256();
+    const __m256i zero = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 4 <= nwords; i += 4) {
+        __m256i c = _mm256_loadu_si256((const __m256i *)(code + i));
+        for (unsigned p = 0; p < nplanes; p++) {
+            __m256i x = _mm256_xor_si256(
+                c, _mm256_loadu_si256((const __m256i *)(planes + (size_t)p * nwords + i)));
+            __m256i cnt = _mm256_sad_epu8(qavx2_popcnt_bytes(x), zero);
+            acc = _mm256_add_epi64(acc, _mm256_sll_epi64(cnt, _mm_cvtsi32_si128((int)p)));
+        }
+    }
+    uint32_t s = (uint32_t)qavx2_hsum64(acc);
+    for (; i < nwords; i++)
+        for (unsigned p = 0; p < nplanes; p++)
+            s += (uint32_t)__builtin_popcountll(code[i] ^ planes[(size_t)p * nwords + i]) << p;
+    return s;
+}
+
 const qv_quant_kernels qv_quant_kernels_avx2 = {
     .name = "avx2",
     .u8_dot = avx2_u8_dot,
     .u8_l2sq = avx2_u8_l2sq,
     .u8_l1 = avx2_u8_l1,
     .bits_hamming = avx2_bits_hamming,
+    .bits_xor_planes = avx2_bits_xor_planes,
 };
 
 #else

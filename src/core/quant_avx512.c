@@ -117,12 +117,29 @@ static QAVX512_FN uint32_t avx512_bits_hamming(const uint64_t *a, const uint64_t
     return (uint32_t)_mm512_reduce_add_epi64(acc);
 }
 
+/* Per 8 code words: each plane's XOR popcounts shifted by the plane's
+ * weight, added into one accumulator of 64-bit lanes. */
+static QAVX512_FN uint32_t avx512_bits_xor_planes(const uint64_t *code, const uint64_t *planes,
+                                                  size_t nwords, unsigned nplanes) {
+    __m512i acc = _mm512_setzero_si512();
+    for (size_t i = 0; i < nwords; i += 8) {
+        __mmask8 m = nwords - i >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (nwords - i)) - 1u);
+        __m512i c = _mm512_maskz_loadu_epi64(m, code + i);
+        for (unsigned p = 0; p < nplanes; p++) {
+            __m512i x = _mm512_xor_si512(c, _mm512_maskz_loadu_epi64(m, planes + p * nwords + i));
+            acc = _mm512_add_epi64(acc, _mm512_slli_epi64(_mm512_popcnt_epi64(x), p));
+        }
+    }
+    return (uint32_t)_mm512_reduce_add_epi64(acc);
+}
+
 const qv_quant_kernels qv_quant_kernels_avx512 = {
     .name = "avx512",
     .u8_dot = avx512_u8_dot,
     .u8_l2sq = avx512_u8_l2sq,
     .u8_l1 = avx512_u8_l1,
     .bits_hamming = avx512_bits_hamming,
+    .bits_xor_planes = avx512_bits_xor_planes,
 };
 
 #else

@@ -81,12 +81,37 @@ static uint32_t neon_bits_hamming(const uint64_t *a, const uint64_t *b, size_t n
     return s;
 }
 
+/* Per 2 code words: each plane's XOR byte counts widened into 32-bit lanes,
+ * shifted by the plane's weight (a lane holds at most 2 * 64 * 255 per
+ * word pair, summed over nwords / 2 pairs: < 2^32 for any dimension
+ * quant.h allows). */
+static uint32_t neon_bits_xor_planes(const uint64_t *code, const uint64_t *planes, size_t nwords,
+                                     unsigned nplanes) {
+    uint32x4_t acc = vdupq_n_u32(0);
+    size_t i = 0;
+    for (; i + 2 <= nwords; i += 2) {
+        uint64x2_t c = vld1q_u64(code + i);
+        for (unsigned p = 0; p < nplanes; p++) {
+            uint8x16_t x =
+                vreinterpretq_u8_u64(veorq_u64(c, vld1q_u64(planes + (size_t)p * nwords + i)));
+            uint32x4_t cnt = vpaddlq_u16(vpaddlq_u8(vcntq_u8(x)));
+            acc = vaddq_u32(acc, vshlq_u32(cnt, vdupq_n_s32((int32_t)p)));
+        }
+    }
+    uint32_t s = vaddvq_u32(acc);
+    for (; i < nwords; i++)
+        for (unsigned p = 0; p < nplanes; p++)
+            s += (uint32_t)__builtin_popcountll(code[i] ^ planes[(size_t)p * nwords + i]) << p;
+    return s;
+}
+
 const qv_quant_kernels qv_quant_kernels_neon = {
     .name = "neon",
     .u8_dot = neon_u8_dot,
     .u8_l2sq = neon_u8_l2sq,
     .u8_l1 = neon_u8_l1,
     .bits_hamming = neon_bits_hamming,
+    .bits_xor_planes = neon_bits_xor_planes,
 };
 
 #else

@@ -37,10 +37,23 @@ static uint32_t scalar_bits_hamming(const uint64_t *a, const uint64_t *b, size_t
     return s;
 }
 
+static uint32_t scalar_bits_xor_planes(const uint64_t *code, const uint64_t *planes, size_t nwords,
+                                       unsigned nplanes) {
+    uint32_t s = 0;
+    for (unsigned p = 0; p < nplanes; p++) {
+        uint32_t c = 0;
+        for (size_t i = 0; i < nwords; i++)
+            c += (uint32_t)__builtin_popcountll(code[i] ^ planes[(size_t)p * nwords + i]);
+        s += c << p;
+    }
+    return s;
+}
+
 const qv_quant_kernels qv_quant_kernels_scalar = {
     .name = "scalar",
     .u8_dot = scalar_u8_dot,
     .u8_l2sq = scalar_u8_l2sq,
     .u8_l1 = scalar_u8_l1,
     .bits_hamming = scalar_bits_hamming,
+    .bits_xor_planes = scalar_bits_xor_planes,
 };

@@ -6,6 +6,7 @@
 #include "index/qcodes.h"
 
 #include <errno.h>
+#include <float.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,9 +18,16 @@
 #include "core/buf.h"
 #include "core/crc32c.h"
 
-#define QC_MAGIC   "QVQCODES"
-#define QC_VERSION 1
-#define QC_HEADER  48
+#define QC_MAGIC     "QVQCODES"
+#define QC_VERSION   2 /* written; 1 is still read */
+#define QC_HEADER_V1 48
+#define QC_HEADER    64
+
+/* Binary two bits: the z-score bounds of the middle level (Qdrant's). */
+#define BQ_SIGMAS (2.0f / 3.0f)
+
+/* Scalar per-dimension ranges: most vectors sampled per dimension. */
+#define SQ_DIM_SAMPLE 8192
 
 /* Product quantization: k-means rounds and most sampled vectors. */
 #define PQ_ROUNDS 8
@@ -49,8 +57,15 @@ static uint32_t pow2_at_least(uint32_t d) {
     return p;
 }
 
-static size_t code_bytes_of(qv_qcodes_kind kind, uint32_t dim, uint32_t sub) {
-    if (kind == QV_QCODES_BINARY) return qv_bq_words(dim) * 8;
+/* 64-bit words of a binary code's second bit plane. */
+static size_t bq_words2(uint32_t enc, uint32_t dim) {
+    return enc == QV_QCODES_BQ_TWO_BITS            ? qv_bq_words(dim)
+           : enc == QV_QCODES_BQ_ONE_AND_HALF_BITS ? qv_bq_words((dim + 1) / 2)
+                                                   : 0;
+}
+
+static size_t code_bytes_of(qv_qcodes_kind kind, uint32_t dim, uint32_t sub, uint32_t enc) {
+    if (kind == QV_QCODES_BINARY) return (qv_bq_words(dim) + bq_words2(enc, dim)) * 8;
     if (kind == QV_QCODES_PRODUCT) return (dim + sub - 1) / sub;
     if (kind == QV_QCODES_TURBO)
         return (pow2_at_least(dim) + TQ_SPECS[sub].per_byte - 1) / TQ_SPECS[sub].per_byte;
@@ -80,8 +95,28 @@ static size_t books_floats(const qv_qcodes *q) {
     return q->kind == QV_QCODES_PRODUCT ? q->code_bytes * 256 * q->sub : 0;
 }
 
+/* The float arrays after the codes, in file order: up to 6, each a pointer
+ * into q and its length. */
+typedef struct qc_arr {
+    float **p;
+    size_t len;
+} qc_arr;
+static size_t qc_arrays(qv_qcodes *q, qc_arr *a) {
+    size_t k = 0;
+    if (q->kind == QV_QCODES_SCALAR) a[k++] = (qc_arr){&q->corr, q->n};
+    if (q->kind == QV_QCODES_SCALAR && q->sq_ranges == QV_QCODES_SQ_PER_DIM) {
+        if (q->dist != QV_DIST_MANHATTAN) a[k++] = (qc_arr){&q->corr2, q->n};
+        a[k++] = (qc_arr){&q->sq_dimp, 2 * (size_t)q->dim};
+    }
+    if (q->kind == QV_QCODES_BINARY && q->bq_enc != QV_QCODES_BQ_ONE_BIT)
+        a[k++] = (qc_arr){&q->bq_stats, 2 * (size_t)q->dim};
+    if (q->kind == QV_QCODES_PRODUCT) a[k++] = (qc_arr){&q->books, q->code_bytes * 256 * q->sub};
+    if (q->kind == QV_QCODES_TURBO) a[k++] = (qc_arr){&q->norms, q->n};
+    return k;
+}
+
 static qv_qcodes *qc_alloc(qv_qcodes_kind kind, qv_distance dist, uint32_t n, uint32_t dim,
-                           uint32_t sub) {
+                           uint32_t sub, uint32_t bq_enc, uint32_t sq_ranges) {
     qv_qcodes *q = calloc(1, sizeof *q);
     if (!q) return NULL;
     q->kind = kind;
@@ -91,16 +126,20 @@ static qv_qcodes *qc_alloc(qv_qcodes_kind kind, qv_distance dist, uint32_t n, ui
     q->sub = kind == QV_QCODES_PRODUCT ? sub : 0;
     q->tbits = kind == QV_QCODES_TURBO ? sub : 0;
     q->pdim = kind == QV_QCODES_TURBO ? pow2_at_least(dim) : 0;
-    q->code_bytes = code_bytes_of(kind, dim, sub);
+    q->bq_enc = kind == QV_QCODES_BINARY ? bq_enc : 0;
+    q->bq_w1 = kind == QV_QCODES_BINARY ? (uint32_t)qv_bq_words(dim) : 0;
+    q->sq_ranges = kind == QV_QCODES_SCALAR ? sq_ranges : 0;
+    q->code_bytes = code_bytes_of(kind, dim, sub, q->bq_enc);
     q->k = qv_quant_kernels_best();
     /* 64-byte aligned so binary words and SIMD loads are aligned */
     size_t bytes = ((size_t)n * q->code_bytes + 63) & ~(size_t)63;
     q->codes = aligned_alloc(64, bytes ? bytes : 64);
-    if (kind == QV_QCODES_SCALAR) q->corr = malloc(sizeof(float) * (n ? n : 1));
-    if (kind == QV_QCODES_PRODUCT) q->books = calloc(books_floats(q), sizeof(float));
-    if (kind == QV_QCODES_TURBO) q->norms = malloc(sizeof(float) * (n ? n : 1));
-    if (!q->codes || (kind == QV_QCODES_SCALAR && !q->corr) ||
-        (kind == QV_QCODES_PRODUCT && !q->books) || (kind == QV_QCODES_TURBO && !q->norms)) {
+    bool ok = q->codes != NULL;
+    qc_arr a[6];
+    size_t na = qc_arrays(q, a);
+    for (size_t i = 0; ok && i < na; i++)
+        ok = (*a[i].p = calloc(a[i].len ? a[i].len : 1, sizeof(float))) != NULL;
+    if (!ok) {
         qv_qcodes_free(q);
         return NULL;
     }
@@ -113,12 +152,17 @@ void qv_qcodes_free(qv_qcodes *q) {
     free(q->corr);
     free(q->books);
     free(q->norms);
+    free(q->sq_dimp);
+    free(q->corr2);
+    free(q->bq_stats);
     free(q);
 }
 
 size_t qv_qcodes_memory(const qv_qcodes *q) {
-    return (size_t)q->n * q->code_bytes + (q->corr ? sizeof(float) * q->n : 0) +
-           (q->norms ? sizeof(float) * q->n : 0) + books_floats(q) * sizeof(float);
+    qc_arr a[6];
+    size_t na = qc_arrays((qv_qcodes *)q, a), m = (size_t)q->n * q->code_bytes;
+    for (size_t i = 0; i < na; i++) m += a[i].len * sizeof(float);
+    return m;
 }
 
 /* ---- product quantization ------------------------------------------------------------
@@ -220,23 +264,161 @@ static qv_rc tq_build(qv_qcodes *q, const float *rows, qv_err *err) {
     return QV_OK;
 }
 
+/* ---- binary: two bits and one and a half bits ------------------------------------
+ * A value's two bits from its z-score against its dimension's statistics:
+ * 00 at or below -2/3 deviations, 10 in between, 11 at or above +2/3 (a
+ * dimension with no spread falls back to the one-bit sign, second bit 0). */
+
+static inline void bq_two(float x, float mean, float sd, bool *b1, bool *b2) {
+    if (!(sd >= FLT_EPSILON)) {
+        *b1 = x > 0.0f;
+        *b2 = false;
+        return;
+    }
+    float z = (x - mean) / sd;
+    *b1 = !(z <= -BQ_SIGMAS);
+    *b2 = !(z < BQ_SIGMAS);
+}
+
+/* x's code (code_bytes / 8 words): plane one (the first bits) in words
+ * [0, bq_w1), plane two after it (two bits: bit i for dimension i; one and a
+ * half bits: bit j is the OR of the second bits of dimensions 2j and 2j+1). */
+static void bq_encode_code(const qv_qcodes *q, const float *x, uint64_t *w) {
+    if (q->bq_enc == QV_QCODES_BQ_ONE_BIT) {
+        qv_bq_encode(x, q->dim, w);
+        return;
+    }
+    memset(w, 0, q->code_bytes);
+    uint64_t *w2 = w + q->bq_w1;
+    const float *mean = q->bq_stats, *sd = q->bq_stats + q->dim;
+    for (uint32_t i = 0; i < q->dim; i++) {
+        bool b1, b2;
+        bq_two(x[i], mean[i], sd[i], &b1, &b2);
+        uint32_t j = q->bq_enc == QV_QCODES_BQ_TWO_BITS ? i : i / 2;
+        if (b1) w[i / 64] |= (uint64_t)1 << (i % 64);
+        if (b2) w2[j / 64] |= (uint64_t)1 << (j % 64);
+    }
+}
+
+/* Per-dimension mean and (population) standard deviation of the rows. */
+static qv_rc bq_stats(qv_qcodes *q, const float *rows, qv_err *err) {
+    uint32_t dim = q->dim;
+    double *s1 = calloc(2 * (size_t)dim, sizeof(double));
+    if (!s1) return qv_fail(err, QV_ENOMEM, "out of memory");
+    double *s2 = s1 + dim;
+    for (uint32_t r = 0; r < q->n; r++)
+        for (uint32_t i = 0; i < dim; i++) {
+            double v = rows[(size_t)r * dim + i];
+            s1[i] += v;
+            s2[i] += v * v;
+        }
+    for (uint32_t i = 0; i < dim; i++) {
+        double m = q->n ? s1[i] / q->n : 0, var = q->n ? s2[i] / q->n - m * m : 0;
+        q->bq_stats[i] = (float)m;
+        q->bq_stats[dim + i] = (float)sqrt(var > 0 ? var : 0);
+    }
+    free(s1);
+    return QV_OK;
+}
+
+/* ---- scalar: per-dimension ranges ------------------------------------------------
+ * Dimension i codes x_i ~ off_i + scale_i * c_i, [off_i, off_i + 255 scale_i]
+ * being the central `quantile` of that dimension's values in an evenly
+ * spaced sample of at most SQ_DIM_SAMPLE vectors. */
+
+static int cmp_float(const void *pa, const void *pb) {
+    float a = *(const float *)pa, b = *(const float *)pb;
+    return (a > b) - (a < b);
+}
+
+static qv_rc sq_dim_ranges(qv_qcodes *q, const float *rows, float quantile, qv_err *err) {
+    uint32_t n = q->n, dim = q->dim, nv = n < SQ_DIM_SAMPLE ? n : SQ_DIM_SAMPLE;
+    float *off = q->sq_dimp, *scale = q->sq_dimp + dim;
+    if (!(quantile > 0.5f && quantile <= 1.0f))
+        return qv_fail(err, QV_EBADINPUT, "quantile must be in (0.5, 1], got %g", (double)quantile);
+    float *v = malloc(sizeof(float) * (nv ? nv : 1));
+    if (!v) return qv_fail(err, QV_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < dim; i++) {
+        size_t m = 0;
+        for (uint32_t k = 0; k < nv; k++) {
+            float x = rows[(size_t)((uint64_t)k * n / nv) * dim + i];
+            if (isfinite(x)) v[m++] = x;
+        }
+        float lo = 0, hi = 0;
+        if (m) {
+            qsort(v, m, sizeof *v, cmp_float);
+            size_t cut = (size_t)floor((1.0 - (double)quantile) / 2.0 * (double)(m - 1));
+            lo = v[cut], hi = v[m - 1 - cut];
+        }
+        float a = (hi - lo) / 255.0f;
+        off[i] = lo;
+        scale[i] = a > 0.0f && isfinite(a) ? a : 1.0f;
+    }
+    free(v);
+    return QV_OK;
+}
+
+/* x's per-dimension code; returns the sum of the codes and sets *corr2:
+ * Euclid: |x^|^2, the squared norm of the decoded vector x^; Cosine and Dot:
+ * (|x|^2 - |x^|^2) / 2, which makes x^.q + corr2 = (|x|^2 + |q|^2 -
+ * |x^ - q|^2) / 2, exact when q = x (what the codes lose to clipping and
+ * rounding in x's own direction is given back). */
+static float sq_dim_encode(const qv_qcodes *q, const float *x, uint8_t *c, float *corr2) {
+    const float *off = q->sq_dimp, *scale = q->sq_dimp + q->dim;
+    uint64_t sum = 0;
+    double nn = 0, xx = 0;
+    for (uint32_t i = 0; i < q->dim; i++) {
+        float v = (x[i] - off[i]) / scale[i];
+        uint8_t k = !(v > 0.0f) ? 0 : v >= 254.5f ? 255 : (uint8_t)(v + 0.5f);
+        c[i] = k;
+        sum += k;
+        double d = (double)off[i] + (double)scale[i] * k;
+        nn += d * d;
+        if (isfinite(x[i])) xx += (double)x[i] * x[i];
+    }
+    *corr2 = (float)(q->dist == QV_DIST_EUCLID ? nn : (xx - nn) / 2);
+    return (float)sum;
+}
+
 qv_rc qv_qcodes_build(qv_qcodes_kind kind, qv_distance dist, const float *rows, uint32_t n,
                       uint32_t dim, float param, qv_qcodes **out, qv_err *err) {
+    qv_qcodes_opts o = {.param = param};
+    return qv_qcodes_build_opts(kind, dist, rows, n, dim, &o, out, err);
+}
+
+qv_rc qv_qcodes_build_opts(qv_qcodes_kind kind, qv_distance dist, const float *rows, uint32_t n,
+                           uint32_t dim, const qv_qcodes_opts *opts, qv_qcodes **out, qv_err *err) {
+    float param = opts->param;
     uint32_t sub = kind == QV_QCODES_PRODUCT || kind == QV_QCODES_TURBO ? (uint32_t)param : 0;
     if ((kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY && kind != QV_QCODES_PRODUCT &&
          kind != QV_QCODES_TURBO) ||
         dim == 0 || dim > QV_QUANT_MAX_DIM ||
         (kind == QV_QCODES_PRODUCT && (sub == 0 || sub > 16 || (sub & (sub - 1)))) ||
-        (kind == QV_QCODES_TURBO && (sub > 3 || dist == QV_DIST_MANHATTAN)))
+        (kind == QV_QCODES_TURBO && (sub > 3 || dist == QV_DIST_MANHATTAN)) ||
+        (kind == QV_QCODES_BINARY && (opts->bq_encoding > QV_QCODES_BQ_ONE_AND_HALF_BITS ||
+                                      opts->bq_query > QV_QCODES_BQ_QUERY_SCALAR8)) ||
+        (kind == QV_QCODES_SCALAR && opts->sq_ranges > QV_QCODES_SQ_PER_DIM))
         return qv_fail(err, QV_EBADINPUT, "bad quantization parameters");
     float quantile = param;
-    qv_qcodes *q = qc_alloc(kind, dist, n, dim, sub);
+    qv_qcodes *q = qc_alloc(kind, dist, n, dim, sub, opts->bq_encoding, opts->sq_ranges);
     if (!q) return qv_fail(err, QV_ENOMEM, "out of memory");
     if (kind == QV_QCODES_PRODUCT || kind == QV_QCODES_TURBO) {
         qv_rc rc = kind == QV_QCODES_PRODUCT ? pq_build(q, rows, err) : tq_build(q, rows, err);
         if (rc) {
             qv_qcodes_free(q);
             return rc;
+        }
+    } else if (kind == QV_QCODES_SCALAR && q->sq_ranges == QV_QCODES_SQ_PER_DIM) {
+        q->quantile = quantile;
+        qv_rc rc = sq_dim_ranges(q, rows, quantile, err);
+        if (rc) {
+            qv_qcodes_free(q);
+            return rc;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            float c2;
+            q->corr[i] = sq_dim_encode(q, rows + (size_t)i * dim, q->codes + (size_t)i * dim, &c2);
+            if (q->corr2) q->corr2[i] = c2;
         }
     } else if (kind == QV_QCODES_SCALAR) {
         q->quantile = quantile;
@@ -252,9 +434,15 @@ qv_rc qv_qcodes_build(qv_qcodes_kind kind, qv_distance dist, const float *rows, 
         for (uint32_t i = 0; i < n; i++)
             q->corr[i] = qv_sq_encode(&q->sq, rows + (size_t)i * dim, q->codes + (size_t)i * dim);
     } else {
+        q->bq_query = opts->bq_query;
+        qv_rc rc = q->bq_stats ? bq_stats(q, rows, err) : QV_OK;
+        if (rc) {
+            qv_qcodes_free(q);
+            return rc;
+        }
         for (uint32_t i = 0; i < n; i++)
-            qv_bq_encode(rows + (size_t)i * dim, dim,
-                         (uint64_t *)(q->codes + (size_t)i * q->code_bytes));
+            bq_encode_code(q, rows + (size_t)i * dim,
+                           (uint64_t *)(q->codes + (size_t)i * q->code_bytes));
     }
     *out = q;
     return QV_OK;
@@ -278,7 +466,7 @@ static qv_rc write_all(int fd, const void *p, size_t n, uint32_t *crc) {
 qv_rc qv_qcodes_save(const qv_qcodes *q, const char *path, qv_err *err) {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return qv_fail(err, QV_EIO, "cannot create %s: %s", path, strerror(errno));
-    uint8_t h[QC_HEADER];
+    uint8_t h[QC_HEADER] = {0};
     memcpy(h, QC_MAGIC, 8);
     qv_store_u32le(h + 8, QC_VERSION);
     qv_store_u32le(h + 12, (uint32_t)q->kind);
@@ -286,16 +474,20 @@ qv_rc qv_qcodes_save(const qv_qcodes *q, const char *path, qv_err *err) {
     qv_store_u32le(h + 20, (uint32_t)q->dist);
     qv_store_u64le(h + 24, q->n);
     _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host expected");
-    memcpy(h + 32, &q->sq.sq_offset, 4);
+    memcpy(h + 32, &q->sq.sq_offset, 4); /* 0 unless global scalar ranges */
     memcpy(h + 36, &q->sq.sq_alpha, 4);
     memcpy(h + 40, &q->quantile, 4);
     qv_store_u32le(h + 44, q->kind == QV_QCODES_TURBO ? q->tbits : q->sub);
+    qv_store_u32le(h + 48, q->bq_enc);
+    qv_store_u32le(h + 52, q->bq_query);
+    qv_store_u32le(h + 56, q->sq_ranges);
     uint32_t crc = 0;
     qv_rc rc = write_all(fd, h, sizeof h, &crc);
     if (!rc) rc = write_all(fd, q->codes, (size_t)q->n * q->code_bytes, &crc);
-    if (!rc && q->corr) rc = write_all(fd, q->corr, sizeof(float) * q->n, &crc);
-    if (!rc && q->books) rc = write_all(fd, q->books, sizeof(float) * books_floats(q), &crc);
-    if (!rc && q->norms) rc = write_all(fd, q->norms, sizeof(float) * q->n, &crc);
+    qc_arr a[6];
+    size_t na = qc_arrays((qv_qcodes *)q, a);
+    for (size_t i = 0; !rc && i < na; i++)
+        rc = write_all(fd, *a[i].p, sizeof(float) * a[i].len, &crc);
     uint8_t t[4];
     qv_store_u32le(t, crc);
     uint32_t dummy = 0;
@@ -306,71 +498,112 @@ qv_rc qv_qcodes_save(const qv_qcodes *q, const char *path, qv_err *err) {
     return QV_OK;
 }
 
+/* Whether the loaded side data can be trusted (finite, in range). */
+static bool qc_values_ok(const qv_qcodes *q) {
+    if (q->kind == QV_QCODES_SCALAR) {
+        if (q->n && !(q->quantile >= 0.5f && q->quantile <= 1.0f)) return false;
+        if (q->sq_ranges == QV_QCODES_SQ_GLOBAL)
+            return isfinite(q->sq.sq_offset) && isfinite(q->sq.sq_alpha) && q->sq.sq_alpha > 0;
+        if (q->sq.sq_offset != 0 || q->sq.sq_alpha != 0) return false;
+        for (uint32_t i = 0; i < q->dim; i++)
+            if (!isfinite(q->sq_dimp[i]) || !isfinite(q->sq_dimp[q->dim + i]) ||
+                !(q->sq_dimp[q->dim + i] > 0))
+                return false;
+        for (uint32_t i = 0; i < q->n; i++)
+            if (!(q->corr[i] >= 0 && q->corr[i] <= 255.0f * q->dim) ||
+                (q->corr2 &&
+                 !(isfinite(q->corr2[i]) && (q->dist != QV_DIST_EUCLID || q->corr2[i] >= 0))))
+                return false;
+        return true;
+    }
+    for (size_t i = 0; i < books_floats(q); i++)
+        if (!isfinite(q->books[i])) return false;
+    for (size_t i = 0; q->norms && i < q->n; i++)
+        if (!isfinite(q->norms[i]) || q->norms[i] < 0) return false;
+    for (size_t i = 0; q->bq_stats && i < q->dim; i++)
+        if (!isfinite(q->bq_stats[i]) || !isfinite(q->bq_stats[q->dim + i]) ||
+            !(q->bq_stats[q->dim + i] >= 0))
+            return false;
+    return true;
+}
+
 qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dist, qv_qcodes **out,
                      qv_err *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return qv_fail(err, QV_ECORRUPT, "cannot open %s: %s", path, strerror(errno));
-    uint8_t h[QC_HEADER];
+    uint8_t h[QC_HEADER] = {0};
     struct stat st;
     qv_rc rc = QV_OK;
     qv_qcodes *q = NULL;
-    if (fstat(fd, &st) != 0 || pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h) {
+    uint32_t version = 0;
+    size_t hl = QC_HEADER_V1;
+    if (fstat(fd, &st) != 0 || pread(fd, h, QC_HEADER_V1, 0) != (ssize_t)QC_HEADER_V1) {
         rc = qv_fail(err, QV_ECORRUPT, "%s is truncated", path);
         goto done;
     }
+    version = qv_load_u32le(h + 8);
+    if (version == 2) {
+        hl = QC_HEADER;
+        if (pread(fd, h + QC_HEADER_V1, hl - QC_HEADER_V1, QC_HEADER_V1) !=
+            (ssize_t)(hl - QC_HEADER_V1)) {
+            rc = qv_fail(err, QV_ECORRUPT, "%s is truncated", path);
+            goto done;
+        }
+    }
     uint32_t kind = qv_load_u32le(h + 12), sub = qv_load_u32le(h + 44);
+    /* version 1: one-bit binary codes, global scalar ranges (the fields are 0) */
+    uint32_t bq_enc = qv_load_u32le(h + 48), bq_query = qv_load_u32le(h + 52),
+             sq_ranges = qv_load_u32le(h + 56), reserved = qv_load_u32le(h + 60);
     bool sub_ok = kind == QV_QCODES_PRODUCT ? sub > 0 && sub <= 16 && !(sub & (sub - 1))
                   : kind == QV_QCODES_TURBO ? sub <= 3 && dist != QV_DIST_MANHATTAN
                                             : sub == 0;
-    if (memcmp(h, QC_MAGIC, 8) != 0 || qv_load_u32le(h + 8) != QC_VERSION || !sub_ok ||
+    bool opts_ok = reserved == 0 &&
+                   (kind == QV_QCODES_BINARY ? bq_enc <= QV_QCODES_BQ_ONE_AND_HALF_BITS &&
+                                                   bq_query <= QV_QCODES_BQ_QUERY_SCALAR8
+                                             : bq_enc == 0 && bq_query == 0) &&
+                   (kind == QV_QCODES_SCALAR ? sq_ranges <= QV_QCODES_SQ_PER_DIM : sq_ranges == 0);
+    if (memcmp(h, QC_MAGIC, 8) != 0 || (version != 1 && version != 2) || !sub_ok || !opts_ok ||
         (kind != QV_QCODES_SCALAR && kind != QV_QCODES_BINARY && kind != QV_QCODES_PRODUCT &&
          kind != QV_QCODES_TURBO) ||
         qv_load_u32le(h + 16) != dim || qv_load_u32le(h + 20) != (uint32_t)dist ||
-        qv_load_u64le(h + 24) != n) {
+        qv_load_u64le(h + 24) != n || dim == 0 || dim > QV_QUANT_MAX_DIM) {
         rc = qv_fail(err, QV_ECORRUPT, "%s: header does not match its segment", path);
         goto done;
     }
-    size_t cb = code_bytes_of(kind, dim, sub);
-    size_t body = (size_t)n * cb +
-                  (kind == QV_QCODES_SCALAR || kind == QV_QCODES_TURBO ? sizeof(float) * n : 0) +
-                  (kind == QV_QCODES_PRODUCT ? sizeof(float) * cb * 256 * sub : 0);
-    if ((uint64_t)st.st_size != QC_HEADER + body + 4) {
-        rc = qv_fail(err, QV_ECORRUPT, "%s has the wrong size", path);
-        goto done;
-    }
-    q = qc_alloc((qv_qcodes_kind)kind, dist, n, dim, sub);
+    q = qc_alloc((qv_qcodes_kind)kind, dist, n, dim, sub, bq_enc, sq_ranges);
     if (!q) {
         rc = qv_fail(err, QV_ENOMEM, "out of memory");
+        goto done;
+    }
+    qc_arr a[6];
+    size_t na = qc_arrays(q, a), cb = (size_t)n * q->code_bytes, body = cb;
+    for (size_t i = 0; i < na; i++) body += sizeof(float) * a[i].len;
+    if ((uint64_t)st.st_size != hl + body + 4) {
+        rc = qv_fail(err, QV_ECORRUPT, "%s has the wrong size", path);
         goto done;
     }
     memcpy(&q->sq.sq_offset, h + 32, 4);
     memcpy(&q->sq.sq_alpha, h + 36, 4);
     memcpy(&q->quantile, h + 40, 4);
     q->sq.sq_dim = dim;
+    q->bq_query = bq_query;
     uint8_t t[4];
-    bool ok = pread(fd, q->codes, (size_t)n * cb, QC_HEADER) == (ssize_t)((size_t)n * cb);
-    if (ok && q->corr)
-        ok = pread(fd, q->corr, sizeof(float) * n, QC_HEADER + (off_t)((size_t)n * cb)) ==
-             (ssize_t)(sizeof(float) * n);
-    size_t bl = sizeof(float) * books_floats(q);
-    if (ok && q->books)
-        ok = pread(fd, q->books, bl, QC_HEADER + (off_t)((size_t)n * cb)) == (ssize_t)bl;
-    if (ok && q->norms)
-        ok = pread(fd, q->norms, sizeof(float) * n, QC_HEADER + (off_t)((size_t)n * cb)) ==
-             (ssize_t)(sizeof(float) * n);
-    ok = ok && pread(fd, t, 4, QC_HEADER + (off_t)body) == 4;
+    off_t at = (off_t)hl;
+    bool ok = pread(fd, q->codes, cb, at) == (ssize_t)cb;
+    at += (off_t)cb;
+    for (size_t i = 0; ok && i < na; i++) {
+        size_t len = sizeof(float) * a[i].len;
+        ok = pread(fd, *a[i].p, len, at) == (ssize_t)len;
+        at += (off_t)len;
+    }
+    ok = ok && pread(fd, t, 4, at) == 4;
     if (ok) {
-        uint32_t crc = qv_crc32c(0, h, sizeof h);
-        crc = qv_crc32c(crc, q->codes, (size_t)n * cb);
-        if (q->corr) crc = qv_crc32c(crc, q->corr, sizeof(float) * n);
-        if (q->books) crc = qv_crc32c(crc, q->books, bl);
-        if (q->norms) crc = qv_crc32c(crc, q->norms, sizeof(float) * n);
+        uint32_t crc = qv_crc32c(0, h, hl);
+        crc = qv_crc32c(crc, q->codes, cb);
+        for (size_t i = 0; i < na; i++) crc = qv_crc32c(crc, *a[i].p, sizeof(float) * a[i].len);
         ok = crc == qv_load_u32le(t);
     }
-    if (ok && kind == QV_QCODES_SCALAR)
-        ok = isfinite(q->sq.sq_offset) && isfinite(q->sq.sq_alpha) && q->sq.sq_alpha > 0;
-    for (size_t i = 0; ok && i < books_floats(q); i++) ok = isfinite(q->books[i]);
-    for (size_t i = 0; ok && q->norms && i < n; i++) ok = isfinite(q->norms[i]) && q->norms[i] >= 0;
+    ok = ok && qc_values_ok(q);
     if (!ok) rc = qv_fail(err, QV_ECORRUPT, "%s fails its checksum or range", path);
 done:
     close(fd);
@@ -384,12 +617,71 @@ done:
 
 /* ---- scoring ------------------------------------------------------------------------ */
 
+/* The bits per dimension of a binary query: 1 (encoded as the stored
+ * vectors; Qdrant's default), 4 or 8 (a scalar query in bit planes). */
+static uint32_t bq_query_bits(const qv_qcodes *q) {
+    return q->bq_query == QV_QCODES_BQ_QUERY_SCALAR4   ? 4
+           : q->bq_query == QV_QCODES_BQ_QUERY_SCALAR8 ? 8
+                                                       : 1;
+}
+
+/* A scalar binary query: every bit position of the code gets a query value
+ * (plane one: q_i; plane two: q_i for two bits, max(q_2j, q_2j+1) for one
+ * and a half bits), quantized over [-max|q|, max|q|] to L = 2^bits - 1
+ * levels; bit b of the level of position j goes to plane b (nplanes planes
+ * of code_bytes each, laid out as the code).  Positions past the dimension
+ * stay 0, as the code's do. */
+/* The value of the query at dimension i that a scalar query quantizes: q_i
+ * for one bit; with statistics, the centred value weighted by the
+ * deviation, (q_i - mean_i) sd_i, so that sum_i level_i value_i follows
+ * the part of the dot product that varies between stored vectors (a level
+ * stands for (x_i - mean_i) / sd_i). */
+static inline float bq_query_value(const qv_qcodes *q, const float *x, uint32_t i) {
+    if (!q->bq_stats) return x[i];
+    return (x[i] - q->bq_stats[i]) * q->bq_stats[q->dim + i];
+}
+
+static void bq_encode_scalar_query(const qv_qcodes *q, const float *x, uint32_t bits,
+                                   uint64_t *planes) {
+    size_t nw = q->code_bytes / 8;
+    uint32_t L = (1u << bits) - 1, dim = q->dim;
+    memset(planes, 0, q->code_bytes * bits);
+    float m = 0;
+    for (uint32_t i = 0; i < dim; i++) m = fmaxf(m, fabsf(bq_query_value(q, x, i)));
+    float delta = 2 * m / (float)L;
+    uint32_t n2 = q->bq_enc == QV_QCODES_BQ_TWO_BITS            ? dim
+                  : q->bq_enc == QV_QCODES_BQ_ONE_AND_HALF_BITS ? (dim + 1) / 2
+                                                                : 0;
+    for (uint32_t j = 0; j < dim + n2; j++) {
+        float v;
+        size_t pos; /* bit position in the code */
+        if (j < dim) {
+            v = bq_query_value(q, x, j);
+            pos = j;
+        } else {
+            uint32_t i = j - dim;
+            v = q->bq_enc == QV_QCODES_BQ_TWO_BITS ? bq_query_value(q, x, i)
+                : 2 * i + 1 < dim
+                    ? fmaxf(bq_query_value(q, x, 2 * i), bq_query_value(q, x, 2 * i + 1))
+                    : bq_query_value(q, x, 2 * i);
+            pos = (size_t)q->bq_w1 * 64 + i;
+        }
+        float t = delta > FLT_EPSILON ? (v + m) / delta : 0;
+        uint32_t lv = !(t > 0) ? 0 : t >= (float)L ? L : (uint32_t)lroundf(t);
+        for (uint32_t b = 0; b < bits; b++)
+            if (lv >> b & 1) planes[b * nw + pos / 64] |= (uint64_t)1 << (pos % 64);
+    }
+}
+
 qv_rc qv_qquery_init(qv_qquery *qq, const qv_qcodes *q, const float *query, qv_err *err) {
     qq->q = q;
     qq->corr = 0;
     qq->qnorm2 = 0;
+    qq->qoff = 0;
+    qq->qscale = 1;
     qq->table = NULL;
-    qq->code = aligned_alloc(64, (q->code_bytes + 63) & ~(size_t)63);
+    qq->nplanes = q->kind == QV_QCODES_BINARY ? bq_query_bits(q) : 1;
+    qq->code = aligned_alloc(64, (q->code_bytes * qq->nplanes + 63) & ~(size_t)63);
     if (!qq->code) return qv_fail(err, QV_ENOMEM, "out of memory");
     if (q->kind == QV_QCODES_TURBO) {
         const tq_spec *sp = &TQ_SPECS[q->tbits];
@@ -445,11 +737,74 @@ qv_rc qv_qquery_init(qv_qquery *qq, const qv_qcodes *q, const float *query, qv_e
                 qq->table[(size_t)m * 256 + c] = s;
             }
         }
+    } else if (q->kind == QV_QCODES_SCALAR && q->sq_ranges == QV_QCODES_SQ_PER_DIM) {
+        const float *off = q->sq_dimp, *scale = q->sq_dimp + q->dim;
+        if (q->dist == QV_DIST_MANHATTAN) {
+            qq->table = malloc(sizeof(float) * q->dim);
+            if (!qq->table) {
+                qv_qquery_free(qq);
+                return qv_fail(err, QV_ENOMEM, "out of memory");
+            }
+            memcpy(qq->table, query, sizeof(float) * q->dim);
+            return QV_OK;
+        }
+        /* w_i = scale_i q_i coded with the query's own range: w_i ~ qoff +
+         * qscale k_i, so sum_i scale_i c_i q_i ~ qoff sum c + qscale c.k */
+        float lo = INFINITY, hi = -INFINITY;
+        double c0 = 0, nn = 0;
+        for (uint32_t i = 0; i < q->dim; i++) {
+            float w = scale[i] * query[i];
+            if (w < lo) lo = w;
+            if (w > hi) hi = w;
+            c0 += (double)off[i] * query[i];
+            nn += (double)query[i] * query[i];
+        }
+        float a = (hi - lo) / 255.0f;
+        if (!(a > 0.0f) || !isfinite(a)) a = 1.0f;
+        if (!isfinite(lo)) lo = 0;
+        for (uint32_t i = 0; i < q->dim; i++) {
+            float v = (scale[i] * query[i] - lo) / a;
+            qq->code[i] = !(v > 0.0f) ? 0 : v >= 254.5f ? 255 : (uint8_t)(v + 0.5f);
+        }
+        qq->corr = (float)c0;
+        qq->qnorm2 = (float)nn;
+        qq->qoff = lo;
+        qq->qscale = a;
     } else if (q->kind == QV_QCODES_SCALAR)
         qq->corr = qv_sq_encode(&q->sq, query, qq->code);
+    else if (qq->nplanes > 1)
+        bq_encode_scalar_query(q, query, qq->nplanes, (uint64_t *)qq->code);
     else
-        qv_bq_encode(query, q->dim, (uint64_t *)qq->code);
+        bq_encode_code(q, query, (uint64_t *)qq->code);
     return QV_OK;
+}
+
+/* A binary code's distance to the query: the Hamming distance over every
+ * bit plane for a binary query; for a scalar one, sum over bit positions of
+ * |code bit - level / L|. */
+static inline float bq_dist(const qv_qquery *qq, const uint8_t *c) {
+    const qv_qcodes *q = qq->q;
+    const uint64_t *w = (const uint64_t *)c, *qc = (const uint64_t *)qq->code;
+    if (qq->nplanes == 1) return (float)q->k->bits_hamming(qc, w, q->code_bytes / 8);
+    return (float)q->k->bits_xor_planes(w, qc, q->code_bytes / 8, qq->nplanes) /
+           (float)((1u << qq->nplanes) - 1);
+}
+
+/* The per-dimension scalar x^.q (x^ the decoded vector, q through the
+ * query's own 8-bit code); Cosine and Dot add corr2 to it. */
+static inline double sq_dim_dot(const qv_qquery *qq, uint32_t id, const uint8_t *c) {
+    const qv_qcodes *q = qq->q;
+    return (double)qq->corr + (double)qq->qoff * q->corr[id] +
+           (double)qq->qscale * q->k->u8_dot(qq->code, c, q->dim);
+}
+
+/* The per-dimension scalar L1 estimate: the distance to the decoded vector. */
+static float sq_dim_l1(const qv_qquery *qq, const uint8_t *c) {
+    const qv_qcodes *q = qq->q;
+    const float *off = q->sq_dimp, *scale = q->sq_dimp + q->dim;
+    float s = 0;
+    for (uint32_t i = 0; i < q->dim; i++) s += fabsf(off[i] + scale[i] * c[i] - qq->table[i]);
+    return s;
 }
 
 void qv_qquery_free(qv_qquery *qq) {
@@ -476,11 +831,19 @@ float qv_qquery_score(const qv_qquery *qq, uint32_t id) {
         return sqrtf(d2 > 0 ? d2 : 0);
     }
     if (q->kind == QV_QCODES_BINARY) {
-        uint32_t ham =
-            q->k->bits_hamming((const uint64_t *)qq->code, (const uint64_t *)c, q->code_bytes / 8);
+        float x = bq_dist(qq, c);
         if (qv_distance_higher_is_better(q->dist))
-            return ((float)q->dim - 2.0f * (float)ham) / (float)q->dim;
-        return (float)ham;
+            return ((float)q->dim - 2.0f * x) / (float)q->dim;
+        return x;
+    }
+    if (q->sq_ranges == QV_QCODES_SQ_PER_DIM) {
+        if (q->dist == QV_DIST_MANHATTAN) return sq_dim_l1(qq, c);
+        double dot = sq_dim_dot(qq, id, c);
+        if (q->dist != QV_DIST_EUCLID) return (float)(dot + q->corr2[id]);
+        /* an estimate below zero (the query's rounding, near duplicates)
+         * stays below zero, so such points keep their order */
+        double d2 = (double)q->corr2[id] - 2 * dot + qq->qnorm2;
+        return (float)(d2 >= 0 ? sqrt(d2) : -sqrt(-d2));
     }
     switch (q->dist) {
     case QV_DIST_EUCLID: {
@@ -515,6 +878,21 @@ void qv_qquery_dist_many(void *ctx, const uint32_t *ids, size_t n, float *out) {
         prefetch_rest(q->codes + (size_t)ids[i] * cb, cb);
 #define QC_NEXT(i)                                                                                 \
     if ((i) + QC_AHEAD < n) prefetch_rest(q->codes + (size_t)ids[(i) + QC_AHEAD] * cb, cb)
+    if (q->kind == QV_QCODES_SCALAR && q->sq_ranges == QV_QCODES_SQ_PER_DIM) {
+        for (size_t i = 0; i < n; i++) {
+            QC_NEXT(i);
+            const uint8_t *c = q->codes + (size_t)ids[i] * cb;
+            if (q->dist == QV_DIST_MANHATTAN) {
+                out[i] = sq_dim_l1(qq, c);
+                continue;
+            }
+            double dot = sq_dim_dot(qq, ids[i], c);
+            out[i] = q->dist == QV_DIST_EUCLID
+                         ? (float)((double)q->corr2[ids[i]] - 2 * dot + qq->qnorm2)
+                         : (float)-(dot + q->corr2[ids[i]]);
+        }
+        return;
+    }
     if (q->kind == QV_QCODES_SCALAR && q->dist == QV_DIST_EUCLID) {
         for (size_t i = 0; i < n; i++) {
             QC_NEXT(i);
@@ -544,11 +922,9 @@ void qv_qquery_dist_many(void *ctx, const uint32_t *ids, size_t n, float *out) {
         return;
     }
     if (q->kind == QV_QCODES_BINARY) {
-        const uint64_t *qc = (const uint64_t *)qq->code;
         for (size_t i = 0; i < n; i++) {
             QC_NEXT(i);
-            out[i] = (float)q->k->bits_hamming(
-                qc, (const uint64_t *)(q->codes + (size_t)ids[i] * cb), cb / 8);
+            out[i] = bq_dist(qq, q->codes + (size_t)ids[i] * cb);
         }
         return;
     }

@@ -24,11 +24,13 @@
  *   vectors-<vi>.dat
  *     0   8  magic "QVVECTRS"
  *     8   4  format version (1)
- *     12  4  datatype (0 = float32)
+ *     12  4  element type of the rows (core/elem.h: 0 = float32, 1 = float16,
+ *            2 = uint8; float16 and uint8 since the element types came, in
+ *            the same format version: older readers reject them)
  *     16  4  dim
  *     20  4  reserved (0)
  *     24  8  number of rows (= points in points.dat, same order)
- *     32  ... rows x dim x f32 (zeros where the point has no such vector)
+ *     32  ... rows x dim x element (zeros where the point has no such vector)
  *     end-4 4 CRC-32C of every byte before it
  *
  * A reader checks magic, version, sizes and CRC before trusting anything.
@@ -49,6 +51,7 @@
 
 #include "core/buf.h"
 #include "core/crc32c.h"
+#include "core/elem.h"
 #include "core/jvbin.h"
 
 /* ---- payload documents ---------------------------------------------------- */
@@ -75,9 +78,11 @@ void qv_payload_free(qv_payload *p) {
 
 typedef struct seg_vec {
     uint32_t dim;
-    float *rows;   /* cap x dim (inside map when mapped) */
-    uint64_t *has; /* presence bitmap, cap bits */
-    void *map;     /* the mapped vectors file, or NULL (rows malloc'd) */
+    qv_elem elem;    /* what a component is stored as (core/elem.h) */
+    uint32_t rowlen; /* bytes per row: dim x the element's size */
+    uint8_t *rows;   /* cap x rowlen (inside map when mapped) */
+    uint64_t *has;   /* presence bitmap, cap bits */
+    void *map;       /* the mapped vectors file, or NULL (rows malloc'd) */
     size_t map_len;
 } seg_vec;
 
@@ -98,6 +103,12 @@ struct qv_segment {
     bool order_ok;
 };
 
+static void seg_set_elem(seg_vec *v, uint32_t dim, qv_elem elem) {
+    v->dim = dim;
+    v->elem = elem;
+    v->rowlen = dim * (uint32_t)qv_elem_size(elem);
+}
+
 #define MAP_EMPTY 0u
 #define MAP_TOMB  UINT32_MAX
 
@@ -111,7 +122,7 @@ static inline void bit_set(uint64_t *b, uint32_t i, bool v) {
         b[i >> 6] &= ~((uint64_t)1 << (i & 63));
 }
 
-qv_segment *qv_segment_new(uint32_t nvec, const uint32_t *dims) {
+qv_segment *qv_segment_new(uint32_t nvec, const uint32_t *dims, const qv_elem *elems) {
     qv_segment *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->nvec = nvec;
@@ -120,7 +131,8 @@ qv_segment *qv_segment_new(uint32_t nvec, const uint32_t *dims) {
         free(s);
         return NULL;
     }
-    for (uint32_t i = 0; i < nvec; i++) s->vecs[i].dim = dims[i];
+    for (uint32_t i = 0; i < nvec; i++)
+        seg_set_elem(&s->vecs[i], dims[i], elems ? elems[i] : QV_ELEM_F32);
     return s;
 }
 
@@ -182,8 +194,8 @@ static bool seg_grow(qv_segment *s, uint32_t want) {
     GROW(alive, sizeof(uint64_t) * words);
     memset(s->alive + oldwords, 0, (words - oldwords) * 8);
     for (uint32_t i = 0; i < s->nvec; i++) {
-        GROW(vecs[i].rows, sizeof(float) * (size_t)cap * s->vecs[i].dim);
-        seg_advise_huge(s->vecs[i].rows, sizeof(float) * (size_t)cap * s->vecs[i].dim);
+        GROW(vecs[i].rows, (size_t)cap * s->vecs[i].rowlen);
+        seg_advise_huge(s->vecs[i].rows, (size_t)cap * s->vecs[i].rowlen);
         GROW(vecs[i].has, sizeof(uint64_t) * words);
         memset(s->vecs[i].has + oldwords, 0, (words - oldwords) * 8);
     }
@@ -261,9 +273,38 @@ uint64_t qv_segment_version(const qv_segment *s, uint32_t off) {
 const jv *qv_segment_payload(const qv_segment *s, uint32_t off) {
     return s->payloads[off] ? &s->payloads[off]->root : NULL;
 }
-const float *qv_segment_vector(const qv_segment *s, uint32_t vi, uint32_t off) {
+bool qv_segment_has_vector(const qv_segment *s, uint32_t vi, uint32_t off) {
+    return bit_get(s->vecs[vi].has, off);
+}
+const void *qv_segment_row(const qv_segment *s, uint32_t vi, uint32_t off) {
     const seg_vec *v = &s->vecs[vi];
-    return bit_get(v->has, off) ? v->rows + (size_t)off * v->dim : NULL;
+    return bit_get(v->has, off) ? v->rows + (size_t)off * v->rowlen : NULL;
+}
+const float *qv_segment_vector(const qv_segment *s, uint32_t vi, uint32_t off, float *buf) {
+    const seg_vec *v = &s->vecs[vi];
+    if (!bit_get(v->has, off)) return NULL;
+    const uint8_t *row = v->rows + (size_t)off * v->rowlen;
+    if (v->elem == QV_ELEM_F32) return (const float *)(const void *)row;
+    qv_elem_decode(v->elem, row, buf, v->dim);
+    return buf;
+}
+bool qv_segment_vectors_f32(const qv_segment *s, uint32_t off, const float **vecs, float **buf) {
+    size_t need = 0;
+    for (uint32_t vi = 0; vi < s->nvec; vi++)
+        if (s->vecs[vi].elem != QV_ELEM_F32 && bit_get(s->vecs[vi].has, off))
+            need += s->vecs[vi].dim;
+    *buf = need ? malloc(need * sizeof(float)) : NULL;
+    if (need && !*buf) return false;
+    float *b = *buf;
+    for (uint32_t vi = 0; vi < s->nvec; vi++) {
+        vecs[vi] = qv_segment_vector(s, vi, off, b);
+        if (vecs[vi] == b) b += s->vecs[vi].dim;
+    }
+    return true;
+}
+
+qv_elem qv_segment_elem(const qv_segment *s, uint32_t vi) {
+    return s->vecs[vi].elem;
 }
 uint32_t qv_segment_dim(const qv_segment *s, uint32_t vi) {
     return s->vecs[vi].dim;
@@ -306,11 +347,11 @@ static void set_vecs(qv_segment *s, uint32_t off, const float *const *vecs, cons
     for (uint32_t vi = 0; vi < s->nvec; vi++) {
         seg_vec *v = &s->vecs[vi];
         if (vecs && vecs[vi]) {
-            memcpy(v->rows + (size_t)off * v->dim, vecs[vi], sizeof(float) * v->dim);
+            qv_elem_encode(v->elem, vecs[vi], v->rows + (size_t)off * v->rowlen, v->dim);
             bit_set(v->has, off, true);
         } else if (!remove || remove[vi]) {
             /* zeros, not stale floats: an index built over the rows reads them */
-            memset(v->rows + (size_t)off * v->dim, 0, sizeof(float) * v->dim);
+            memset(v->rows + (size_t)off * v->rowlen, 0, v->rowlen);
             bit_set(v->has, off, false);
         }
     }
@@ -352,7 +393,7 @@ qv_rc qv_segment_set_vectors(qv_segment *s, uint64_t opnum, uint32_t off, const 
         for (uint32_t vi = 0; vi < s->nvec; vi++) {
             if (!vecs[vi]) continue;
             seg_vec *v = &s->vecs[vi];
-            memcpy(v->rows + (size_t)off * v->dim, vecs[vi], sizeof(float) * v->dim);
+            qv_elem_encode(v->elem, vecs[vi], v->rows + (size_t)off * v->rowlen, v->dim);
             bit_set(v->has, off, true);
         }
     }
@@ -370,7 +411,7 @@ bool qv_segment_delete_at(qv_segment *s, uint64_t opnum, uint32_t off) {
     return off < s->n && bit_get(s->alive, off) && qv_segment_delete(s, opnum, &s->ids[off]);
 }
 
-const float *qv_segment_rows(const qv_segment *s, uint32_t vi) {
+const void *qv_segment_rows(const qv_segment *s, uint32_t vi) {
     return s->vecs[vi].rows;
 }
 
@@ -527,15 +568,15 @@ static qv_rc save_vectors(const qv_segment *s, uint32_t vi, const char *path, qv
     qv_rc rc = cw_open(&w, path, err);
     if (rc) return rc;
     const seg_vec *v = &s->vecs[vi];
-    put_header(&w, VECTORS_MAGIC, 0 /* float32 */, v->dim, s->live, UINT64_MAX);
-    float *zero = calloc(v->dim, sizeof(float));
+    put_header(&w, VECTORS_MAGIC, (uint32_t)v->elem, v->dim, s->live, UINT64_MAX);
+    uint8_t *zero = calloc(1, v->rowlen ? v->rowlen : 1);
     if (!zero) w.failed = true;
     for (uint32_t off = 0; off < s->n && !w.failed; off++) {
         if (!bit_get(s->alive, off)) continue;
-        const float *row = bit_get(v->has, off) ? v->rows + (size_t)off * v->dim : zero;
+        const uint8_t *row = bit_get(v->has, off) ? v->rows + (size_t)off * v->rowlen : zero;
         /* little-endian hosts write rows as they are; others would swap here */
         _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host expected");
-        cw_put(&w, row, sizeof(float) * v->dim);
+        cw_put(&w, row, v->rowlen);
     }
     free(zero);
     return cw_close(&w, path, err);
@@ -664,6 +705,19 @@ static qv_rc load_points(qv_segment *s, const char *dir, uint64_t *cp_op, uint8_
     return QV_OK;
 }
 
+/* Makes vector vi of s (not mapped) hold rows of element type elem; the
+ * rows' contents are lost (the caller fills them). */
+static bool seg_retype(qv_segment *s, uint32_t vi, qv_elem elem) {
+    seg_vec *v = &s->vecs[vi];
+    if (v->elem == elem) return true;
+    seg_set_elem(v, v->dim, elem);
+    if (!s->cap) return true;
+    void *p = realloc(v->rows, (size_t)s->cap * v->rowlen);
+    if (!p) return false;
+    v->rows = p;
+    return true;
+}
+
 static qv_rc load_vectors(qv_segment *s, const char *dir, uint32_t vi, const uint8_t *masks,
                           qv_err *err) {
     char path[4096];
@@ -675,11 +729,14 @@ static qv_rc load_vectors(qv_segment *s, const char *dir, uint32_t vi, const uin
     seg_vec *v = &s->vecs[vi];
     size_t maskbytes = (s->nvec + 7) / 8;
     bool ok = memcmp(data, VECTORS_MAGIC, 8) == 0 &&
-              qv_load_u32le(data + 8) == SEG_FORMAT_VERSION && qv_load_u32le(data + 12) == 0 &&
-              qv_load_u32le(data + 16) == v->dim && qv_load_u64le(data + 24) == s->n &&
-              len == SEG_HEADER_SIZE + (size_t)s->n * v->dim * sizeof(float);
+              qv_load_u32le(data + 8) == SEG_FORMAT_VERSION &&
+              qv_load_u32le(data + 12) <= QV_ELEM_U8 && qv_load_u32le(data + 16) == v->dim &&
+              qv_load_u64le(data + 24) == s->n;
+    /* the rows are kept as the file has them, whatever the segment was made with */
+    ok = ok && seg_retype(s, vi, (qv_elem)qv_load_u32le(data + 12)) &&
+         len == SEG_HEADER_SIZE + (size_t)s->n * v->rowlen;
     if (ok && s->n > 0) { /* an empty segment has no rows: memcpy(NULL, ..) is undefined */
-        memcpy(v->rows, data + SEG_HEADER_SIZE, (size_t)s->n * v->dim * sizeof(float));
+        memcpy(v->rows, data + SEG_HEADER_SIZE, (size_t)s->n * v->rowlen);
         for (uint32_t off = 0; off < s->n; off++)
             bit_set(v->has, off, (masks[off * maskbytes + vi / 8] >> (vi % 8)) & 1u);
     }
@@ -696,7 +753,7 @@ qv_rc qv_segment_load(const char *dir, uint32_t nvec, const uint32_t *dims, qv_s
 qv_rc qv_segment_load_ex(const char *dir, uint32_t nvec, const uint32_t *dims, const int8_t *mapped,
                          qv_segment **out, uint64_t *checkpoint_op, qv_err *err) {
     if (nvec > QV_SEG_MAX_MASK * 8) return qv_fail(err, QV_ECORRUPT, "too many vectors");
-    qv_segment *s = qv_segment_new(nvec, dims);
+    qv_segment *s = qv_segment_new(nvec, dims, NULL);
     if (!s) return qv_fail(err, QV_ENOMEM, "out of memory");
     uint8_t *masks = NULL;
     qv_rc rc = load_points(s, dir, checkpoint_op, &masks, err);
@@ -773,20 +830,24 @@ qv_rc qv_segment_map_vectors(qv_segment *s, const char *dir, uint32_t vi, bool v
     char path[4096];
     snprintf(path, sizeof path, "%s/vectors-%u.dat", dir, vi);
     seg_vec *v = &s->vecs[vi];
-    size_t rows_len = (size_t)s->n * v->dim * sizeof(float);
-    size_t want = SEG_HEADER_SIZE + rows_len + 4;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return qv_fail(err, QV_ECORRUPT, "cannot open %s: %s", path, strerror(errno));
+    /* the element type, from the header, fixes the size the file must have */
+    uint8_t hdr[SEG_HEADER_SIZE];
     struct stat st;
-    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != want) {
+    uint32_t fe = UINT32_MAX;
+    if (pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr) fe = qv_load_u32le(hdr + 12);
+    size_t want =
+        fe <= QV_ELEM_U8 ? SEG_HEADER_SIZE + (size_t)s->n * v->dim * qv_elem_size(fe) + 4 : 0;
+    if (!want || fstat(fd, &st) != 0 || (uint64_t)st.st_size != want) {
         close(fd);
-        return qv_fail(err, QV_ECORRUPT, "%s has the wrong size", path);
+        return qv_fail(err, QV_ECORRUPT, "%s has the wrong size or element type", path);
     }
     uint8_t *m = mmap(NULL, want, PROT_READ, MAP_SHARED | (resident ? MAP_POPULATE : 0), fd, 0);
     close(fd);
     if (m == MAP_FAILED) return qv_fail(err, QV_EIO, "cannot map %s: %s", path, strerror(errno));
     bool ok = memcmp(m, VECTORS_MAGIC, 8) == 0 && qv_load_u32le(m + 8) == SEG_FORMAT_VERSION &&
-              qv_load_u32le(m + 12) == 0 && qv_load_u32le(m + 16) == v->dim &&
+              qv_load_u32le(m + 12) == fe && qv_load_u32le(m + 16) == v->dim &&
               qv_load_u64le(m + 24) == s->n;
     if (ok && verify) ok = qv_crc32c(0, m, want - 4) == qv_load_u32le(m + want - 4);
     if (!ok) {
@@ -800,10 +861,19 @@ qv_rc qv_segment_map_vectors(qv_segment *s, const char *dir, uint32_t vi, bool v
         munmap(v->map, v->map_len);
     else
         free(v->rows);
+    seg_set_elem(v, v->dim, (qv_elem)fe);
     v->map = m;
     v->map_len = want;
-    v->rows = (float *)(void *)(m + SEG_HEADER_SIZE);
+    v->rows = m + SEG_HEADER_SIZE;
     return QV_OK;
+}
+
+void qv_segment_release_vectors(qv_segment *s, uint32_t vi) {
+    if (s->vecs[vi].map) (void)madvise(s->vecs[vi].map, s->vecs[vi].map_len, MADV_DONTNEED);
+}
+
+uint64_t qv_segment_row_bytes(const qv_segment *s, uint32_t vi) {
+    return (uint64_t)s->n * s->vecs[vi].rowlen;
 }
 
 bool qv_segment_vectors_mapped(const qv_segment *s, uint32_t vi) {

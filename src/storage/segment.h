@@ -4,8 +4,9 @@
  * checkpoint form.
  *
  * Points live at dense offsets 0..n-1.  An ID map (open addressing) finds
- * a point's offset; each named vector is a row-major float matrix with a
- * presence bit per offset (a point may lack a named vector); a payload is
+ * a point's offset; each named vector is a row-major matrix of float32,
+ * float16 or uint8 components (core/elem.h; writers hand in floats, which
+ * are encoded) with a presence bit per offset (a point may lack a named vector); a payload is
  * an immutable document (qv_payload) replaced, never edited, on update.
  * Deleting a point clears its ID map entry and marks the offset dead; dead
  * offsets are dropped when the segment is checkpointed and reloaded.
@@ -25,6 +26,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/elem.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/pointid.h"
@@ -41,8 +43,9 @@ void qv_payload_free(qv_payload *p);
 
 typedef struct qv_segment qv_segment;
 
-/* A new empty segment holding nvec named vectors of the given dims. */
-qv_segment *qv_segment_new(uint32_t nvec, const uint32_t *dims);
+/* A new empty segment holding nvec named vectors of the given dims, stored
+ * as elems (core/elem.h; NULL = all float32). */
+qv_segment *qv_segment_new(uint32_t nvec, const uint32_t *dims, const qv_elem *elems);
 void qv_segment_free(qv_segment *s);
 
 /* ---- reading ----------------------------------------------------------- */
@@ -57,8 +60,21 @@ const qv_pointid *qv_segment_id(const qv_segment *s, uint32_t off);
 uint64_t qv_segment_version(const qv_segment *s, uint32_t off);
 /* The payload object, or NULL when the point has none (reads as {}). */
 const jv *qv_segment_payload(const qv_segment *s, uint32_t off);
-/* Vector vi of the point, or NULL if it has none. */
-const float *qv_segment_vector(const qv_segment *s, uint32_t vi, uint32_t off);
+/* Vector vi of the point as floats, or NULL if it has none: the stored row
+ * itself when it is float32, else the row decoded into buf (dim floats),
+ * which is what is returned. */
+const float *qv_segment_vector(const qv_segment *s, uint32_t vi, uint32_t off, float *buf);
+/* Every vector of the point as floats (vecs[vi], NULL where absent), rows
+ * that are not float32 decoded into one block *buf (NULL when none is
+ * needed) that the caller frees.  False when that block cannot be had. */
+bool qv_segment_vectors_f32(const qv_segment *s, uint32_t off, const float **vecs, float **buf);
+/* The stored row (dim components of qv_segment_elem), or NULL. */
+const void *qv_segment_row(const qv_segment *s, uint32_t vi, uint32_t off);
+bool qv_segment_has_vector(const qv_segment *s, uint32_t vi, uint32_t off);
+/* How vector vi's rows are stored.  Rows loaded from a checkpoint keep the
+ * element type their file has, so segments of one collection may differ
+ * (e.g. written before the collection's datatype was stored natively). */
+qv_elem qv_segment_elem(const qv_segment *s, uint32_t vi);
 uint32_t qv_segment_dim(const qv_segment *s, uint32_t vi);
 uint32_t qv_segment_nvec(const qv_segment *s);
 
@@ -91,10 +107,11 @@ bool qv_segment_delete(qv_segment *s, uint64_t opnum, const qv_pointid *id);
 /* Deletes the live point at off (false if it is not live). */
 bool qv_segment_delete_at(qv_segment *s, uint64_t opnum, uint32_t off);
 
-/* The row matrix of vector vi: offset off's vector is the dim floats at
- * rows + off * dim, zeros where the point has no such vector.  Valid until
- * the segment grows (never, for a segment that takes no new points). */
-const float *qv_segment_rows(const qv_segment *s, uint32_t vi);
+/* The row matrix of vector vi: offset off's vector is the dim components
+ * (qv_segment_elem) at rows + off * dim * element size, zeros where the
+ * point has no such vector.  Valid until the segment grows (never, for a
+ * segment that takes no new points). */
+const void *qv_segment_rows(const qv_segment *s, uint32_t vi);
 
 /* ---- persistence ----------------------------------------------------------
  * A checkpoint directory holds points.dat and vectors-<vi>.dat (formats in
@@ -116,6 +133,11 @@ qv_rc qv_segment_load_dead(qv_segment *s, const char *path, qv_err *err);
 qv_rc qv_segment_map_vectors(qv_segment *s, const char *dir, uint32_t vi, bool verify,
                              bool resident, qv_err *err);
 bool qv_segment_vectors_mapped(const qv_segment *s, uint32_t vi);
+/* Drops the pages of mapped vector vi from this process (they stay in the
+ * page cache and come back on the next read); a no-op when not mapped. */
+void qv_segment_release_vectors(qv_segment *s, uint32_t vi);
+/* Bytes of vector vi's rows (offsets x dim x element size). */
+uint64_t qv_segment_row_bytes(const qv_segment *s, uint32_t vi);
 
 /* Loads a checkpoint; the dims must match (QV_ECORRUPT otherwise). */
 qv_rc qv_segment_load(const char *dir, uint32_t nvec, const uint32_t *dims, qv_segment **out,

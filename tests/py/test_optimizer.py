@@ -494,3 +494,63 @@ def test_graph_search_over_scalar_codes(client, collection_name):
         est = scores_of(client, name, v, quantization=models.QuantizationSearchParams(rescore=False))
         assert all(abs(s - exact_score[i]) < 0.05 for i, s in est if i in exact_score)
     assert r1 / len(q) >= 0.85 and r2 / len(q) >= 0.95, (r1 / len(q), r2 / len(q))
+
+
+def mapped_rss_kb(pid, name):
+    """Resident KB of each mapping of collection name's segment vector files in
+    process pid (from /proc/<pid>/smaps), by file path."""
+    out, cur = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and "-" in parts[0] and not line.startswith(("Rss", "Size")):
+                path = parts[5]
+                cur = path if f"/collections/{name}/segments/" in path and "vectors-" in path else None
+            elif cur and line.startswith("Rss:"):
+                out[cur] = out.get(cur, 0) + int(parts[1])
+    return out
+
+
+def test_vector_placement_on_disk_and_memmap_threshold(server_factory):
+    """A segment's vectors stay in memory by default; with on_disk, or once
+    they reach the optimizers' memmap_threshold (KB), they are paged in from
+    the segment's file on demand - after a restart too - and search still
+    answers exactly."""
+    srv = server_factory().start()
+    c = srv.client()
+    x = vectors(3000, seed=41)  # 3000 x 64 float32 = 750 KB of rows
+    setups = {
+        "ram": dict(on_disk=None, memmap=None),
+        "disk": dict(on_disk=True, memmap=None),
+        "mm": dict(on_disk=None, memmap=500),
+        "mm_big": dict(on_disk=None, memmap=1000),  # above the segment: stays in memory
+    }
+    for name, s in setups.items():
+        c.create_collection(
+            name,
+            vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE, on_disk=s["on_disk"]),
+            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0, memmap_threshold=s["memmap"]))
+        upload(c, name, x, payload=False)
+        c.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+        wait_green(c, name, want_indexed=3000)
+    q = vectors(5, seed=42)
+    want = [[p.id for p in c.query_points("ram", query=v.tolist(), limit=10,
+                                          search_params=models.SearchParams(exact=True)).points] for v in q]
+    for restart in (False, True):
+        if restart:
+            srv.stop()
+            srv.start()
+            c = srv.client()
+        for name in setups:
+            rss = mapped_rss_kb(srv.proc.pid, name)
+            assert len(rss) == 1, (name, rss)
+            kb = list(rss.values())[0]
+            if name in ("ram", "mm_big"):
+                assert kb >= 700, (name, restart, kb)
+            else:
+                assert kb < 200, (name, restart, kb)
+            got = [[p.id for p in c.query_points(name, query=v.tolist(), limit=10,
+                                                 search_params=models.SearchParams(exact=True)).points]
+                   for v in q]
+            assert got == want, name
+    srv.stop()

@@ -139,6 +139,19 @@ static void check_bits(const qv_quant_kernels *k, const qv_quant_kernels *ref, s
     if (got != want)
         fail_msg("%s bits_hamming %zu words pattern %d: %u, scalar %u", k->name, nwords, pat, got,
                  want);
+    /* bit planes: 1..8 planes of exactly nwords each (ASan sees over-reads) */
+    for (unsigned np = 1; np <= 8; np++) {
+        uint64_t *pl = malloc(np * nwords * 8);
+        assert_non_null(pl);
+        for (size_t i = 0; i < np * nwords; i++)
+            pl[i] = pat == 0 ? rng_next() : pat == 1 ? 0 : ~0ull;
+        got = k->bits_xor_planes(a, pl, nwords, np);
+        want = ref->bits_xor_planes(a, pl, nwords, np);
+        if (got != want)
+            fail_msg("%s bits_xor_planes %zu words %u planes pattern %d: %u, scalar %u", k->name,
+                     nwords, np, pat, got, want);
+        free(pl);
+    }
     free(sa);
     free(sb);
 }
@@ -171,9 +184,10 @@ static void test_kernel_matches_scalar(void **state) {
     assert_int_equal(k->u8_dot(hi, lo, n), 0);
     free(hi);
     free(lo);
-    printf("[ COMPARED ] quant kernels \"%s\" vs scalar: u8_dot, u8_l2sq, u8_l1 at %zu dims x %d "
-           "patterns, bits_hamming at 1..40 words, sums at dim %d\n",
-           name, N_DIMS, N_PATTERNS, QV_QUANT_MAX_DIM);
+    printf(
+        "[ COMPARED ] quant kernels \"%s\" vs scalar: u8_dot, u8_l2sq, u8_l1 at %zu dims x %d "
+        "patterns, bits_hamming and bits_xor_planes (1..8 planes) at 1..40 words, sums at dim %d\n",
+        name, N_DIMS, N_PATTERNS, QV_QUANT_MAX_DIM);
 }
 
 /* The scalar table against hand-computed values and a bit-by-bit loop. */
@@ -194,6 +208,17 @@ static void test_scalar_exact(void **state) {
         for (size_t i = 0; i < nw * 64; i++)
             naive += ((x[i / 64] >> (i % 64)) & 1) != ((y[i / 64] >> (i % 64)) & 1);
         assert_int_equal(s->bits_hamming(x, y, nw), naive);
+        /* planes: y as plane 0, ~y as plane 1, x as plane 2: bit by bit,
+         * sum over dimensions of |code bit * 7 - query value| */
+        uint64_t pl[72];
+        for (size_t i = 0; i < nw; i++) pl[i] = y[i], pl[nw + i] = ~y[i], pl[2 * nw + i] = x[i];
+        uint32_t want = 0;
+        for (size_t i = 0; i < nw * 64; i++) {
+            int c = (int)((x[i / 64] >> (i % 64)) & 1), v = 0;
+            for (int p = 0; p < 3; p++) v |= (int)((pl[p * nw + i / 64] >> (i % 64)) & 1) << p;
+            want += (uint32_t)abs(c * 7 - v);
+        }
+        assert_int_equal(s->bits_xor_planes(x, pl, nw, 3), want);
     }
 }
 
