@@ -1045,5 +1045,7 @@ qv_rc qv_collection_update_config(qv_collection *c, qv_collection_config *newcfg
         qv_strict_limiter_reset(&c->limiter, &c->cfg.strict);
     }
     pthread_rwlock_unlock(&c->lock);
+    /* a changed `memory` placement applies to the mapped segments now */
+    if (rc == QV_OK) qv_segments_readvise(c);
     return rc;
 }

@@ -65,7 +65,9 @@ typedef struct qv_vector_params {
     char *name; /* "" for the unnamed default vector */
     uint32_t size;
     qv_distance distance;
-    qv_opt_bool on_disk;
+    qv_opt_bool on_disk; /* deprecated by memory */
+    uint8_t memory;      /* qv_quant_memory: QV_QMEM_UNSET, COLD or CACHED (pinned is
+                            refused for dense vectors); overrides on_disk */
     bool has_datatype;
     qv_datatype datatype;
     jv hnsw_config;                      /* echoed as given (JV_NULL if absent) */
@@ -76,6 +78,8 @@ typedef struct qv_vector_params {
 typedef struct qv_hnsw_config {
     uint64_t m, ef_construct, full_scan_threshold, max_indexing_threads;
     bool on_disk;
+    uint8_t memory; /* qv_quant_memory (QV_QMEM_UNSET if not given); the graph is
+                       always held in memory for now (docs/compatibility.md) */
     qv_opt_u64 payload_m;
 } qv_hnsw_config;
 
@@ -312,7 +316,8 @@ typedef void (*qv_index_info_cb)(void *ctx, const char *field, uint32_t type, co
 void qv_collection_payload_schema(qv_collection *c, qv_index_info_cb cb, void *ctx);
 
 /* Applies a PATCH: the new config replaces the old (validated by the
- * caller; vectors' size/distance cannot change).  Persisted before return. */
+ * caller; vectors' size/distance cannot change).  Persisted before return;
+ * changed `memory` placements re-advise the mapped segments (optimizer.c). */
 qv_rc qv_collection_update_config(qv_collection *c, qv_collection_config *newcfg, qv_err *err);
 
 #endif

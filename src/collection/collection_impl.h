@@ -135,6 +135,13 @@ void qv_segdir_path(const qv_collection *c, uint64_t uid, char *out, size_t n);
 /* Loads a persisted segment and its graphs into *out. */
 qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv_err *err);
 
+/* Re-advises the persisted segments' mapped vectors and codes for the
+ * current config's placements (after a PATCH): cold ones leave the
+ * process, cached ones are faulted in.  Heap/mapped changes (codes pinned
+ * or not, vectors read into memory) wait for the next load or optimization.
+ * Takes the read lock. */
+void qv_segments_readvise(qv_collection *c);
+
 /* Runs at most one optimization of c (indexing, merge or vacuum) if one is
  * due; *did says whether one ran.  Called by the catalog's optimizer thread. */
 qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err);

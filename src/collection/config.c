@@ -6,7 +6,9 @@
  *
  * Echo rule (COMPAT-NOTES): optional settings appear only when the user set
  * them; settings Qdrant always fills in (hnsw_config, optimizer_config,
- * wal_config, ...) always appear with their defaults.
+ * wal_config, ...) always appear with their defaults.  The `memory`
+ * placements (vectors, hnsw_config; Qdrant's Option<Memory>) are optional
+ * settings: written after on_disk when given, in Qdrant's field order.
  *
  * Quantization (collection-wide and per vector) is a typed qv_quant_config
  * written and read by quant_config.c in the same JSON form.  Versions
@@ -104,6 +106,14 @@ static void write_opt_u64(jw *w, const char *key, qv_opt_u64 v) {
         jw_null(w);
 }
 
+/* `memory` (Qdrant's Memory) when it was given. */
+static void write_memory(jw *w, uint8_t memory) {
+    const char *name = qv_memory_name(memory);
+    if (!name) return;
+    jw_key(w, "memory");
+    jw_str(w, name);
+}
+
 static void write_vector_params(jw *w, const qv_vector_params *v) {
     jw_obj_begin(w);
     jw_key(w, "size");
@@ -122,6 +132,7 @@ static void write_vector_params(jw *w, const qv_vector_params *v) {
         jw_key(w, "on_disk");
         jw_bool(w, v->on_disk.v);
     }
+    write_memory(w, v->memory);
     if (v->has_datatype) {
         jw_key(w, "datatype");
         jw_str(w, datatype_name(v->datatype));
@@ -176,6 +187,7 @@ static void write_hnsw(jw *w, const qv_hnsw_config *h) {
     jw_u64(w, h->max_indexing_threads);
     jw_key(w, "on_disk");
     jw_bool(w, h->on_disk);
+    write_memory(w, h->memory);
     if (h->payload_m.has) write_opt_u64(w, "payload_m", h->payload_m);
     jw_obj_end(w);
 }
@@ -291,6 +303,7 @@ static void rd_vector(cfg_reader *r, const char *name, size_t nlen, const jv *o,
     v->size = (uint32_t)size;
     const jv *od = jv_get(o, "on_disk");
     if (od && od->type == JV_BOOL) v->on_disk = (qv_opt_bool){true, od->v.b != 0};
+    v->memory = qv_memory_parse(jv_get(o, "memory"));
     const jv *dt = jv_get(o, "datatype");
     if (dt && dt->type == JV_STR) {
         v->has_datatype = true;
@@ -354,6 +367,7 @@ static void rd_hnsw_opt_wal(cfg_reader *r, const jv *j) {
     c->hnsw.full_scan_threshold = rd_u64(r, h, "full_scan_threshold");
     c->hnsw.max_indexing_threads = rd_u64(r, h, "max_indexing_threads");
     c->hnsw.on_disk = rd_bool(r, h, "on_disk");
+    c->hnsw.memory = qv_memory_parse(jv_get(h, "memory"));
     c->hnsw.payload_m = rd_opt_u64(r, h, "payload_m");
     const jv *dt = jv_get(o, "deleted_threshold");
     if (!dt || !jv_to_f64(dt, &c->optimizer.deleted_threshold)) r->bad = true;

@@ -50,6 +50,14 @@
  * parameters do.
  * Written under seg-<uid>.tmp and renamed when complete (then the parent is
  * fsynced), so a directory with the final name is whole.
+ *
+ * Placement (Qdrant's `memory`, see resident() and codes_place()): a
+ * persisted segment's vectors are served from a mapping of their file,
+ * populated at load ("cached") or paged in on demand ("cold"); its codes
+ * are on the heap ("pinned") or mapped cold or cached.  A segment an
+ * optimizer just wrote gets the same placements as a load would give it.
+ * A PATCH re-advises mapped segments (qv_segments_readvise).  Graphs are
+ * always on the heap.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -86,15 +94,70 @@ void qv_segdir_path(const qv_collection *c, uint64_t uid, char *out, size_t n) {
     seg_path(c->dir, uid, out, n);
 }
 
+/* The placement the user asked for vector vi's original vectors, as
+ * Qdrant resolves it: `memory` if given, else the deprecated on_disk (true:
+ * cold, false: cached), else QV_QMEM_UNSET. */
+static uint8_t vector_memory(const qv_collection_config *cfg, uint32_t vi) {
+    const qv_vector_params *v = &cfg->vectors[vi];
+    if (v->memory != QV_QMEM_UNSET) return v->memory;
+    if (v->on_disk.has) return v->on_disk.v ? QV_QMEM_COLD : QV_QMEM_CACHED;
+    return QV_QMEM_UNSET;
+}
+
 /* Whether vector vi's rows (bytes of them in the segment) should stay in
- * memory: not when the vector is on_disk, and not when they reach the
- * optimizers' memmap_threshold (KB; unset or 0 = never), as Qdrant turns
- * such segments into memmapped storage.  Otherwise they are paged in on
- * demand from the segment's file. */
+ * memory ("cached": the segment's mapping is populated at load) or be
+ * paged in on demand from the segment's file ("cold").  An explicit
+ * placement wins (memory, else on_disk: Qdrant's optimizer gives a
+ * requested in-RAM placement precedence over memmap_threshold, and a cold
+ * one mmap storage; pinned, refused for dense vectors, counts as cached as
+ * Qdrant does defensively); without one, rows that reach the optimizers'
+ * memmap_threshold (KB; unset or 0 = never) are cold, as Qdrant turns
+ * such segments into memmapped storage. */
 static bool resident(const qv_collection_config *cfg, uint32_t vi, uint64_t bytes) {
-    if (cfg->vectors[vi].on_disk.has && cfg->vectors[vi].on_disk.v) return false;
+    uint8_t m = vector_memory(cfg, vi);
+    if (m != QV_QMEM_UNSET) return m != QV_QMEM_COLD;
     const qv_opt_u64 *mt = &cfg->optimizer.memmap_threshold;
     return !(mt->has && mt->v > 0 && bytes >= mt->v * 1024);
+}
+
+/* Where vector vi's quantized codes live: the quantization config's
+ * `memory` (the vector's own config, else the collection's, as for the
+ * codes' kind), else the deprecated always_ram (true: heap), else the
+ * original vectors' placement (rows_resident: resident() of the rows).
+ * pinned is the heap. */
+static qv_qcodes_place codes_place(const qv_collection_config *cfg, uint32_t vi,
+                                   bool rows_resident) {
+    const qv_quant_config *q = &cfg->vectors[vi].quantization_config;
+    if (q->kind == QV_QUANT_NONE) q = &cfg->quantization_config;
+    uint8_t m = q->memory;
+    if (m == QV_QMEM_UNSET && q->has_always_ram && q->always_ram) m = QV_QMEM_PINNED;
+    if (m == QV_QMEM_UNSET) m = rows_resident ? QV_QMEM_CACHED : QV_QMEM_COLD;
+    return m == QV_QMEM_PINNED ? QV_QCODES_HEAP
+           : m == QV_QMEM_COLD ? QV_QCODES_MAP_COLD
+                               : QV_QCODES_MAP_CACHED;
+}
+
+void qv_segments_readvise(qv_collection *c) {
+    pthread_rwlock_rdlock(&c->lock);
+    const qv_collection_config *cfg = &c->cfg;
+    for (uint32_t si = 0; si < c->nsegs; si++) {
+        qv_shard_seg *e = &c->segs[si];
+        if (!e->persisted || !e->seg) continue;
+        for (uint32_t vi = 0; vi < cfg->nvectors; vi++) {
+            bool res = resident(cfg, vi, qv_segment_row_bytes(e->seg, vi));
+            if (qv_segment_vectors_mapped(e->seg, vi)) {
+                if (res)
+                    qv_segment_populate_vectors(e->seg, vi);
+                else
+                    qv_segment_release_vectors(e->seg, vi);
+            }
+            qv_qcodes *q = e->qcodes ? e->qcodes[vi] : NULL;
+            qv_qcodes_place pl = codes_place(cfg, vi, res);
+            if (q && q->map && pl != QV_QCODES_HEAP)
+                qv_qcodes_advise(q, pl == QV_QCODES_MAP_CACHED);
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
 }
 
 static qv_hnsw_store store_of(const qv_segment *s, uint32_t vi) {
@@ -122,11 +185,13 @@ qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv
     out->persisted = true;
     uint64_t op;
     int8_t mapped[QV_MAX_NAMED_VECTORS];
+    bool rows_res[QV_MAX_NAMED_VECTORS];
     for (uint32_t vi = 0; vi < nvec; vi++) {
         struct stat st; /* the rows' bytes: the vectors file less its header and CRC */
         snprintf(path, sizeof path, "%s/vectors-%u.dat", dir, vi);
         uint64_t bytes = stat(path, &st) == 0 && st.st_size > 36 ? (uint64_t)st.st_size - 36 : 0;
-        mapped[vi] = resident(&c->cfg, vi, bytes) ? 0 : 1;
+        rows_res[vi] = resident(&c->cfg, vi, bytes);
+        mapped[vi] = rows_res[vi] ? 0 : 1;
     }
     rc = qv_segment_load_ex(dir, nvec, dims, mapped, &out->seg, &op, err);
     if (!rc) {
@@ -142,8 +207,9 @@ qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv
         if (flags & ~3u) rc = qv_fail(err, QV_ECORRUPT, "%s: unknown flags", path);
         if (rc || !(flags & 2)) continue;
         snprintf(path, sizeof path, "%s/quant-%u.qvq", dir, vi);
-        rc = qv_qcodes_load(path, qv_segment_size(out->seg), dims[vi], c->cfg.vectors[vi].distance,
-                            &out->qcodes[vi], err);
+        rc = qv_qcodes_load_placed(path, qv_segment_size(out->seg), dims[vi],
+                                   c->cfg.vectors[vi].distance,
+                                   codes_place(&c->cfg, vi, rows_res[vi]), &out->qcodes[vi], err);
     }
     for (uint32_t vi = 0; rc == QV_OK && vi < nvec; vi++) {
         if (!(body[4 + vi] & 1)) continue;
@@ -209,6 +275,27 @@ static qv_rc segdir_finish(const char *cdir, uint32_t nvec, uint64_t uid, qv_hns
         rc = qv_fail(err, QV_EIO, "cannot rename %s: %s", tmp, strerror(errno));
     if (!rc && qv_fsync_dir(parent) != 0) rc = qv_fail(err, QV_EIO, "fsync %s failed", parent);
     return rc;
+}
+
+/* Swaps the freshly built (heap) codes of a finished segment directory for
+ * the mapped ones of its files where the placement is not the heap. */
+static qv_rc place_codes(const char *cdir, const qv_collection_config *cfg, uint64_t uid,
+                         qv_shard_seg *ns, qv_err *err) {
+    char dir[4200], path[4400];
+    seg_path(cdir, uid, dir, sizeof dir);
+    for (uint32_t vi = 0; ns->qcodes && vi < cfg->nvectors; vi++) {
+        qv_qcodes *q = ns->qcodes[vi];
+        bool res = resident(cfg, vi, qv_segment_row_bytes(ns->seg, vi));
+        qv_qcodes_place pl = codes_place(cfg, vi, res);
+        if (!q || pl == QV_QCODES_HEAP) continue;
+        snprintf(path, sizeof path, "%s/quant-%u.qvq", dir, vi);
+        qv_qcodes *m = NULL;
+        qv_rc rc = qv_qcodes_load_placed(path, q->n, q->dim, q->dist, pl, &m, err);
+        if (rc) return rc;
+        qv_qcodes_free(q);
+        ns->qcodes[vi] = m;
+    }
+    return QV_OK;
 }
 
 /* ---- the log of optimizations -------------------------------------------------- */
@@ -692,6 +779,9 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
     for (uint32_t vi = 0; !rc && vi < nvec; vi++)
         if (!resident(&cfg, vi, qv_segment_row_bytes(ns.seg, vi)))
             qv_segment_release_vectors(ns.seg, vi);
+    /* the codes were built on the heap: unless pinned there, they are
+     * served from the file just written, as a load would */
+    if (!rc) rc = place_codes(cdir, &cfg, uid, &ns, err);
 
     qv_shard_seg old[8];
     memset(old, 0, sizeof old);

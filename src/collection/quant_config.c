@@ -29,6 +29,21 @@ static const char *const qv_tq_bits_names[] = {"bits1", "bits1_5", "bits2", "bit
 #define QV_NELEM(a) (sizeof(a) / sizeof(*(a)))
 
 /* ======================================================================
+ * Memory placement names (shared, see quant_config.h)
+ * ====================================================================== */
+
+const char *qv_memory_name(uint8_t m) {
+    return m < QV_NELEM(qv_qmem_names) ? qv_qmem_names[m] : NULL;
+}
+
+uint8_t qv_memory_parse(const jv *v) {
+    if (!v || v->type != JV_STR) return QV_QMEM_UNSET;
+    for (size_t i = 1; i < QV_NELEM(qv_qmem_names); i++)
+        if (strcmp(qv_qmem_names[i], v->v.s) == 0) return (uint8_t)i;
+    return QV_QMEM_UNSET;
+}
+
+/* ======================================================================
  * JSON -> struct
  * ====================================================================== */
 
@@ -325,12 +340,16 @@ bool qv_quant_config_equal(const qv_quant_config *a, const qv_quant_config *b) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
-static qv_rc qv_qc_memory_in(bool has, int v, qv_quant_config *c, qv_err *err) {
-    if (!has || v == QDRANT__MEMORY__MemoryUnknown) return QV_OK;
+qv_rc qv_memory_from_grpc(bool present, int v, uint8_t *out, qv_err *err) {
+    if (!present || v == QDRANT__MEMORY__MemoryUnknown) return QV_OK;
     if (v < 0 || (size_t)v >= QV_NELEM(qv_qmem_names))
         return qv_fail(err, QV_EBADINPUT, "Unknown memory placement: %d", v);
-    c->memory = (uint8_t)v;
+    *out = (uint8_t)v;
     return QV_OK;
+}
+
+static qv_rc qv_qc_memory_in(bool has, int v, qv_quant_config *c, qv_err *err) {
+    return qv_memory_from_grpc(has, v, &c->memory, err);
 }
 
 static qv_rc qv_qc_scalar_in(const Qdrant__ScalarQuantization *s, qv_quant_config *c, qv_err *err) {

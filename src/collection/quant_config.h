@@ -25,9 +25,10 @@
  *
  * The struct is plain data (no pointers): copy it by assignment.
  *
- * What it does not do: quantize anything.  The engine that builds and
- * searches quantized vectors reads this struct later; today the setting is
- * accepted, validated, persisted and echoed only.
+ * What it does not do: quantize anything.  collection/optimizer.c reads
+ * this struct to decide which codes a segment gets (index/qcodes.h) and
+ * where they live (`memory`, else `always_ram`, else the original vectors'
+ * placement).
  */
 #ifndef QV_COLLECTION_QUANT_CONFIG_H
 #define QV_COLLECTION_QUANT_CONFIG_H
@@ -47,13 +48,27 @@ typedef enum qv_quant_kind {
     QV_QUANT_TURBO,
 } qv_quant_kind;
 
-/* Memory placement of the quantized vectors (gRPC enum Memory numbers). */
+/* Memory placement (Qdrant's `Memory`, gRPC enum Memory numbers): of the
+ * quantized vectors here, and shared by VectorParams.memory and
+ * HnswConfig(Diff).memory (collection.h), which use the same values and the
+ * qv_memory_* helpers below. */
 typedef enum qv_quant_memory {
     QV_QMEM_UNSET = 0, /* not given (gRPC MemoryUnknown) */
     QV_QMEM_COLD = 1,
     QV_QMEM_CACHED = 2,
     QV_QMEM_PINNED = 3,
 } qv_quant_memory;
+
+/* "cold", "cached", "pinned" for a set value, NULL for QV_QMEM_UNSET or a
+ * value out of range. */
+const char *qv_memory_name(uint8_t m);
+/* A JSON string naming a placement -> its value; 0 (QV_QMEM_UNSET) when v
+ * is not a string or not one of the three names. */
+uint8_t qv_memory_parse(const jv *v);
+/* A gRPC Memory value (present = its oneof case is set) into *out: absent
+ * and MemoryUnknown leave *out untouched; values outside the enum are
+ * QV_EBADINPUT "Unknown memory placement: <n>". */
+qv_rc qv_memory_from_grpc(bool present, int v, uint8_t *out, qv_err *err);
 
 /* Product quantization compression (gRPC CompressionRatio numbers). */
 typedef enum qv_pq_compression {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,7 +149,10 @@ static qv_qcodes *qc_alloc(qv_qcodes_kind kind, qv_distance dist, uint32_t n, ui
 
 void qv_qcodes_free(qv_qcodes *q) {
     if (!q) return;
-    free(q->codes);
+    if (q->map)
+        munmap(q->map, q->map_len);
+    else
+        free(q->codes);
     free(q->corr);
     free(q->books);
     free(q->norms);
@@ -529,6 +533,41 @@ static bool qc_values_ok(const qv_qcodes *q) {
 
 qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dist, qv_qcodes **out,
                      qv_err *err) {
+    return qv_qcodes_load_placed(path, n, dim, dist, QV_QCODES_HEAP, out, err);
+}
+
+/* Mapped codes: the pages go (cold: MADV_DONTNEED drops them from the
+ * process, they stay in the page cache) or are faulted in now (cached). */
+static void qc_advise(void *m, size_t len, bool cached) {
+    if (cached) {
+        (void)madvise(m, len, MADV_WILLNEED);
+#ifdef MADV_POPULATE_READ
+        (void)madvise(m, len, MADV_POPULATE_READ);
+#endif
+    } else {
+        (void)madvise(m, len, MADV_RANDOM);
+        (void)madvise(m, len, MADV_DONTNEED);
+    }
+}
+
+void qv_qcodes_advise(qv_qcodes *q, bool cached) {
+    if (q && q->map) qc_advise(q->map, q->map_len, cached);
+}
+
+/* Replaces the heap codes qc_alloc made with a read-only mapping of the
+ * file (codes at offset hl); false when the mapping fails. */
+static bool qc_map_codes(qv_qcodes *q, int fd, size_t len, size_t hl, bool cached) {
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED | (cached ? MAP_POPULATE : 0), fd, 0);
+    if (m == MAP_FAILED) return false;
+    free(q->codes);
+    q->map = m;
+    q->map_len = len;
+    q->codes = (uint8_t *)m + hl;
+    return true;
+}
+
+qv_rc qv_qcodes_load_placed(const char *path, uint32_t n, uint32_t dim, qv_distance dist,
+                            qv_qcodes_place place, qv_qcodes **out, qv_err *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return qv_fail(err, QV_ECORRUPT, "cannot open %s: %s", path, strerror(errno));
     uint8_t h[QC_HEADER] = {0};
@@ -589,7 +628,12 @@ qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dis
     q->bq_query = bq_query;
     uint8_t t[4];
     off_t at = (off_t)hl;
-    bool ok = pread(fd, q->codes, cb, at) == (ssize_t)cb;
+    bool mapped = place != QV_QCODES_HEAP;
+    if (mapped && !qc_map_codes(q, fd, (size_t)st.st_size, hl, place == QV_QCODES_MAP_CACHED)) {
+        rc = qv_fail(err, QV_EIO, "cannot map %s: %s", path, strerror(errno));
+        goto done;
+    }
+    bool ok = mapped || pread(fd, q->codes, cb, at) == (ssize_t)cb;
     at += (off_t)cb;
     for (size_t i = 0; ok && i < na; i++) {
         size_t len = sizeof(float) * a[i].len;
@@ -605,6 +649,7 @@ qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dis
     }
     ok = ok && qc_values_ok(q);
     if (!ok) rc = qv_fail(err, QV_ECORRUPT, "%s fails its checksum or range", path);
+    if (!rc && q->map) qc_advise(q->map, q->map_len, place == QV_QCODES_MAP_CACHED);
 done:
     close(fd);
     if (rc) {

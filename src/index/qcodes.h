@@ -161,6 +161,11 @@
  * [0, 255 dim], corr2 finite (Euclid: not negative), binary statistics
  * finite with deviations not negative, codebooks and norms finite.
  *
+ * Placement: built codes are on the heap; loaded codes are on the heap or
+ * served from a read-only mapping of their file, cold or cached
+ * (qv_qcodes_load_placed; optimizer.c picks from the collection's `memory`
+ * settings).
+ *
  * Threads: built by one thread; afterwards read-only (any number of
  * concurrent scorers, each with its own qv_qquery).
  */
@@ -232,9 +237,12 @@ typedef struct qv_qcodes {
     uint32_t tbits;     /* turbo: 0 = 1 bit, 1 = 1.5 bits, 2 = 2 bits, 3 = 4 bits */
     uint32_t pdim;      /* turbo: the rotated dimension (power of two >= dim) */
     float *norms;       /* turbo: n vector norms */
-    uint8_t *codes;     /* n * code_bytes (binary: 64-bit words) */
+    uint8_t *codes;     /* n * code_bytes (binary: 64-bit words); read-only when mapped */
     float *corr;        /* scalar: n corrections (per dimension: n sums of codes) */
     const qv_quant_kernels *k;
+    void *map;      /* loaded mapped (qv_qcodes_load_placed): the file's read-only
+                       mapping, codes point into it; NULL = codes on the heap */
+    size_t map_len; /* bytes mapped */
 } qv_qcodes;
 
 /* Codes of n vectors of dim floats at rows + i * dim (a row of zeros for a
@@ -254,9 +262,29 @@ qv_rc qv_qcodes_build_opts(qv_qcodes_kind kind, qv_distance dist, const float *r
 void qv_qcodes_free(qv_qcodes *q);
 
 qv_rc qv_qcodes_save(const qv_qcodes *q, const char *path, qv_err *err);
-/* Loads codes for a segment of n vectors of dim with distance dist. */
+/* Loads codes for a segment of n vectors of dim with distance dist (into
+ * heap memory: qv_qcodes_load_placed with QV_QCODES_HEAP). */
 qv_rc qv_qcodes_load(const char *path, uint32_t n, uint32_t dim, qv_distance dist, qv_qcodes **out,
                      qv_err *err);
+
+/* Where loaded codes live (Qdrant's Memory placement of quantized vectors):
+ * HEAP ("pinned": copied into process memory), MAP_COLD (a read-only shared
+ * mapping of the file, paged in on use) or MAP_CACHED (the same mapping,
+ * populated at load: pre-loaded, but evictable like any page cache).  Only
+ * the codes are mapped; the small float arrays after them are always
+ * copied.  Every placement validates the same things (the list above, CRC
+ * included); a mapped load then drops the pages the check touched from the
+ * process (cold) or keeps them (cached). */
+typedef enum qv_qcodes_place {
+    QV_QCODES_HEAP = 0,
+    QV_QCODES_MAP_COLD = 1,
+    QV_QCODES_MAP_CACHED = 2,
+} qv_qcodes_place;
+qv_rc qv_qcodes_load_placed(const char *path, uint32_t n, uint32_t dim, qv_distance dist,
+                            qv_qcodes_place place, qv_qcodes **out, qv_err *err);
+/* Re-advises mapped codes for placement cold (dropped from the process,
+ * paged in on use) or cached (populated now); a no-op for heap codes. */
+void qv_qcodes_advise(qv_qcodes *q, bool cached);
 
 /* A query prepared for scoring against codes (its own code). */
 typedef struct qv_qquery {

@@ -872,6 +872,15 @@ void qv_segment_release_vectors(qv_segment *s, uint32_t vi) {
     if (s->vecs[vi].map) (void)madvise(s->vecs[vi].map, s->vecs[vi].map_len, MADV_DONTNEED);
 }
 
+void qv_segment_populate_vectors(qv_segment *s, uint32_t vi) {
+    seg_vec *v = &s->vecs[vi];
+    if (!v->map) return;
+    (void)madvise(v->map, v->map_len, MADV_WILLNEED);
+#ifdef MADV_POPULATE_READ
+    (void)madvise(v->map, v->map_len, MADV_POPULATE_READ);
+#endif
+}
+
 uint64_t qv_segment_row_bytes(const qv_segment *s, uint32_t vi) {
     return (uint64_t)s->n * s->vecs[vi].rowlen;
 }

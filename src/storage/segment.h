@@ -136,6 +136,9 @@ bool qv_segment_vectors_mapped(const qv_segment *s, uint32_t vi);
 /* Drops the pages of mapped vector vi from this process (they stay in the
  * page cache and come back on the next read); a no-op when not mapped. */
 void qv_segment_release_vectors(qv_segment *s, uint32_t vi);
+/* The opposite: faults the pages of mapped vector vi in now (and asks for
+ * read-ahead), as a resident mapping has at load; a no-op when not mapped. */
+void qv_segment_populate_vectors(qv_segment *s, uint32_t vi);
 /* Bytes of vector vi's rows (offsets x dim x element size). */
 uint64_t qv_segment_row_bytes(const qv_segment *s, uint32_t vi);
 

@@ -10,6 +10,7 @@ builds take well under a second each on 2 cores."""
 
 import os
 import random
+import re
 import threading
 import time
 
@@ -499,13 +500,21 @@ def test_graph_search_over_scalar_codes(client, collection_name):
 def mapped_rss_kb(pid, name):
     """Resident KB of each mapping of collection name's segment vector files in
     process pid (from /proc/<pid>/smaps), by file path."""
+    return _segment_files_rss_kb(pid, name, "vectors-")
+
+
+def _segment_files_rss_kb(pid, name, prefix):
+    """Resident KB of each mapping of collection name's segment files whose
+    name starts with prefix, by path.  A mapping's header line starts with
+    its address range (anonymous mappings have no path: they end cur)."""
     out, cur = {}, None
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             parts = line.split()
-            if len(parts) >= 6 and "-" in parts[0] and not line.startswith(("Rss", "Size")):
-                path = parts[5]
-                cur = path if f"/collections/{name}/segments/" in path and "vectors-" in path else None
+            if parts and re.fullmatch(r"[0-9a-f]+-[0-9a-f]+", parts[0]):
+                path = parts[5] if len(parts) >= 6 else ""
+                ok = f"/collections/{name}/segments/" in path and os.path.basename(path).startswith(prefix)
+                cur = path if ok else None
             elif cur and line.startswith("Rss:"):
                 out[cur] = out.get(cur, 0) + int(parts[1])
     return out
@@ -553,4 +562,153 @@ def test_vector_placement_on_disk_and_memmap_threshold(server_factory):
                                                  search_params=models.SearchParams(exact=True)).points]
                    for v in q]
             assert got == want, name
+    srv.stop()
+
+
+def test_vector_memory_placement(server_factory):
+    """VectorParams.memory decides whether a segment's vectors are resident
+    ("cached": populated at load) or paged in on demand ("cold"): it
+    overrides on_disk and memmap_threshold (as an explicit on_disk=false
+    does), after a restart too; a PATCH changing it re-advises the existing
+    segments at once."""
+    srv = server_factory().start()
+    c = srv.client()
+    x = vectors(3000, seed=41)  # 750 KB of rows
+    setups = {
+        "cold": dict(memory=models.Memory.COLD, on_disk=None, memmap=None),
+        "cold_over_ram": dict(memory=models.Memory.COLD, on_disk=False, memmap=None),
+        "cached_over_disk": dict(memory=models.Memory.CACHED, on_disk=True, memmap=None),
+        "cached_over_mm": dict(memory=models.Memory.CACHED, on_disk=None, memmap=500),
+        "ram_over_mm": dict(memory=None, on_disk=False, memmap=500),
+    }
+    resident = {"cached_over_disk", "cached_over_mm", "ram_over_mm"}
+    for name, s in setups.items():
+        c.create_collection(
+            name,
+            vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE,
+                                               on_disk=s["on_disk"], memory=s["memory"]),
+            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0, memmap_threshold=s["memmap"]))
+        upload(c, name, x, payload=False)
+        c.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+        wait_green(c, name, want_indexed=3000)
+    q = vectors(5, seed=42)
+    want = [[p.id for p in c.query_points("cached_over_disk", query=v.tolist(), limit=10,
+                                          search_params=models.SearchParams(exact=True)).points] for v in q]
+
+    def check(expect_resident, when, names=setups):
+        for name in names:
+            rss = mapped_rss_kb(srv.proc.pid, name)
+            assert len(rss) == 1, (name, rss)
+            kb = list(rss.values())[0]
+            if name in expect_resident:
+                assert kb >= 700, (name, when, kb)
+            else:
+                assert kb < 200, (name, when, kb)
+
+    for restart in (False, True):
+        if restart:
+            srv.stop()
+            srv.start()
+            c = srv.client()
+        check(resident, f"restart={restart}")
+        for name in setups:
+            got = [[p.id for p in c.query_points(name, query=v.tolist(), limit=10,
+                                                 search_params=models.SearchParams(exact=True)).points]
+                   for v in q]
+            assert got == want, name
+    # PATCH: applied to the mapped segments at once (the queries above paged
+    # every collection in: cold ones are cold again only after a release or
+    # a restart), and kept after a restart
+    srv.stop()
+    srv.start()
+    c = srv.client()
+    check(resident, "before PATCH", names=["cold", "cached_over_mm"])
+    c.update_collection("cold", vectors_config={"": models.VectorParamsDiff(memory=models.Memory.CACHED)})
+    c.update_collection("cached_over_mm", vectors_config={"": models.VectorParamsDiff(memory=models.Memory.COLD)})
+    flipped = (resident - {"cached_over_mm"}) | {"cold"}
+    check(flipped, "after PATCH", names=["cold", "cached_over_mm"])
+    srv.stop()
+    srv.start()
+    check(flipped, "after PATCH and restart")
+    srv.stop()
+
+
+def mapped_codes_rss_kb(pid, name):
+    """Resident KB of each mapping of collection name's quantized codes files
+    (quant-<vi>.qvq) in process pid, by file path; {} when none is mapped
+    (codes on the heap)."""
+    return _segment_files_rss_kb(pid, name, "quant-")
+
+
+def test_quantized_codes_placement(server_factory):
+    """Quantized codes follow their config's `memory`: pinned (or always_ram)
+    on the heap, cold a mapping paged in on use, cached a populated mapping;
+    without either they follow the original vectors' placement.  Right after
+    the optimization and after a restart; searches still answer."""
+    srv = server_factory().start()
+    c = srv.client()
+
+    def sq(**kw):
+        return models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+            type=models.ScalarType.INT8, quantile=0.99, **kw))
+
+    setups = {  # name: (vector memory, quantization config, expected placement)
+        "pinned": (None, sq(memory=models.Memory.PINNED), "heap"),
+        "always_ram": (models.Memory.COLD, sq(always_ram=True), "heap"),
+        "cold": (None, sq(memory=models.Memory.COLD), "cold"),
+        "cached": (models.Memory.COLD, sq(memory=models.Memory.CACHED, always_ram=True), "cached"),
+        "follow_cold": (models.Memory.COLD, sq(), "cold"),
+        "follow_cached": (None, sq(always_ram=False), "cached"),
+    }
+    for name, (vmem, quant, _) in setups.items():
+        c.create_collection(
+            name,
+            vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE, memory=vmem),
+            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0),
+            hnsw_config=models.HnswConfigDiff(m=0),
+            quantization_config=quant)
+        upload(c, name, vectors(3000, seed=41), payload=False)  # codes: 3000 x 64 B = 188 KB
+        c.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    for name in setups:
+        deadline = time.monotonic() + TIMEOUT
+        while c.get_collection(name).segments_count != 2 or \
+                c.get_collection(name).status != models.CollectionStatus.GREEN:
+            assert time.monotonic() < deadline, name
+            time.sleep(0.1)
+
+    def check(when):
+        for name, (_, _, place) in setups.items():
+            segs = [d for d in segment_dirs(srv.storage, name) if d.startswith("seg-")]
+            assert any(os.path.exists(os.path.join(srv.storage, "collections", name, "segments", d,
+                                                   "quant-0.qvq")) for d in segs), (name, segs)
+            rss = mapped_codes_rss_kb(srv.proc.pid, name)
+            if place == "heap":
+                assert rss == {}, (name, when, rss)
+                continue
+            assert len(rss) == 1, (name, when, rss)
+            kb = list(rss.values())[0]
+            if place == "cached":
+                assert kb >= 180, (name, when, kb)
+            else:
+                assert kb < 40, (name, when, kb)
+
+    q = vectors(3, seed=42)
+    for restart in (False, True):
+        if restart:
+            srv.stop()
+            srv.start()
+            c = srv.client()
+        check(f"restart={restart}")
+        for name in setups:
+            for v in q:
+                exact = [p.id for p in c.query_points(name, query=v.tolist(), limit=10,
+                                                      search_params=models.SearchParams(exact=True)).points]
+                got = [p.id for p in c.query_points(
+                    name, query=v.tolist(), limit=10, search_params=models.SearchParams(
+                        quantization=models.QuantizationSearchParams(rescore=True, oversampling=3.0))).points]
+                assert len(set(got) & set(exact)) >= 8, name
+    # a PATCH of the vectors' memory re-advises codes that follow them
+    c.update_collection("follow_cold", vectors_config={"": models.VectorParamsDiff(memory=models.Memory.CACHED)})
+    kb = list(mapped_codes_rss_kb(srv.proc.pid, "follow_cold").values())[0]
+    assert kb >= 180, kb
     srv.stop()

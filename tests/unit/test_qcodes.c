@@ -683,8 +683,9 @@ static void make_v1(const char *path) {
     free(b);
 }
 
-static void test_file_roundtrip_and_damage(void **state) {
-    (void)state;
+/* Every load below goes through placement `place` (heap, or a read-only
+ * mapping, cold or cached): each validates the same things. */
+static void file_roundtrip_and_damage(qv_qcodes_place place) {
     char path[] = "/tmp/qv-qcodes-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -713,12 +714,14 @@ static void test_file_roundtrip_and_damage(void **state) {
             assert_int_equal(
                 qv_qcodes_build_opts(cases[ci].kind, d, x, N, DIM, &cases[ci].o, &q, &err), QV_OK);
             assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
-            assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_OK);
+            assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err), QV_OK);
             size_t len;
             uint8_t *b = slurp(path, &len);
             assert_int_equal(qv_load_u32le(b + 8), 2); /* new files are version 2 */
             free(b);
             for (int v = 0; v < 2; v++) { /* v2 as saved, then v1 when it can be */
+                assert_true((l->map != NULL) == (place != QV_QCODES_HEAP));
+                if (l->map) assert_ptr_equal(l->codes, (uint8_t *)l->map + (v ? 48 : 64));
                 assert_int_equal(l->kind, q->kind);
                 assert_int_equal(l->code_bytes, q->code_bytes);
                 assert_memory_equal(l->codes, q->codes, (size_t)N * q->code_bytes);
@@ -749,13 +752,16 @@ static void test_file_roundtrip_and_damage(void **state) {
                 qv_qcodes_free(l);
                 if (v == 1 || !cases[ci].v1) break;
                 make_v1(path); /* what an older release wrote still loads */
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_OK);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err), QV_OK);
             }
             /* a segment of another size, dim or distance */
             assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
-            assert_int_equal(qv_qcodes_load(path, N - 1, DIM, d, &l, &err), QV_ECORRUPT);
-            assert_int_equal(qv_qcodes_load(path, N, DIM + 1, d, &l, &err), QV_ECORRUPT);
-            assert_int_equal(qv_qcodes_load(path, N, DIM, other, &l, &err), QV_ECORRUPT);
+            assert_int_equal(qv_qcodes_load_placed(path, N - 1, DIM, d, place, &l, &err),
+                             QV_ECORRUPT);
+            assert_int_equal(qv_qcodes_load_placed(path, N, DIM + 1, d, place, &l, &err),
+                             QV_ECORRUPT);
+            assert_int_equal(qv_qcodes_load_placed(path, N, DIM, other, place, &l, &err),
+                             QV_ECORRUPT);
             /* damage anywhere: header, codes, side data, trailer */
             size_t flen;
             free(slurp(path, &flen));
@@ -763,7 +769,8 @@ static void test_file_roundtrip_and_damage(void **state) {
             for (size_t sp = 0; sp < sizeof spots / sizeof *spots; sp++) {
                 assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
                 flip_byte(path, spots[sp]);
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err),
+                                 QV_ECORRUPT);
             }
             /* fields out of range behind a valid checksum */
             struct {
@@ -773,18 +780,21 @@ static void test_file_roundtrip_and_damage(void **state) {
             for (size_t bi = 0; bi < sizeof bad / sizeof *bad; bi++) {
                 assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
                 patch_u32(path, bad[bi].at, bad[bi].v);
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err),
+                                 QV_ECORRUPT);
             }
             /* the other kinds' option fields set */
             if (q->kind != QV_QCODES_BINARY) {
                 assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
                 patch_u32(path, 48, 1);
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err),
+                                 QV_ECORRUPT);
             }
             if (q->kind != QV_QCODES_SCALAR) {
                 assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
                 patch_u32(path, 56, 1);
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err),
+                                 QV_ECORRUPT);
             }
             /* a side value out of range: a scale, a deviation, alpha */
             size_t side = 64 + (size_t)N * q->code_bytes;
@@ -796,41 +806,62 @@ static void test_file_roundtrip_and_damage(void **state) {
                 size_t at = side + 4 * N * (q->corr2 ? 2 : 1) + 4 * DIM; /* first scale */
                 assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
                 patch_u32(path, at, ng);
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err),
+                                 QV_ECORRUPT);
                 assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
                 patch_u32(path, at - 4, un); /* last offset */
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err),
+                                 QV_ECORRUPT);
             }
             if (q->bq_stats) {
                 assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
                 patch_u32(path, side + 4 * DIM, ng); /* first deviation */
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err),
+                                 QV_ECORRUPT);
                 assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
                 patch_u32(path, side, un); /* first mean */
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err),
+                                 QV_ECORRUPT);
             }
             if (q->kind == QV_QCODES_SCALAR) {
                 assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
                 patch_u32(path, 36, q->sq_dimp ? 0x3f800000u : ng); /* alpha */
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err),
+                                 QV_ECORRUPT);
                 assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
                 patch_u32(path, 40, un); /* quantile */
-                assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+                assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err),
+                                 QV_ECORRUPT);
             }
             /* truncated, and one byte too many */
             assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
             assert_int_equal(truncate(path, 100), 0);
-            assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+            assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err), QV_ECORRUPT);
             assert_int_equal(qv_qcodes_save(q, path, &err), QV_OK);
             assert_int_equal(truncate(path, (off_t)flen + 1), 0);
-            assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+            assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err), QV_ECORRUPT);
             assert_int_equal(truncate(path, 30), 0);
-            assert_int_equal(qv_qcodes_load(path, N, DIM, d, &l, &err), QV_ECORRUPT);
+            assert_int_equal(qv_qcodes_load_placed(path, N, DIM, d, place, &l, &err), QV_ECORRUPT);
             qv_qcodes_free(q);
         }
         free(x);
     }
     unlink(path);
+}
+
+static void test_file_roundtrip_and_damage(void **state) {
+    (void)state;
+    file_roundtrip_and_damage(QV_QCODES_HEAP);
+}
+
+static void test_file_roundtrip_and_damage_mapped_cold(void **state) {
+    (void)state;
+    file_roundtrip_and_damage(QV_QCODES_MAP_COLD);
+}
+
+static void test_file_roundtrip_and_damage_mapped_cached(void **state) {
+    (void)state;
+    file_roundtrip_and_damage(QV_QCODES_MAP_CACHED);
 }
 
 int main(void) {
@@ -840,6 +871,8 @@ int main(void) {
         cmocka_unit_test(test_product_codes),
         cmocka_unit_test(test_turbo_codes),
         cmocka_unit_test(test_file_roundtrip_and_damage),
+        cmocka_unit_test(test_file_roundtrip_and_damage_mapped_cold),
+        cmocka_unit_test(test_file_roundtrip_and_damage_mapped_cached),
         cmocka_unit_test(test_binary_encodings_definition),
         cmocka_unit_test(test_binary_encodings_recall),
         cmocka_unit_test(test_sq_per_dim_definition),

@@ -27,7 +27,12 @@
  * from there into the REST JSON, so the REST decoder's validation (quantile
  * range) applies; Get converts the stored struct back.  Update accepts
  * vectors_config (VectorParamsDiff: hnsw_config, quantization_config,
- * on_disk; `params` alone means the unnamed vector "").
+ * on_disk, memory; `params` alone means the unnamed vector "").
+ *
+ * Memory placement (VectorParams.memory, VectorParamsDiff.memory,
+ * HnswConfigDiff.memory): the enum becomes the REST name ("cold", ...) and
+ * the REST decoder validates it (`pinned` refused for dense vectors); Get
+ * sets the enum from the stored value.  MemoryUnknown means unset.
  *
  * What it does not do yet: sparse vectors, multivectors and custom
  * sharding in Create / Update (INVALID_ARGUMENT or UNIMPLEMENTED "... not
@@ -192,6 +197,22 @@ static void qv_grpc_scalars_to_jv(qv_grpc_req *rq, const ProtobufCMessage *m, jv
  * Create / Update: protobuf -> the REST body
  * ====================================================================== */
 
+/* A Memory enum field (present = its oneof case is set) as the REST
+ * "memory" member of o; MemoryUnknown is unset, values outside the enum
+ * INVALID_ARGUMENT (quant_config.c's qv_memory_from_grpc). */
+static qv_rc qv_grpc_memory_jv(jv *o, bool present, int v, qv_err *err) {
+    uint8_t m = QV_QMEM_UNSET;
+    qv_rc rc = qv_memory_from_grpc(present, v, &m, err);
+    if (!rc && m != QV_QMEM_UNSET) qv_grpc_jstr(qv_grpc_jadd(o, "memory"), qv_memory_name(m));
+    return rc;
+}
+
+/* HnswConfigDiff: its scalars by name, and the memory enum. */
+static qv_rc qv_grpc_hnsw_jv(qv_grpc_req *rq, const Qdrant__HnswConfigDiff *h, jv *o, qv_err *err) {
+    qv_grpc_scalars_to_jv(rq, &h->base, o);
+    return qv_grpc_memory_jv(o, h->_memory_case != 0, (int)h->memory, err);
+}
+
 static qv_rc qv_grpc_unsupported(qv_err *err, const char *what) {
     return qv_fail(err, QV_EUNIMPLEMENTED, "%s over gRPC is not supported yet", what);
 }
@@ -238,8 +259,10 @@ static qv_rc qv_grpc_vparams_jv(qv_grpc_req *rq, const Qdrant__VectorParams *p, 
             return qv_fail(err, QV_EBADINPUT, "Cannot convert datatype: %d", (int)p->datatype);
         qv_grpc_jstr(qv_grpc_jadd(o, "datatype"), names[dt]);
     }
-    if (p->_hnsw_config_case && p->hnsw_config)
-        qv_grpc_scalars_to_jv(rq, &p->hnsw_config->base, qv_grpc_jadd(o, "hnsw_config"));
+    if ((rc = qv_grpc_memory_jv(o, p->_memory_case != 0, (int)p->memory, err))) return rc;
+    if (p->_hnsw_config_case && p->hnsw_config &&
+        (rc = qv_grpc_hnsw_jv(rq, p->hnsw_config, qv_grpc_jadd(o, "hnsw_config"), err)))
+        return rc;
     if (p->_quantization_config_case && p->quantization_config) {
         qv_quant_config q;
         if ((rc = qv_quant_config_from_grpc(p->quantization_config, &q, err))) return rc;
@@ -290,10 +313,10 @@ static void qv_grpc_optimizers_jv(qv_grpc_req *rq, const Qdrant__OptimizersConfi
 }
 
 /* The config sections Create and Update share. */
-static void qv_grpc_sections_jv(qv_grpc_req *rq, jv *body, const Qdrant__HnswConfigDiff *hnsw,
-                                const Qdrant__OptimizersConfigDiff *opt) {
-    if (hnsw) qv_grpc_scalars_to_jv(rq, &hnsw->base, qv_grpc_jadd(body, "hnsw_config"));
+static qv_rc qv_grpc_sections_jv(qv_grpc_req *rq, jv *body, const Qdrant__HnswConfigDiff *hnsw,
+                                 const Qdrant__OptimizersConfigDiff *opt, qv_err *err) {
     if (opt) qv_grpc_optimizers_jv(rq, opt, qv_grpc_jadd(body, "optimizers_config"));
+    return hnsw ? qv_grpc_hnsw_jv(rq, hnsw, qv_grpc_jadd(body, "hnsw_config"), err) : QV_OK;
 }
 
 /* {key: {inner: value}} of a strict-mode per-vector map (value unset when
@@ -373,8 +396,11 @@ static qv_rc qv_grpc_vparams_diff_jv(qv_grpc_req *rq, const Qdrant__VectorParams
                                      qv_err *err) {
     qv_grpc_jobj(rq, o);
     if (!d) return QV_OK;
-    if (d->_hnsw_config_case && d->hnsw_config)
-        qv_grpc_scalars_to_jv(rq, &d->hnsw_config->base, qv_grpc_jadd(o, "hnsw_config"));
+    qv_rc rc;
+    if (d->_hnsw_config_case && d->hnsw_config &&
+        (rc = qv_grpc_hnsw_jv(rq, d->hnsw_config, qv_grpc_jadd(o, "hnsw_config"), err)))
+        return rc;
+    if ((rc = qv_grpc_memory_jv(o, d->_memory_case != 0, (int)d->memory, err))) return rc;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     if (d->_on_disk_case) {
@@ -434,8 +460,9 @@ static qv_rc qv_grpc_create_body(qv_grpc_req *rq, const Qdrant__CreateCollection
 #pragma GCC diagnostic pop
     if (c->_wal_config_case && c->wal_config)
         qv_grpc_scalars_to_jv(rq, &c->wal_config->base, qv_grpc_jadd(body, "wal_config"));
-    qv_grpc_sections_jv(rq, body, c->_hnsw_config_case ? c->hnsw_config : NULL,
-                        c->_optimizers_config_case ? c->optimizers_config : NULL);
+    if ((rc = qv_grpc_sections_jv(rq, body, c->_hnsw_config_case ? c->hnsw_config : NULL,
+                                  c->_optimizers_config_case ? c->optimizers_config : NULL, err)))
+        return rc;
     if (c->_strict_mode_config_case && c->strict_mode_config)
         qv_grpc_strict_jv(rq, c->strict_mode_config, qv_grpc_jadd(body, "strict_mode_config"));
     if (c->_quantization_config_case && c->quantization_config &&
@@ -457,8 +484,9 @@ static qv_rc qv_grpc_update_body(qv_grpc_req *rq, const Qdrant__UpdateCollection
         return rc;
     if (u->_params_case && u->params)
         qv_grpc_scalars_to_jv(rq, &u->params->base, qv_grpc_jadd(body, "params"));
-    qv_grpc_sections_jv(rq, body, u->_hnsw_config_case ? u->hnsw_config : NULL,
-                        u->_optimizers_config_case ? u->optimizers_config : NULL);
+    if ((rc = qv_grpc_sections_jv(rq, body, u->_hnsw_config_case ? u->hnsw_config : NULL,
+                                  u->_optimizers_config_case ? u->optimizers_config : NULL, err)))
+        return rc;
     if (u->_strict_mode_config_case && u->strict_mode_config)
         qv_grpc_strict_jv(rq, u->strict_mode_config, qv_grpc_jadd(body, "strict_mode_config"));
     return qv_grpc_metadata_jv(rq, u->n_metadata, (void **)u->metadata, body, err);
@@ -622,6 +650,10 @@ static Qdrant__VectorParams *qv_grpc_vparams_out(qv_grpc_req *rq, const qv_vecto
     p->size = vp->size;
     p->distance = (unsigned)vp->distance < 4 ? dist[vp->distance] : QDRANT__DISTANCE__Cosine;
     if (vp->on_disk.has) qv_grpc_set_bool(&p->base, "on_disk", vp->on_disk.v);
+    if (vp->memory != QV_QMEM_UNSET) {
+        p->_memory_case = QDRANT__VECTOR_PARAMS___MEMORY_MEMORY;
+        p->memory = (Qdrant__Memory)vp->memory; /* the same numbers */
+    }
     if (vp->has_datatype) {
         p->_datatype_case = QDRANT__VECTOR_PARAMS___DATATYPE_DATATYPE;
         p->datatype = vp->datatype == QV_DT_UINT8     ? QDRANT__DATATYPE__Uint8
@@ -641,8 +673,13 @@ static Qdrant__VectorParams *qv_grpc_vparams_out(qv_grpc_req *rq, const qv_vecto
         for (uint32_t i = 0; i < vp->hnsw_config.len; i++) {
             const jv_member *m = &vp->hnsw_config.v.members[i];
             uint64_t u;
+            uint8_t mem;
             if (m->val.type == JV_BOOL)
                 qv_grpc_set_bool(&h->base, m->key, m->val.v.b != 0);
+            else if (strcmp(m->key, "memory") == 0 &&
+                     (mem = qv_memory_parse(&m->val)) != QV_QMEM_UNSET)
+                h->_memory_case = QDRANT__HNSW_CONFIG_DIFF___MEMORY_MEMORY,
+                h->memory = (Qdrant__Memory)mem;
             else if (jv_to_u64(&m->val, &u))
                 qv_grpc_set_u64(&h->base, m->key, u);
         }
@@ -697,6 +734,10 @@ static Qdrant__HnswConfigDiff *qv_grpc_hnsw_out(qv_grpc_req *rq, const qv_hnsw_c
     qv_grpc_set_u64(&o->base, "full_scan_threshold", h->full_scan_threshold);
     qv_grpc_set_u64(&o->base, "max_indexing_threads", h->max_indexing_threads);
     qv_grpc_set_bool(&o->base, "on_disk", h->on_disk);
+    if (h->memory != QV_QMEM_UNSET) {
+        o->_memory_case = QDRANT__HNSW_CONFIG_DIFF___MEMORY_MEMORY;
+        o->memory = (Qdrant__Memory)h->memory;
+    }
     if (h->payload_m.has) qv_grpc_set_u64(&o->base, "payload_m", h->payload_m.v);
     return o;
 }

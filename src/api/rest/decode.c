@@ -912,6 +912,38 @@ static qv_rc qv_rest_cfg_opt(const jv *obj, const char *key, const char *path, u
     return rc;
 }
 
+/* A `memory` member (Memory: "cold" | "cached" | "pinned") of obj into
+ * *out; absent or null leaves *out as it is.  The names and numbers are
+ * collection/quant_config.h's (qv_memory_*), shared with quantization. */
+static qv_rc qv_rest_memory(const jv *obj, uint8_t *out, qv_err *err) {
+    const jv *v = qv_rest_field(obj, "memory");
+    if (!v) return QV_OK;
+    if (v->type != JV_STR) return qv_rest_bad_type(err, v, "a memory placement");
+    uint8_t m = qv_memory_parse(v);
+    if (m == QV_QMEM_UNSET)
+        return qv_fail(err, QV_EFORMAT,
+                       "unknown variant `%.60s`, expected one of `cold`, `cached`, `pinned`",
+                       v->v.s);
+    *out = m;
+    return QV_OK;
+}
+
+/* VectorParams(Diff).memory: Qdrant's validator refuses `pinned` for dense
+ * vector storage (error code unsupported_memory_placement). path names the
+ * vector ("vectors", "vectors.a"). */
+static qv_rc qv_rest_vector_memory(const jv *obj, const char *path, uint8_t *out, qv_err *err) {
+    uint8_t m = QV_QMEM_UNSET;
+    qv_rc rc = qv_rest_memory(obj, &m, err);
+    if (rc || m == QV_QMEM_UNSET) return rc;
+    if (m == QV_QMEM_PINNED)
+        return qv_fail(err, QV_EVALIDATION,
+                       "%.250s.memory: `pinned` memory placement is not supported for dense "
+                       "vector storage",
+                       path);
+    *out = m;
+    return QV_OK;
+}
+
 /* hnsw_config (HnswConfigDiff) applied over *h. */
 static qv_rc qv_rest_hnsw_diff(const jv *v, qv_hnsw_config *h, qv_err *err) {
     const char *p = "hnsw_config";
@@ -924,6 +956,7 @@ static qv_rc qv_rest_hnsw_diff(const jv *v, qv_hnsw_config *h, qv_err *err) {
     if (!rc) rc = qv_rest_cfg_opt(v, "payload_m", p, 0, &h->payload_m, err);
     if (!rc) rc = qv_rest_opt_bool(v, "on_disk", &has, &b, err);
     if (!rc && has) h->on_disk = b;
+    if (!rc) rc = qv_rest_memory(v, &h->memory, err);
     return rc;
 }
 
@@ -1047,6 +1080,7 @@ static qv_rc qv_rest_vector_params(qv_arena *a, const jv *v, const char *path, q
     bool has, b = false;
     if ((rc = qv_rest_opt_bool(v, "on_disk", &has, &b, err))) return rc;
     vp->on_disk.has = has, vp->on_disk.v = b;
+    if ((rc = qv_rest_vector_memory(v, path, &vp->memory, err))) return rc;
     const jv *dt = qv_rest_field(v, "datatype");
     if (dt && (rc = qv_rest_datatype(dt, vp, err))) return rc;
     if (qv_rest_field(v, "multivector_config")) return qv_rest_unimpl(err, "multi-vectors");
@@ -1284,8 +1318,8 @@ static qv_rc qv_rest_vector_hnsw_merge(qv_arena *a, const jv *obj, jv *dst, qv_e
 }
 
 /* vectors: {name: VectorParamsDiff} ("" = the unnamed vector): on_disk,
- * hnsw_config (merged) and quantization_config (replaced, or removed by
- * "Disabled"). */
+ * memory (set when given; `pinned` refused), hnsw_config (merged) and
+ * quantization_config (replaced, or removed by "Disabled"). */
 static qv_rc qv_rest_vectors_diff(qv_collection_config *c, const jv *v, qv_err *err) {
     if (v->type != JV_OBJ) return qv_rest_bad_type(err, v, "a map");
     for (uint32_t i = 0; i < v->len; i++) {
@@ -1297,8 +1331,10 @@ static qv_rc qv_rest_vectors_diff(qv_collection_config *c, const jv *v, qv_err *
         bool has, b = false;
         if (!rc) rc = qv_rest_opt_bool(&m->val, "on_disk", &has, &b, err);
         if (!rc && has) vp->on_disk.has = true, vp->on_disk.v = b;
-        if (!rc) rc = qv_rest_vector_hnsw_merge(&c->arena, &m->val, &vp->hnsw_config, err);
         char qpath[300];
+        snprintf(qpath, sizeof qpath, "vectors.%.200s", m->key);
+        if (!rc) rc = qv_rest_vector_memory(&m->val, qpath, &vp->memory, err);
+        if (!rc) rc = qv_rest_vector_hnsw_merge(&c->arena, &m->val, &vp->hnsw_config, err);
         snprintf(qpath, sizeof qpath, "vectors.%.200s.quantization_config", m->key);
         if (!rc) rc = qv_rest_quant(&m->val, true, qpath, &vp->quantization_config, err);
         if (rc) return rc;
