@@ -28,7 +28,10 @@
  *                          THREADS > 1 the queries are split in contiguous
  *                          chunks, one per thread
  *   count EF               distance computations per query at EF (untimed:
- *                          the saved graph is reloaded over a counting store)
+ *                          the saved graph is reloaded over a counting store),
+ *                          the same pass's recall@10, and queries_by_hits[h]:
+ *                          how many queries found h of their 10 neighbours
+ *                          (misses spread thin, or whole queries lost)
  *   codes KIND [PARAM]     (re)builds quantized codes of the base vectors
  *                          (index/qcodes.h): int8 [quantile, default 0.99],
  *                          binary, pq [dims per subspace]; seconds, bytes
@@ -651,8 +654,20 @@ static int serve(int argc, char **argv) {
                 bench cb = b;
                 cb.h = g;
                 search_all(&cb, nq, a, 0, 1, false, NULL);
-                printf("{\"ef\": %lu, \"distances_per_query\": %.1f}\n", a,
-                       (double)count_calls / 2.0 / (double)nq);
+                /* queries by hits: how concentrated the misses are */
+                size_t hist[K + 1] = {0};
+                for (size_t q = 0; q < nq; q++) {
+                    size_t hq = 0;
+                    for (size_t i = 0; i < K; i++)
+                        for (size_t j = 0; j < K; j++) hq += cb.ids[q * K + i] == gt[q * K + j];
+                    hist[hq]++;
+                }
+                printf("{\"ef\": %lu, \"distances_per_query\": %.1f, \"recall_at_10\": %.5f, "
+                       "\"queries_by_hits\": [",
+                       a, (double)count_calls / 2.0 / (double)nq,
+                       (double)recall_hits(&cb) / (double)(nq * K));
+                for (size_t i = 0; i <= K; i++) printf("%s%zu", i ? ", " : "", hist[i]);
+                printf("]}\n");
             }
             unlink(path);
             qv_hnsw_free(g);

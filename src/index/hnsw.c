@@ -25,7 +25,11 @@
  *  4. Neighbour selection is the paper's heuristic (its Algorithm 4 without
  *     extendCandidates): candidates in order of distance, one is kept unless
  *     an already kept neighbour is strictly closer to it than the base is,
- *     or equally close and an exact copy of it.  A new node gets up to
+ *     or equally close and an exact copy of it.  It is computed forwards:
+ *     each newly kept neighbour is scored against all remaining candidates
+ *     as one streamed batch (dist_many) and drops those it dominates; the
+ *     same graph as testing each candidate against the kept ones in blocks
+ *     of 4, build CPU -3%.  A new node gets up to
  *     m0 = 2m links on level 0 and m above (as Qdrant).  On level 0 a new
  *     node whose heuristic kept fewer than m links is topped up to m with
  *     the closest candidates it dropped (keepPrunedConnections, bounded at
@@ -36,6 +40,19 @@
  *     neighbour list that receives a back link is re-selected with the plain
  *     heuristic.  The next level's search starts from the whole candidate
  *     set of the level above.
+ *     Tried and dropped (distances per query at recall 0.95 / 0.99, 100k
+ *     points, single-thread builds, which are deterministic; the kept graph
+ *     with the query descent of point 6 measures 229 / 303 on synth-384 and
+ *     479 / 1201 on man-lsa-384): Vamana's robust prune with alpha 1.2 on
+ *     the new node's level-0 list (synth, greedy descent: 300 / 1155 against
+ *     253 / 866, build CPU +25%), also on re-selected lists (recall 0.985 at
+ *     ef 512, build CPU x2.5); the top-up picks without back links (man-lsa
+ *     512 / 1247 against 474 / 1203, build CPU -8%); those back links added
+ *     after the build instead, where the target has room (514 / 1171); the
+ *     whole top-up deferred to after the build, picks kept in the unused
+ *     tail of each slot (man-lsa 527 / 1232 against 479 / 1201).  The top-up
+ *     stays as it is: it costs build time (more back links, so more full
+ *     lists re-selected) but nothing cheaper kept its query gain.
  *
  *  4b. Build order: qv_hnsw_build inserts its batch by level, highest first,
  *     then by id (as faiss does), so the upper levels' skeleton exists
@@ -50,6 +67,25 @@
  *     walks level 0 from the entry point and gives every missed node an
  *     in-link from its nearest reachable node with a free slot.  The
  *     validator checks the result.
+ *
+ *  6. A query walks the upper levels with a beam of 2 (HNSW_UPPER_EF), not
+ *     the paper's single greedy path: each upper level is searched with
+ *     ef 2 from the 2 nodes the level above ended with, and level 0 starts
+ *     from both.  On clustered data the greedy path ends in the wrong
+ *     cluster for a few % of queries, which then find none of their 10
+ *     neighbours at any ef (synth-384: 12 of 1000 queries at ef 64, 6 at
+ *     128; faiss's graph does the same) -- the flat top of the recall curve.
+ *     Distances per query at recall 0.95 / 0.99 (the count includes the
+ *     upper levels): synth-384 253 / 866 -> 229 / 303, synth-1536 271 / none
+ *     below ef 128 (0.9878 there) -> 230 / 554, man-lsa-384 474 / 1203 ->
+ *     479 / 1201.  Wider beams reach 0.99 sooner on synth (beam 4: 253 / 286)
+ *     but cost man-lsa ~45 distances a query at every ef (518 / 1194); a
+ *     beam on level 1 only, of 4 or 16, leaves most misses (synth 236 / 709,
+ *     264 / 335; man-lsa 488 / 1197, 567 / 1227); seeding level 0 with the
+ *     best nodes the greedy path scored on level 1 changes nothing (752 at
+ *     0.99).  Inserts keep the greedy descent: the beam there made the
+ *     graph worse for queries (synth 228 / 393 with the beam of 2 in both)
+ *     and the build slower.
  *
  * Layout, for memory latency (search is bound by it, not by arithmetic):
  *
@@ -77,9 +113,15 @@
  *     without locks.  Inserts and builds are serialised by the caller
  *     against everything else (hnsw.h).
  *   - Inside qv_hnsw_build with several threads, inserts run in parallel:
- *       stripes[id % HNSW_STRIPES] guards node id's link lists (all levels);
- *         readers copy a list under it, writers change one under it, and a
- *         thread never holds two stripes;
+ *       stripes[id % HNSW_STRIPES] serialises the writers of node id's link
+ *         lists (all levels), and a thread never holds two stripes; readers
+ *         take no lock: a writer stores a list's ids, then its count with
+ *         release order, and a reader copies the list after an acquire load
+ *         of the count, so it sees ids that were in some version of the
+ *         list (read_links).  A copy may mix two versions of a list being
+ *         rewritten; it never holds an id that was not a neighbour on that
+ *         level.  (Copying under the stripe was 5-6% of a 2-thread build's
+ *         CPU, and a re-selection, hundreds of distances, held it.)
  *       entry_lock guards entry/max_level; an insert whose level is above the
  *         current top keeps it for its whole insertion (rare: the top level
  *         changes O(log n) times), so the new top is complete before use;
@@ -90,9 +132,9 @@
  *     when its id is written into another list under that list's stripe,
  *     after its own list on that level was written under its own stripe.
  *     Striped mutexes rather than per-node spinlocks: a fixed 40 KB whatever
- *     n, no contention worth measuring at a few threads (a thread holds one
- *     stripe for a list copy or one re-selection), and a preempted holder on
- *     an oversubscribed machine makes waiters sleep instead of spin.
+ *     n, no contention worth measuring at a few threads (only writers take
+ *     them: an append or one re-selection), and a preempted holder on an
+ *     oversubscribed machine makes waiters sleep instead of spin.
  *
  * Memory: plain malloc/free through this file and hnsw_io.c; every
  * allocation is owned by the qv_hnsw and released by qv_hnsw_free.
@@ -109,6 +151,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Beam width of a query's walk down the upper levels (descend). */
+#define HNSW_UPPER_EF 2
 
 /* =========================================================================
  * Scratch: visited tags, heaps and buffers of one search or insert
@@ -129,11 +174,15 @@ struct hnsw_scratch {
     size_t nres, cres;
     hnsw_pair *lvl; /* sorted result of one level (insert) */
     size_t clvl;
-    uint32_t *links;              /* a copied link list: count + m0 ids */
-    uint32_t *todo;               /* unvisited neighbours / prune candidates: m0 + 1 */
-    float *dists;                 /* their distances: m0 + 4 */
-    hnsw_pair *prune;             /* prune candidates with distances: m0 + 1 */
-    uint32_t *sel;                /* selected neighbours: m0 */
+    uint32_t *links;             /* a copied link list: count + m0 ids */
+    uint32_t *todo;              /* unvisited neighbours / prune candidates: m0 + 1 */
+    float *dists;                /* their distances: m0 + 4 */
+    hnsw_pair *prune;            /* prune candidates with distances: m0 + 1 */
+    uint32_t *sel;               /* selected neighbours: m0 */
+    uint8_t *gone;               /* select_neighbors: candidate dropped, cfwd */
+    uint32_t *fwd_idx, *fwd_ids; /* its remaining candidates: cfwd */
+    float *fwd_d;                /* their distances to a kept one: cfwd + 4 */
+    size_t cfwd;
     const qv_hnsw_scorer *scorer; /* a scored search's distances (else the floats) */
     hnsw_scratch *next;           /* on the idle stack */
 };
@@ -149,6 +198,10 @@ static void scratch_free(hnsw_scratch *s) {
     free(s->dists);
     free(s->prune);
     free(s->sel);
+    free(s->gone);
+    free(s->fwd_idx);
+    free(s->fwd_ids);
+    free(s->fwd_d);
     free(s);
 }
 
@@ -180,6 +233,22 @@ static bool pairs_reserve(hnsw_pair **buf, size_t *cap, size_t want) {
     return true;
 }
 
+/* Grows the buffers of select_neighbors to want candidates. */
+static bool fwd_reserve(hnsw_scratch *s, size_t want) {
+    if (s->cfwd >= want) return true;
+    uint8_t *g = realloc(s->gone, want);
+    if (g) s->gone = g;
+    uint32_t *a = realloc(s->fwd_idx, want * sizeof *a);
+    if (a) s->fwd_idx = a;
+    uint32_t *b = realloc(s->fwd_ids, want * sizeof *b);
+    if (b) s->fwd_ids = b;
+    float *d = realloc(s->fwd_d, (want + QV_KERNEL_BLOCK_NV) * sizeof *d);
+    if (d) s->fwd_d = d;
+    if (!g || !a || !b || !d) return false;
+    s->cfwd = want;
+    return true;
+}
+
 /* Takes an idle scratch (or makes one) whose tags cover every node.  The
  * index is logically const for searches: the idle stack is the only state a
  * search changes, and it has its own lock. */
@@ -199,7 +268,8 @@ static hnsw_scratch *scratch_take(const qv_hnsw *ch, size_t ef) {
         s->epoch = 0;
     }
     if (!s->tags || !pairs_reserve(&s->res, &s->cres, ef + 2) ||
-        !pairs_reserve(&s->cand, &s->ccand, ef + 2) || !pairs_reserve(&s->lvl, &s->clvl, ef + 2)) {
+        !pairs_reserve(&s->cand, &s->ccand, ef + 2) || !pairs_reserve(&s->lvl, &s->clvl, ef + 2) ||
+        !fwd_reserve(s, (ef > h->m0 ? ef : h->m0) + 2)) {
         scratch_free(s);
         return NULL;
     }
@@ -440,16 +510,26 @@ static inline void stripe_unlock(const qv_hnsw *h, uint32_t id) {
 }
 
 /* The link list of id on level: the list itself, or (locked: a parallel
- * build is running) a copy taken under the node's stripe. */
+ * build is running) a copy read without a lock.  Writers (under the node's
+ * stripe) store the ids before the count, with release order (list_write),
+ * so a reader that sees a count also sees ids that were in some version of
+ * this list: the copy may mix the old and new version of a list being
+ * rewritten, never holds an id that was not a neighbour on this level. */
 static const uint32_t *read_links(const qv_hnsw *h, hnsw_scratch *s, uint32_t id, int level,
                                   bool locked) {
     const uint32_t *l = hnsw_links(h, id, level);
     if (!locked) return l;
-    stripe_lock(h, id);
-    uint32_t cnt = l[0];
-    memcpy(s->links, l, (1 + (size_t)cnt) * sizeof *l);
-    stripe_unlock(h, id);
+    uint32_t cnt = __atomic_load_n(&l[0], __ATOMIC_ACQUIRE);
+    s->links[0] = cnt;
+    for (uint32_t i = 1; i <= cnt; i++) s->links[i] = __atomic_load_n(&l[i], __ATOMIC_RELAXED);
     return s->links;
+}
+
+/* Writes ids[0..n) as the list lst (caller holds its stripe when locked):
+ * the ids first, then the count with release order (see read_links). */
+static void list_write(uint32_t *lst, const uint32_t *ids, size_t n) {
+    for (size_t i = 0; i < n; i++) __atomic_store_n(&lst[1 + i], ids[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&lst[0], (uint32_t)n, __ATOMIC_RELEASE);
 }
 
 /* Greedy descent from (*cur, *curd) through levels top..stop+1: on each
@@ -538,6 +618,35 @@ static void seed_one(hnsw_scratch *s, hnsw_pair p, bool accepted) {
     if (accepted) maxheap_push(s->res, &s->nres, p);
 }
 
+/* Seeds level 0 for a query: a beam of HNSW_UPPER_EF nodes (at most ef)
+ * walks down the upper levels, each level's search seeded with the beam of
+ * the level above, and the last beam becomes level 0's seeds (accepted ones
+ * also its first results).  A single greedy path (beam 1) ends in the wrong
+ * cluster often enough on clustered data to cost a few % of recall at any
+ * ef (see the design comment).  Returns false when a heap could not grow. */
+static bool descend(const qv_hnsw *h, hnsw_scratch *s, const float *q, size_t ef,
+                    qv_hnsw_accept_fn accept, void *actx) {
+    uint32_t ep = h->entry;
+    float epd;
+    if (s->scorer)
+        s->scorer->dist(s->scorer->ctx, &ep, 1, &epd);
+    else
+        epd = dist_one(h, q, ep);
+    size_t w = ef < HNSW_UPPER_EF ? ef : HNSW_UPPER_EF;
+    scratch_begin(s);
+    seed_one(s, (hnsw_pair){epd, ep}, h->max_level > 0 || !accept || accept(actx, ep));
+    for (int l = h->max_level; l >= 1; l--) {
+        if (!search_layer(h, s, q, l, w, NULL, NULL, false)) return false;
+        size_t nl = s->nres;
+        memcpy(s->lvl, s->res, nl * sizeof *s->lvl);
+        heap_sort_max(s->lvl, nl);
+        scratch_begin(s);
+        for (size_t i = 0; i < nl; i++)
+            seed_one(s, s->lvl[i], l > 1 || !accept || accept(actx, s->lvl[i].id));
+    }
+    return true;
+}
+
 /* =========================================================================
  * Insertion
  * ========================================================================= */
@@ -556,22 +665,28 @@ static bool same_vector(const qv_hnsw *h, const float *a, const float *b) {
  * the paper's strict rule, a node among copies keeps only one link. */
 static size_t select_neighbors(const qv_hnsw *h, hnsw_scratch *s, const hnsw_pair *cand, size_t nc,
                                size_t cap, uint32_t self, uint32_t *out) {
+    uint8_t *gone = s->gone; /* candidate i dropped (or self) */
+    for (size_t i = 0; i < nc; i++) gone[i] = cand[i].id == self;
     size_t nr = 0;
-    float d[QV_KERNEL_BLOCK_NV];
     for (size_t i = 0; i < nc && nr < cap; i++) {
-        hnsw_pair e = cand[i];
-        if (e.id == self) continue;
-        const float *ve = hnsw_vec(h, e.id);
-        bool keep = true;
-        for (size_t r = 0; r < nr && keep; r += QV_KERNEL_BLOCK_NV) {
-            size_t nb = nr - r < QV_KERNEL_BLOCK_NV ? nr - r : QV_KERNEL_BLOCK_NV;
-            const float *vs[QV_KERNEL_BLOCK_NV];
-            for (size_t j = 0; j < nb; j++) vs[j] = hnsw_vec(h, out[r + j]);
-            dist_block(h, ve, vs, nb, d, NULL, 0);
-            for (size_t j = 0; j < nb; j++)
-                if (d[j] < e.d || (d[j] == e.d && same_vector(h, ve, vs[j]))) keep = false;
+        if (gone[i]) continue;
+        uint32_t kept = cand[i].id;
+        out[nr++] = kept;
+        if (nr == cap) break;
+        /* every remaining candidate against the new neighbour, as one
+         * streamed batch (the kept vector stays in cache) */
+        size_t nt = 0;
+        for (size_t j = i + 1; j < nc; j++)
+            if (!gone[j]) s->fwd_idx[nt++] = (uint32_t)j;
+        for (size_t t = 0; t < nt; t++) s->fwd_ids[t] = cand[s->fwd_idx[t]].id;
+        const float *vk = hnsw_vec(h, kept);
+        dist_many(h, vk, s->fwd_ids, nt, s->fwd_d);
+        for (size_t t = 0; t < nt; t++) {
+            size_t j = s->fwd_idx[t];
+            float dj = s->fwd_d[t];
+            if (dj < cand[j].d || (dj == cand[j].d && same_vector(h, vk, hnsw_vec(h, cand[j].id))))
+                gone[j] = 1;
         }
-        if (keep) out[nr++] = e.id;
     }
     return nr;
 }
@@ -607,8 +722,8 @@ static void link_back(const qv_hnsw *h, hnsw_scratch *s, uint32_t e, uint32_t x,
     if (present) {
         /* nothing to do */
     } else if (cnt < cap) {
-        lst[1 + cnt] = x;
-        lst[0] = cnt + 1;
+        __atomic_store_n(&lst[1 + cnt], x, __ATOMIC_RELAXED);
+        __atomic_store_n(&lst[0], cnt + 1, __ATOMIC_RELEASE);
     } else {
         memcpy(s->todo, lst + 1, cnt * sizeof *s->todo);
         s->todo[cnt] = x;
@@ -616,8 +731,7 @@ static void link_back(const qv_hnsw *h, hnsw_scratch *s, uint32_t e, uint32_t x,
         for (uint32_t i = 0; i <= cnt; i++) s->prune[i] = (hnsw_pair){s->dists[i], s->todo[i]};
         pairs_sort_small(s->prune, cnt + 1);
         size_t nsel = select_neighbors(h, s, s->prune, cnt + 1, cap, e, s->sel);
-        memcpy(lst + 1, s->sel, nsel * sizeof *s->sel);
-        lst[0] = (uint32_t)nsel;
+        list_write(lst, s->sel, nsel);
     }
     if (locked) stripe_unlock(h, e);
 }
@@ -658,8 +772,7 @@ static qv_rc insert_node(qv_hnsw *h, hnsw_scratch *s, uint32_t x, bool locked) {
         if (l == 0) nsel = fill_pruned(s->lvl, nl, x, s->sel, nsel, h->m);
         uint32_t *mine = hnsw_links(h, x, l);
         if (locked) stripe_lock(h, x);
-        memcpy(mine + 1, s->sel, nsel * sizeof *s->sel);
-        mine[0] = (uint32_t)nsel;
+        list_write(mine, s->sel, nsel);
         if (locked) stripe_unlock(h, x);
         /* link_back reuses sel (and other threads may already change x's
          * list): walk a private copy */
@@ -955,12 +1068,8 @@ qv_rc qv_hnsw_search(const qv_hnsw *h, const float *query, size_t k, size_t ef,
     if (ef < k) k = ef;
     hnsw_scratch *s = scratch_take(h, ef);
     if (!s) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
-    uint32_t ep = h->entry;
-    float epd = dist_one(h, query, ep);
-    greedy_descent(h, s, query, h->max_level, 0, &ep, &epd, false);
-    scratch_begin(s);
-    seed_one(s, (hnsw_pair){epd, ep}, !accept || accept(accept_ctx, ep));
-    if (!search_layer(h, s, query, 0, ef, accept, accept_ctx, false)) {
+    if (!descend(h, s, query, ef, accept, accept_ctx) ||
+        !search_layer(h, s, query, 0, ef, accept, accept_ctx, false)) {
         scratch_put(h, s);
         return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
     }
@@ -1000,13 +1109,8 @@ qv_rc qv_hnsw_search_scored(const qv_hnsw *h, const qv_hnsw_scorer *scorer, size
     hnsw_scratch *s = scratch_take(h, ef);
     if (!s) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
     s->scorer = scorer;
-    uint32_t ep = h->entry;
-    float epd;
-    scorer->dist(scorer->ctx, &ep, 1, &epd);
-    greedy_descent(h, s, NULL, h->max_level, 0, &ep, &epd, false);
-    scratch_begin(s);
-    seed_one(s, (hnsw_pair){epd, ep}, !accept || accept(accept_ctx, ep));
-    bool ok = search_layer(h, s, NULL, 0, ef, accept, accept_ctx, false);
+    bool ok = descend(h, s, NULL, ef, accept, accept_ctx) &&
+              search_layer(h, s, NULL, 0, ef, accept, accept_ctx, false);
     size_t nr = s->nres;
     if (ok) {
         heap_sort_max(s->res, nr);
