@@ -194,10 +194,6 @@ static qv_rc config_load(const char *dir, qv_collection_config *cfg, qv_err *err
 
 /* ---- construction ---------------------------------------------------------- */
 
-/* Native float16/uint8 rows wait for the graph to read them (work in
- * progress: segment, scans, rescoring and output already do). */
-#define QV_NATIVE_ELEMS 0
-
 void qv_shard_dims(const qv_collection_config *cfg, uint32_t *dims) {
     for (uint32_t i = 0; i < cfg->nvectors; i++) dims[i] = cfg->vectors[i].size;
 }
@@ -209,7 +205,6 @@ qv_segment *qv_shard_new_segment(const qv_collection_config *cfg) {
     for (uint32_t i = 0; i < cfg->nvectors; i++) {
         const qv_vector_params *vp = &cfg->vectors[i];
         elems[i] = QV_ELEM_F32;
-        if (!QV_NATIVE_ELEMS) continue;
         if (vp->datatype == QV_DT_FLOAT16) elems[i] = QV_ELEM_F16;
         if (vp->datatype == QV_DT_UINT8 && vp->distance != QV_DIST_COSINE) elems[i] = QV_ELEM_U8;
     }

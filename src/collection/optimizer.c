@@ -161,8 +161,8 @@ void qv_segments_readvise(qv_collection *c) {
 }
 
 static qv_hnsw_store store_of(const qv_segment *s, uint32_t vi) {
-    return (qv_hnsw_store){(const float *)qv_segment_rows(s, vi), qv_segment_dim(s, vi), NULL,
-                           NULL};
+    return (qv_hnsw_store){qv_segment_rows(s, vi), qv_segment_dim(s, vi), NULL, NULL,
+                           qv_segment_elem(s, vi)};
 }
 
 qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv_err *err) {

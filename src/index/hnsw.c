@@ -184,7 +184,10 @@ struct hnsw_scratch {
     float *fwd_d;                /* their distances to a kept one: cfwd + 4 */
     size_t cfwd;
     const qv_hnsw_scorer *scorer; /* a scored search's distances (else the floats) */
-    hnsw_scratch *next;           /* on the idle stack */
+    float *dec;         /* float16/uint8 stores: QV_KERNEL_BLOCK_NV rows decoded for the kernels */
+    float *vq[3];       /* ... and stored rows used as queries: the node being inserted or
+                         * adopted, a list's owner being re-selected, a kept neighbour */
+    hnsw_scratch *next; /* on the idle stack */
 };
 
 static void scratch_free(hnsw_scratch *s) {
@@ -202,6 +205,8 @@ static void scratch_free(hnsw_scratch *s) {
     free(s->fwd_idx);
     free(s->fwd_ids);
     free(s->fwd_d);
+    free(s->dec);
+    for (int i = 0; i < 3; i++) free(s->vq[i]);
     free(s);
 }
 
@@ -217,6 +222,14 @@ static hnsw_scratch *scratch_new(const qv_hnsw *h) {
     if (!s->links || !s->todo || !s->dists || !s->prune || !s->sel) {
         scratch_free(s);
         return NULL;
+    }
+    if (h->store.elem != QV_ELEM_F32) {
+        s->dec = malloc(sizeof(float) * QV_KERNEL_BLOCK_NV * h->dim);
+        for (int i = 0; i < 3; i++) s->vq[i] = malloc(sizeof(float) * h->dim);
+        if (!s->dec || !s->vq[0] || !s->vq[1] || !s->vq[2]) {
+            scratch_free(s);
+            return NULL;
+        }
     }
     return s;
 }
@@ -363,25 +376,48 @@ static void pairs_sort_small(hnsw_pair *a, size_t n) {
  * Vectors and distances
  * ========================================================================= */
 
-static inline const float *hnsw_vec(const qv_hnsw *h, uint32_t id) {
-    if (h->store.base) return h->store.base + (size_t)id * h->store.stride;
+/* Stored row id (dim components of the store's element type). */
+static inline const void *hnsw_row(const qv_hnsw *h, uint32_t id) {
+    if (h->store.base)
+        return (const uint8_t *)h->store.base +
+               (size_t)id * h->store.stride * qv_elem_size(h->store.elem);
     return h->store.get(h->store.ctx, id);
 }
 
-/* out[i] = internal distance from q to vs[i], i < nv <= 4; pf: the vectors
- * needed next, prefetched by the kernel while it computes. */
-static inline void dist_block(const qv_hnsw *h, const float *q, const float *const *vs, size_t nv,
-                              float *out, const float *const *pf, size_t npf) {
+/* Stored row id as floats: the row itself, or decoded into buf (dim
+ * floats) when the store holds float16 / uint8 rows. */
+static inline const float *hnsw_fvec(const qv_hnsw *h, uint32_t id, float *buf) {
+    const void *r = hnsw_row(h, id);
+    if (h->store.elem == QV_ELEM_F32) return r;
+    qv_elem_decode(h->store.elem, r, buf, h->dim);
+    return buf;
+}
+
+/* out[i] = internal distance from q to rows vs[i], i < nv <= 4; pf: the
+ * rows needed next, prefetched by the kernel while it computes.  Rows that
+ * are not float32 are decoded into dec (4 x dim floats) first, which reads
+ * them anyway, so they get no prefetch hints. */
+static inline void dist_block(const qv_hnsw *h, float *dec, const float *q, const void *const *vs,
+                              size_t nv, float *out, const void *const *pf, size_t npf) {
     const qv_kernels *k = h->kern;
+    const float *fv[QV_KERNEL_BLOCK_NV], *fpf[QV_KERNEL_BLOCK_NV];
+    for (size_t i = 0; i < nv; i++) {
+        fv[i] = vs[i];
+        if (h->store.elem == QV_ELEM_F32) continue;
+        qv_elem_decode(h->store.elem, vs[i], dec + i * h->dim, h->dim);
+        fv[i] = dec + i * h->dim;
+    }
+    if (h->store.elem != QV_ELEM_F32) npf = 0;
+    for (size_t i = 0; i < npf; i++) fpf[i] = pf[i];
     switch (h->dist) {
     case QV_DIST_EUCLID:
-        k->l2sq_block(&q, 1, vs, nv, h->dim, out, QV_KERNEL_BLOCK_NV, pf, npf);
+        k->l2sq_block(&q, 1, fv, nv, h->dim, out, QV_KERNEL_BLOCK_NV, fpf, npf);
         break;
     case QV_DIST_MANHATTAN:
-        k->l1_block(&q, 1, vs, nv, h->dim, out, QV_KERNEL_BLOCK_NV, pf, npf);
+        k->l1_block(&q, 1, fv, nv, h->dim, out, QV_KERNEL_BLOCK_NV, fpf, npf);
         break;
     default:
-        k->dot_block(&q, 1, vs, nv, h->dim, out, QV_KERNEL_BLOCK_NV, pf, npf);
+        k->dot_block(&q, 1, fv, nv, h->dim, out, QV_KERNEL_BLOCK_NV, fpf, npf);
         for (size_t i = 0; i < nv; i++) out[i] = -out[i];
         break;
     }
@@ -391,34 +427,35 @@ static inline void dist_block(const qv_hnsw *h, const float *q, const float *con
  * n rounded up to 4).  The first cache line of every vector is requested up
  * front, so their DRAM latencies overlap; the rest of each block comes in
  * while the block before it is scored. */
-static void dist_many(const qv_hnsw *h, const float *q, const uint32_t *ids, size_t n, float *out) {
-    const float *v[2][QV_KERNEL_BLOCK_NV];
-    for (size_t i = 0; i < n; i++) __builtin_prefetch(hnsw_vec(h, ids[i]), 0, 3);
+static void dist_many(const qv_hnsw *h, hnsw_scratch *s, const float *q, const uint32_t *ids,
+                      size_t n, float *out) {
+    const void *v[2][QV_KERNEL_BLOCK_NV];
+    for (size_t i = 0; i < n; i++) __builtin_prefetch(hnsw_row(h, ids[i]), 0, 3);
     size_t nb = n < QV_KERNEL_BLOCK_NV ? n : QV_KERNEL_BLOCK_NV;
-    for (size_t j = 0; j < nb; j++) v[0][j] = hnsw_vec(h, ids[j]);
+    for (size_t j = 0; j < nb; j++) v[0][j] = hnsw_row(h, ids[j]);
     for (size_t i = 0, cur = 0; i < n; i += QV_KERNEL_BLOCK_NV, cur ^= 1) {
         size_t nx = n - (i + nb) < QV_KERNEL_BLOCK_NV ? n - (i + nb) : QV_KERNEL_BLOCK_NV;
         if (i + nb >= n) nx = 0;
-        for (size_t j = 0; j < nx; j++) v[cur ^ 1][j] = hnsw_vec(h, ids[i + nb + j]);
-        dist_block(h, q, v[cur], nb, out + i, v[cur ^ 1], nx);
+        for (size_t j = 0; j < nx; j++) v[cur ^ 1][j] = hnsw_row(h, ids[i + nb + j]);
+        dist_block(h, s->dec, q, v[cur], nb, out + i, v[cur ^ 1], nx);
         nb = nx;
     }
 }
 
 /* The distances of a search: the caller's scorer when the search has one
  * (qv_hnsw_search_scored), else the float vectors. */
-static inline void dist_q(const qv_hnsw *h, const hnsw_scratch *s, const float *q,
-                          const uint32_t *ids, size_t n, float *out) {
+static inline void dist_q(const qv_hnsw *h, hnsw_scratch *s, const float *q, const uint32_t *ids,
+                          size_t n, float *out) {
     if (s->scorer)
         s->scorer->dist(s->scorer->ctx, ids, n, out);
     else
-        dist_many(h, q, ids, n, out);
+        dist_many(h, s, q, ids, n, out);
 }
 
-static float dist_one(const qv_hnsw *h, const float *q, uint32_t id) {
+static float dist_one(const qv_hnsw *h, hnsw_scratch *s, const float *q, uint32_t id) {
     float out[QV_KERNEL_BLOCK_NV];
-    const float *v = hnsw_vec(h, id);
-    dist_block(h, q, &v, 1, out, NULL, 0);
+    const void *v = hnsw_row(h, id);
+    dist_block(h, s->dec, q, &v, 1, out, NULL, 0);
     return out[0];
 }
 
@@ -631,7 +668,7 @@ static bool descend(const qv_hnsw *h, hnsw_scratch *s, const float *q, size_t ef
     if (s->scorer)
         s->scorer->dist(s->scorer->ctx, &ep, 1, &epd);
     else
-        epd = dist_one(h, q, ep);
+        epd = dist_one(h, s, q, ep);
     size_t w = ef < HNSW_UPPER_EF ? ef : HNSW_UPPER_EF;
     scratch_begin(s);
     seed_one(s, (hnsw_pair){epd, ep}, h->max_level > 0 || !accept || accept(actx, ep));
@@ -651,8 +688,8 @@ static bool descend(const qv_hnsw *h, hnsw_scratch *s, const float *q, size_t ef
  * Insertion
  * ========================================================================= */
 
-static bool same_vector(const qv_hnsw *h, const float *a, const float *b) {
-    return memcmp(a, b, h->dim * sizeof *a) == 0;
+static bool same_vector(const qv_hnsw *h, uint32_t a, uint32_t b) {
+    return memcmp(hnsw_row(h, a), hnsw_row(h, b), h->dim * qv_elem_size(h->store.elem)) == 0;
 }
 
 /* The paper's neighbour-selection heuristic.  cand[0..nc) is sorted by
@@ -679,12 +716,12 @@ static size_t select_neighbors(const qv_hnsw *h, hnsw_scratch *s, const hnsw_pai
         for (size_t j = i + 1; j < nc; j++)
             if (!gone[j]) s->fwd_idx[nt++] = (uint32_t)j;
         for (size_t t = 0; t < nt; t++) s->fwd_ids[t] = cand[s->fwd_idx[t]].id;
-        const float *vk = hnsw_vec(h, kept);
-        dist_many(h, vk, s->fwd_ids, nt, s->fwd_d);
+        const float *vk = hnsw_fvec(h, kept, s->vq[2]);
+        dist_many(h, s, vk, s->fwd_ids, nt, s->fwd_d);
         for (size_t t = 0; t < nt; t++) {
             size_t j = s->fwd_idx[t];
             float dj = s->fwd_d[t];
-            if (dj < cand[j].d || (dj == cand[j].d && same_vector(h, vk, hnsw_vec(h, cand[j].id))))
+            if (dj < cand[j].d || (dj == cand[j].d && same_vector(h, kept, cand[j].id)))
                 gone[j] = 1;
         }
     }
@@ -727,7 +764,7 @@ static void link_back(const qv_hnsw *h, hnsw_scratch *s, uint32_t e, uint32_t x,
     } else {
         memcpy(s->todo, lst + 1, cnt * sizeof *s->todo);
         s->todo[cnt] = x;
-        dist_many(h, hnsw_vec(h, e), s->todo, cnt + 1, s->dists);
+        dist_many(h, s, hnsw_fvec(h, e, s->vq[1]), s->todo, cnt + 1, s->dists);
         for (uint32_t i = 0; i <= cnt; i++) s->prune[i] = (hnsw_pair){s->dists[i], s->todo[i]};
         pairs_sort_small(s->prune, cnt + 1);
         size_t nsel = select_neighbors(h, s, s->prune, cnt + 1, cap, e, s->sel);
@@ -740,7 +777,7 @@ static void link_back(const qv_hnsw *h, hnsw_scratch *s, uint32_t e, uint32_t x,
  * other threads insert at the same time (see the design comment). */
 static qv_rc insert_node(qv_hnsw *h, hnsw_scratch *s, uint32_t x, bool locked) {
     int lx = h->levels[x];
-    const float *q = hnsw_vec(h, x);
+    const float *q = hnsw_fvec(h, x, s->vq[0]);
     if (locked) pthread_mutex_lock(&h->entry_lock);
     uint32_t ep = h->entry;
     int top = h->max_level;
@@ -754,7 +791,7 @@ static qv_rc insert_node(qv_hnsw *h, hnsw_scratch *s, uint32_t x, bool locked) {
     if (locked && !hold) pthread_mutex_unlock(&h->entry_lock);
 
     qv_rc rc = QV_OK;
-    float epd = dist_one(h, q, ep);
+    float epd = dist_one(h, s, q, ep);
     greedy_descent(h, s, q, top, lx, &ep, &epd, locked);
     scratch_begin(s);
     seed_one(s, (hnsw_pair){epd, ep}, true);
@@ -821,7 +858,7 @@ static bool replace_link(const qv_hnsw *h, hnsw_scratch *s, uint32_t p, uint32_t
                          uint32_t *indeg) {
     uint32_t *lst = hnsw_links(h, p, 0);
     uint32_t cnt = lst[0], pick = HNSW_NONE;
-    dist_many(h, hnsw_vec(h, p), lst + 1, cnt, s->dists);
+    dist_many(h, s, hnsw_fvec(h, p, s->vq[1]), lst + 1, cnt, s->dists);
     for (uint32_t i = 0; i < cnt; i++)
         if (indeg[lst[1 + i]] >= 2 && (pick == HNSW_NONE || s->dists[i] >= s->dists[pick]))
             pick = i;
@@ -838,9 +875,9 @@ static bool replace_link(const qv_hnsw *h, hnsw_scratch *s, uint32_t p, uint32_t
  * in-link.  Returns QV_OK even when no such node was found (the validator
  * reports what remains). */
 static qv_rc adopt(qv_hnsw *h, hnsw_scratch *s, uint32_t u, const uint8_t *seen, uint32_t *indeg) {
-    const float *q = hnsw_vec(h, u);
+    const float *q = hnsw_fvec(h, u, s->vq[0]);
     uint32_t ep = h->entry;
-    float epd = dist_one(h, q, ep);
+    float epd = dist_one(h, s, q, ep);
     greedy_descent(h, s, q, h->max_level, 0, &ep, &epd, false);
     scratch_begin(s);
     seed_one(s, (hnsw_pair){epd, ep}, true);
@@ -910,7 +947,8 @@ qv_rc qv_hnsw_new(size_t dim, qv_distance dist, const qv_hnsw_params *params,
         return qv_fail(err, QV_EBADINPUT, "hnsw: m must be in 2..%d", QV_HNSW_MAX_M);
     if ((unsigned)dist > QV_DIST_MANHATTAN)
         return qv_fail(err, QV_EBADINPUT, "hnsw: unknown distance %d", (int)dist);
-    if (!store || (!store->base && !store->get) || (store->base && store->stride < dim))
+    if (!store || (!store->base && !store->get) || (store->base && store->stride < dim) ||
+        (unsigned)store->elem > QV_ELEM_U8 || (store->elem != QV_ELEM_F32 && !store->base))
         return qv_fail(err, QV_EBADINPUT, "hnsw: bad vector store");
     return hnsw_alloc(dim, dist, p.m, p.ef_construct, p.seed, store, out, err);
 }
@@ -1085,7 +1123,8 @@ qv_rc qv_hnsw_search(const qv_hnsw *h, const float *query, size_t k, size_t ef,
     bool higher = qv_distance_higher_is_better(h->dist);
     for (size_t i = 0; i < nr; i++) {
         uint32_t id = s->res[i].id;
-        sc[i] = (scored){qv_score(h->kern, h->dist, query, hnsw_vec(h, id), h->dim), id, higher};
+        sc[i] = (scored){qv_score(h->kern, h->dist, query, hnsw_fvec(h, id, s->dec), h->dim), id,
+                         higher};
     }
     scratch_put(h, s);
     qsort(sc, nr, sizeof *sc, scored_cmp);

@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "core/distance.h"
+#include "core/elem.h"
 #include "core/err.h"
 
 typedef struct qv_hnsw qv_hnsw;
@@ -61,14 +62,19 @@ typedef struct qv_hnsw_params {
     uint64_t seed;         /* level draws: a node's level is a hash of (seed, id) */
 } qv_hnsw_params;
 
-/* Where the vectors live.  If base is not NULL, vector i is the dim floats at
- * base + i * stride (stride in floats, >= dim) and get is not used; else
- * get(ctx, i) returns it.  Either way the pointer is borrowed. */
+/* Where the vectors live.  If base is not NULL, vector i is the dim
+ * components of type elem at base + i * stride components (stride >= dim)
+ * and get is not used; else get(ctx, i) returns it (float32 only).  Either
+ * way the memory is borrowed.  float16 / uint8 rows are decoded (exactly,
+ * core/elem.h) into per-search buffers right before the float kernels
+ * score them, so a graph over such rows ranks as one over their float32
+ * values would. */
 typedef struct qv_hnsw_store {
-    const float *base;
+    const void *base;
     size_t stride;
     const float *(*get)(void *ctx, uint32_t id);
     void *ctx;
+    qv_elem elem; /* QV_ELEM_F32 (0) unless set */
 } qv_hnsw_store;
 
 /* Filter callback: true if point id may be returned.  Points it rejects are

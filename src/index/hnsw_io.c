@@ -316,7 +316,8 @@ static qv_rc load_body(qv_hnsw *h, int fd, const hnsw_header *hd, uint32_t crc, 
 
 qv_rc qv_hnsw_load(const char *path, const qv_hnsw_store *store, qv_hnsw **out, qv_err *err) {
     *out = NULL;
-    if (!store || (!store->base && !store->get))
+    if (!store || (!store->base && !store->get) || (unsigned)store->elem > QV_ELEM_U8 ||
+        (store->elem != QV_ELEM_F32 && !store->base))
         return qv_fail(err, QV_EBADINPUT, "hnsw: bad vector store");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
