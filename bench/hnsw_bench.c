@@ -26,7 +26,9 @@
  *   search EF THREADS P    best of P (or more, up to 0.3 s) timed passes over all queries (after a
  *                          warm-up over a tenth), recall@10 and QPS; with
  *                          THREADS > 1 the queries are split in contiguous
- *                          chunks, one per thread
+ *                          chunks, one per thread; also the mean µs a query,
+ *                          major faults and kB read from storage a query over
+ *                          the timed passes
  *   count EF               distance computations per query at EF (untimed:
  *                          the saved graph is reloaded over a counting store),
  *                          the same pass's recall@10, and queries_by_hits[h]:
@@ -387,29 +389,63 @@ static size_t recall_hits(const bench *b) {
     return hits;
 }
 
+/* Major page faults of this process so far (page faults that waited for IO). */
+static long major_faults(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_majflt;
+}
+
+/* Bytes this process caused to be fetched from storage (/proc/self/io
+ * read_bytes), -1 if unavailable. */
+static long io_read_bytes(void) {
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "read_bytes:", 11) == 0) v = atol(line + 11);
+    if (f) fclose(f);
+    return v;
+}
+
 /* The timed passes of `search` and `qsearch`: a warm-up over a tenth of
  * the queries, then at least P passes and 0.3 s of timed queries (at most
- * 20 passes); prints recall@10 and the best pass's QPS. */
+ * 20 passes); prints recall@10, the best pass's QPS, the mean time a query
+ * over all timed passes and their major faults and storage reads a query
+ * (a search-only process mapping its floats under a memory cap re-reads
+ * evicted pages: hnsw_peers.py's capped run). */
 static void timed_search(const bench *b, size_t ef, size_t kk, unsigned th, unsigned passes,
                          double os) {
     search_all(b, b->nq / 10, ef, kk, th, false, NULL);
     double best = 1e30, total = 0;
-    for (unsigned r = 0; r < passes || (total < 0.3 && r < 20); r++) {
+    unsigned r;
+    long f0 = major_faults(), io0 = io_read_bytes();
+    for (r = 0; r < passes || (total < 0.3 && r < 20); r++) {
         double s = search_all(b, b->nq, ef, kk, th, false, NULL);
         total += s;
         if (s < best) best = s;
     }
+    /* over all timed passes (not the warm-up): page faults that had to
+     * wait for IO, and bytes the process caused to be read from storage */
+    double nqp = (double)b->nq * (double)r;
+    long f1 = major_faults(), io1 = io_read_bytes();
+    char extra[256];
+    snprintf(extra, sizeof extra,
+             ", \"timed_passes\": %u, \"mean_us_per_query\": %.2f, \"major_faults_per_query\": "
+             "%.3f, \"read_kb_per_query\": %.3f",
+             r, total / nqp * 1e6, (double)(f1 - f0) / nqp,
+             io0 >= 0 && io1 >= 0 ? (double)(io1 - io0) / 1024.0 / nqp : -1.0);
     double rec = (double)recall_hits(b) / (double)(b->nq * K);
     if (kk)
         printf("{\"kind\": \"%s\", \"ef\": %zu, \"oversampling\": %g, \"candidates\": %zu, "
                "\"ef_used\": %zu, \"threads\": %u, \"recall_at_10\": %.5f, \"qps\": %.1f, "
-               "\"us_per_query\": %.2f}\n",
+               "\"us_per_query\": %.2f%s}\n",
                b->kind, ef, os, kk, ef < kk ? kk : ef, th, rec, (double)b->nq / best,
-               best / (double)b->nq * 1e6);
+               best / (double)b->nq * 1e6, extra);
     else
         printf("{\"ef\": %zu, \"threads\": %u, \"recall_at_10\": %.5f, \"qps\": %.1f, "
-               "\"us_per_query\": %.2f}\n",
-               ef, th, rec, (double)b->nq / best, best / (double)b->nq * 1e6);
+               "\"us_per_query\": %.2f%s}\n",
+               ef, th, rec, (double)b->nq / best, best / (double)b->nq * 1e6, extra);
 }
 
 /* Candidates taken from the codes for K results at oversampling os. */

@@ -41,6 +41,15 @@ Resident memory is then measured in separate search-only processes
 vectors read into memory; each code set = graph + codes in memory, the float
 vectors a file mapping (not populated, MADV_RANDOM, page cache dropped first)
 read only to rescore, at that code set's fastest point with recall >= 0.95.
+Each code set's process also sweeps ef at its best oversampling (the one fastest
+at recall 0.95), and then the same sweep runs in a fresh search-only process
+started inside a cgroup v1 memory group (BENCH_HNSW_CGROUP, default
+/sys/fs/cgroup/memory/qvbench-*, removed afterwards) whose limit is
+BENCH_HNSW_CAP (default 0.4; "none" skips it) x the f32 process's VmRSS: the
+goal's memory.  The limit counts the page cache the process faults in, so the
+mapped float vectors must fit beside the graph and codes or be re-read from
+disk (the base file must be on a disk, not tmpfs; checked).  The worker reports
+major faults and kB read from storage a query over the timed passes.
 """
 import json
 import math
@@ -73,6 +82,9 @@ QUANT_SETS = {  # label: (worker codes arguments, oversampling factors)
     "binary": ("binary", [1, 2, 4, 8, 16]),
 }
 QCOUNT_EFS = [16, 32, 64, 128]
+_cap = os.environ.get("BENCH_HNSW_CAP", "0.4")  # memory cap of the capped run, x the f32 VmRSS
+CAP_RATIO = None if _cap in ("none", "0", "") else float(_cap)
+CGROUP_PARENT = os.environ.get("BENCH_HNSW_CGROUP", "/sys/fs/cgroup/memory")  # cgroup v1 memory hierarchy
 PREPARE_VERSION = 1  # bump when prepare() changes what it writes
 
 
@@ -255,7 +267,7 @@ def log(*a):
 
 
 class Worker:
-    def __init__(self, engine, files, dim, cmd=None):
+    def __init__(self, engine, files, dim, cmd=None, preexec=None):
         if cmd:
             pass
         elif engine == "quiver":
@@ -264,7 +276,8 @@ class Worker:
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", engine, files["base"],
                    files["queries"], files["gt"], str(dim), str(M), str(EFC)]
         env = dict(os.environ)
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                                  preexec_fn=preexec)
         self.info = self.read()
 
     def read(self):
@@ -278,10 +291,11 @@ class Worker:
         self.p.stdin.flush()
         return self.read()
 
-    def measured(self, text, better):
+    def measured(self, text, better, tries=None):
         """Runs a command while watching the machine; repeats it while others were busy."""
         best, attempts = None, []
-        tries = TRIES if time.time() - T_START < BUDGET else 1  # no repeats once over the time budget
+        if tries is None:
+            tries = TRIES if time.time() - T_START < BUDGET else 1  # no repeats once over the time budget
         for attempt in range(tries):
             if attempt:
                 time.sleep(0.5)
@@ -559,33 +573,255 @@ def best_point(points, target=0.95):
 
 
 def quant_memory(files, meta, er, qres):
-    """Resident memory of search-only processes: f32 (vectors in RAM) and each code set (vectors mapped)."""
+    """Resident memory of search-only processes: f32 (vectors in RAM) and each code set (vectors mapped),
+    then each code set again inside a memory cgroup capped at CAP x the f32 process's VmRSS."""
     graph = qres.get("graph_file")
     if not graph or not os.path.exists(graph):
         return
+    # The mapped processes read a private copy of the float vectors: page cache is shared between
+    # processes and cgroups (a page another process brought in is mapped without being charged to the
+    # capped group, and pages another process maps survive POSIX_FADV_DONTNEED), so the shared data
+    # file, which other runs may be reading, would leak resident pages into the figures.
+    priv = os.path.join(os.path.dirname(files["base"]), "mapped-%d.f32" % os.getpid())
+    t0 = time.time()
+    try:
+        copy_synced(files["base"], priv)
+        quant_memory_runs(files, meta, er, qres, graph, priv)
+        qres["memory_and_capped_s"] = round(time.time() - t0, 1)
+    finally:
+        try:
+            os.unlink(priv)
+        except OSError:
+            pass
+
+
+def copy_synced(src, dst):
+    """Copies src to dst and writes it back to disk (dirty pages would survive the workers'
+    POSIX_FADV_DONTNEED)."""
+    with open(src, "rb") as f, open(dst, "wb") as g:
+        while True:
+            b = f.read(1 << 22)
+            if not b:
+                break
+            g.write(b)
+        g.flush()
+        os.fsync(g.fileno())
+
+
+def quant_memory_runs(files, meta, er, qres, graph, priv):
     dim = meta["dim"]
     mem = {}
     f32pt = best_point(er["curves"].get("1", []))
-    runs = [("f32", "ram", "-", "search %d 1 2" % (f32pt["ef"] if f32pt else 128))]
+    runs = [("f32", "ram", "-", "search %d 1 2" % (f32pt["ef"] if f32pt else 128), None)]
     for label, qr in qres.items():
         if not isinstance(qr, dict) or "curves" not in qr:
             continue
         pt = best_point([p for c in qr["curves"].values() for p in c])
         if pt:
             runs.append((label, "mmap", qr["codes_file"],
-                         "qsearch %d 1 2 %g" % (pt["ef"], pt["oversampling"])))
-    for label, mode, codes, search in runs:
-        cmd = [QUIVER, "--search-only", mode, graph, codes, files["base"], files["queries"], files["gt"], str(dim)]
+                         "qsearch %d 1 2 %g" % (pt["ef"], pt["oversampling"]), cap_oversampling(qr)))
+    for label, mode, codes, search, cap_os in runs:
+        cmd = [QUIVER, "--search-only", mode, graph, codes, files["base"] if mode == "ram" else priv,
+               files["queries"], files["gt"], str(dim)]
         try:
             w = Worker("quiver", files, dim, cmd=cmd)
             r = {"ready": w.info, "search": w.measured(search, lambda a, b: a["qps"] > b["qps"]),
                  "mem": w.cmd("mem")}
+            if cap_os and CAP_RATIO:  # the same sweeps as the capped run, without the cap
+                r["sweep"] = {"%g" % o: cap_sweep(w, o, passes=2) for o in cap_os}
             w.close()
         except Exception as e:
             r = {"error": str(e)}
         log("   memory %s (%s): %s" % (label, mode, r.get("mem") or r))
         mem[label] = r
     qres["memory"] = mem
+    f32kb = ((mem.get("f32") or {}).get("mem") or {}).get("vm_rss_kb")
+    if not CAP_RATIO:
+        qres["capped"] = {"skipped": "BENCH_HNSW_CAP=none"}
+        return
+    why = cap_unavailable(priv)
+    if not why and not f32kb:
+        why = "no f32 resident figure to cap against"
+    if why:
+        log("   capped run skipped: " + why)
+        qres["capped"] = {"skipped": why}
+        return
+    cg_remove_stale()
+    t0 = time.time()
+    limit = int(f32kb * 1024 * CAP_RATIO) // 4096 * 4096
+    capped = {"cap_ratio": CAP_RATIO, "limit_bytes": limit, "f32_vm_rss_kb": f32kb,
+              "vectors_fs": fs_type(priv), "cgroup_parent": CGROUP_PARENT}
+    for label, mode, codes, search, cap_os in runs:
+        if not cap_os:
+            continue
+        cmd = [QUIVER, "--search-only", mode, graph, codes, priv, files["queries"], files["gt"], str(dim)]
+        capped[label] = capped_run(files, dim, cmd, limit, cap_os)
+    capped["capped_s"] = round(time.time() - t0, 1)
+    qres["capped"] = capped
+
+
+def cap_oversampling(qr):
+    """The oversamplings the capped run sweeps: the one whose curve is fastest at recall 0.95 and the
+    smallest that reaches 0.95 (fewest float vectors read a query); else the one reaching the best recall."""
+    best, best_os, reach = None, None, []
+    for os_, c in qr["curves"].items():
+        v, _ = qps_at(c, 0.95)
+        if v:
+            reach.append(float(os_))
+            if best is None or v > best:
+                best, best_os = v, float(os_)
+    if best_os is None:
+        pt = best_point([p for c in qr["curves"].values() for p in c])
+        return [float(pt["oversampling"])] if pt else []
+    return sorted({best_os, min(reach)})
+
+
+def cap_sweep(w, os_, passes=1, tries=None):
+    """qsearch over EFS at one oversampling (ef below the candidates skipped, as in quant_measure)."""
+    out, seen = [], set()
+    for ef in EFS:
+        eu = max(ef, math.ceil(K * os_))
+        if eu in seen:
+            continue
+        seen.add(eu)
+        out.append(w.measured("qsearch %d 1 %d %g" % (ef, passes, os_), lambda a, b: a["qps"] > b["qps"],
+                              tries))
+    return out
+
+
+def fs_type(path):
+    """File system type of the mount holding path (/proc/mounts, longest mount point prefix)."""
+    path, best, typ = os.path.realpath(path), "", None
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                w = line.split()
+                mp = w[1].replace("\\040", " ")
+                if (path == mp or path.startswith(mp.rstrip("/") + "/")) and len(mp) >= len(best):
+                    best, typ = mp, w[2]
+    except OSError:
+        pass
+    return typ
+
+
+def cap_unavailable(base):
+    """Why the capped run cannot be done here (None: it can)."""
+    typ = fs_type(base)
+    if typ in ("tmpfs", "ramfs", "devtmpfs", "overlay-tmpfs"):
+        return "the float vectors (%s) are on %s: their pages cannot be evicted, a cap would only " \
+               "OOM-kill; put bench/out on a disk" % (base, typ)
+    if not os.path.isdir(CGROUP_PARENT):
+        return "no cgroup v1 memory hierarchy at %s" % CGROUP_PARENT
+    if not os.access(CGROUP_PARENT, os.W_OK):
+        return "%s is not writable (need root)" % CGROUP_PARENT
+    return None
+
+
+def cg_remove_stale():
+    """Removes empty groups left by a driver that was killed (qvbench-PID-*, PID no longer running)."""
+    try:
+        names = os.listdir(CGROUP_PARENT)
+    except OSError:
+        return
+    for nm in names:
+        w = nm.split("-")
+        if len(w) == 3 and w[0] == "qvbench" and w[1].isdigit() and not os.path.exists("/proc/" + w[1]):
+            try:
+                os.rmdir(os.path.join(CGROUP_PARENT, nm))  # fails, harmlessly, if a process is still in it
+            except OSError:
+                pass
+
+
+def cg_read(cg, name):
+    try:
+        with open(os.path.join(cg, name)) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def cg_stat(cg):
+    txt = cg_read(cg, "memory.stat") or ""
+    st = dict((w[0], int(w[1])) for w in (l.split() for l in txt.splitlines()) if len(w) == 2)
+    return {k: st.get(k) for k in ("rss", "cache", "mapped_file", "pgmajfault", "pgpgin", "inactive_file",
+                                   "active_file")}
+
+
+def proc_faults(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    v = s[s.rindex(")") + 2:].split()
+    return int(v[7]), int(v[9])  # minflt, majflt
+
+
+def proc_read_bytes(pid):
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                if line.startswith("read_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def capped_run(files, dim, cmd, limit, oss):
+    """One search-only process started inside a fresh memory cgroup limited to `limit` bytes (page
+    cache it reads is charged to it too): the ef sweep at each oversampling of oss (one timed pass per
+    point: under the cap a pass is seconds of IO), then `mem` and the group's counters.  The group is
+    removed afterwards."""
+    cg = os.path.join(CGROUP_PARENT, "qvbench-%d-%d" % (os.getpid(), int(time.time() * 1000) % 10**9))
+    r = {"cgroup": cg, "limit_bytes": limit, "oversamplings": oss}
+    try:
+        os.mkdir(cg)
+    except OSError as e:
+        return {"error": "mkdir %s: %s" % (cg, e)}
+    w = None
+    try:
+        with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
+            f.write(str(limit))
+        r["limit_read_back"] = int((cg_read(cg, "memory.limit_in_bytes") or "0").strip() or 0)
+        procs = os.path.join(cg, "cgroup.procs")
+
+        def join():  # in the child, before exec: everything the worker touches is charged to the group
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+
+        try:
+            w = Worker("quiver", files, dim, cmd=cmd, preexec=join)
+            r["ready"] = w.info
+            f0, io0 = proc_faults(w.p.pid), proc_read_bytes(w.p.pid)
+            # one attempt a point: the capped figure is bound by disk reads, not by other processes' CPU
+            r["sweep"] = {"%g" % o: cap_sweep(w, o, tries=1) for o in oss}
+            r["mem"] = w.cmd("mem")
+            f1, io1 = proc_faults(w.p.pid), proc_read_bytes(w.p.pid)
+            r["minflt"], r["majflt"] = f1[0] - f0[0], f1[1] - f0[1]
+            r["read_bytes"] = io1 - io0 if io0 is not None and io1 is not None else None
+        except Exception as e:
+            rc = w.p.poll() if w else None
+            r["error"] = "%s%s" % (e, " (killed: out of memory under the cap?)" if rc == -9 else "")
+        r["max_usage_bytes"] = int((cg_read(cg, "memory.max_usage_in_bytes") or "0").strip() or 0)
+        r["failcnt"] = int((cg_read(cg, "memory.failcnt") or "0").strip() or 0)
+        r["stat"] = cg_stat(cg)
+        oom = cg_read(cg, "memory.oom_control") or ""
+        r["oom_kills"] = next((int(l.split()[1]) for l in oom.splitlines() if l.startswith("oom_kill ")), None)
+    finally:
+        if w:
+            w.close()
+        for _ in range(50):  # the group empties once the worker is reaped
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            r["cleanup"] = "could not remove %s" % cg
+    log("   capped %s limit %.1f MB: %s; max usage %.1f MB, %s major faults" % (
+        cmd[4].rsplit("/", 1)[-1], limit / 2**20, "; ".join(
+            "os=%s: " % o + ", ".join("ef %s %.4f/%s" % (p.get("ef"), p.get("recall_at_10", -1), p.get("qps"))
+                                       for p in sw) for o, sw in (r.get("sweep") or {}).items()),
+        r.get("max_usage_bytes", 0) / 2**20, r.get("majflt")))
+    return r
 
 
 def quant_goals(dres):
@@ -617,8 +853,51 @@ def quant_goals(dres):
             "rss_ratio": round(m["vm_rss_kb"] / f32m["vm_rss_kb"], 3)
             if m.get("vm_rss_kb") and f32m.get("vm_rss_kb") else None,
             "hwm_ratio": round(m["vm_hwm_kb"] / f32m["vm_hwm_kb"], 3)
-            if m.get("vm_hwm_kb") and f32m.get("vm_hwm_kb") else None}
+            if m.get("vm_hwm_kb") and f32m.get("vm_hwm_kb") else None,
+            # VmRSS = RssAnon (what the process needs: graph, codes, heap) + RssFile (file pages mapped:
+            # the binary and, for the code sets, the float vectors read to rescore, reclaimable)
+            "rss_anon_kb": m.get("rss_anon_kb"), "rss_file_kb": m.get("rss_file_kb"),
+            "f32_rss_anon_kb": f32m.get("rss_anon_kb"), "f32_rss_file_kb": f32m.get("rss_file_kb"),
+            "anon_ratio": round(m["rss_anon_kb"] / f32m["vm_rss_kb"], 3)
+            if m.get("rss_anon_kb") is not None and f32m.get("vm_rss_kb") else None,
+            "file_ratio": round(m["rss_file_kb"] / f32m["vm_rss_kb"], 3)
+            if m.get("rss_file_kb") is not None and f32m.get("vm_rss_kb") else None}
+        out[label].update(capped_goal(qres, label, f32q))
     return out
+
+
+def capped_goal(qres, label, f32q):
+    """QPS at recall 0.95 of the capped run and of the same sweep uncapped, against the f32 QPS at 0.95."""
+    cap = qres.get("capped") or {}
+    if "skipped" in cap:
+        return {"capped_skipped": cap["skipped"]}
+    c = cap.get(label)
+    if not c:
+        return {}
+    g = {"cap_ratio": cap.get("cap_ratio"), "cap_limit_bytes": cap.get("limit_bytes"),
+         "capped_error": c.get("error"), "capped_max_usage_bytes": c.get("max_usage_bytes")}
+    for key, sweeps in (("capped", c.get("sweep")), ("uncapped", ((qres.get("memory") or {}).get(label) or {})
+                                                     .get("sweep"))):
+        best = None  # the oversampling whose sweep is fastest at recall 0.95
+        for os_, sweep in (sweeps or {}).items():
+            v, how = qps_at(sweep, 0.95)
+            if v and (best is None or v > best[0]):
+                best = (v, how, os_, sweep)
+        if not best:
+            g[key + "_qps_at_095"] = None
+            pts = [p for sw in (sweeps or {}).values() for p in sw if p.get("qps")]
+            top = max(pts, key=lambda p: (p["recall_at_10"], p["qps"])) if pts else None
+            g[key + "_how"] = "best %.4f at ef %s, oversampling %g: %s QPS" % (
+                top["recall_at_10"], top["ef"], top["oversampling"], top["qps"]) if top else "not run"
+            continue
+        v, how, os_, sweep = best
+        g[key + "_qps_at_095"], g[key + "_how"], g[key + "_oversampling"] = round(v, 1), how, os_
+        g[key + "_qps_ratio"] = round(v / f32q, 3) if f32q else None
+        p = min((p for p in sweep if p.get("recall_at_10", 0) >= 0.95), key=lambda p: p["ef"])
+        g[key + "_at_095_point"] = {k: p.get(k) for k in ("ef", "oversampling", "recall_at_10", "qps",
+                                                        "major_faults_per_query", "read_kb_per_query",
+                                                        "mean_us_per_query")}
+    return g
 
 
 def compute_ratios(dres):

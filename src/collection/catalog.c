@@ -279,6 +279,8 @@ void qv_catalog_close(qv_catalog *cat) {
     if (!cat) return;
     pthread_mutex_lock(&cat->mu);
     cat->stopping = true;
+    /* a graph build in progress stops within an insert instead of finishing */
+    for (size_t i = 0; i < cat->n; i++) atomic_store(&cat->items[i]->halt, true);
     pthread_cond_broadcast(&cat->wake);
     pthread_mutex_unlock(&cat->mu);
     if (cat->flusher_started) pthread_join(cat->flusher, NULL);
@@ -373,6 +375,7 @@ qv_rc qv_catalog_delete(qv_catalog *cat, const char *name, bool *existed, qv_err
     }
     free(moved);
     atomic_store(&c->dropped, true);
+    atomic_store(&c->halt, true);
     pthread_rwlock_unlock(&c->lock);
     pthread_mutex_unlock(&cat->mu);
     qv_collection_release(c);

@@ -78,8 +78,8 @@ typedef struct qv_vector_params {
 typedef struct qv_hnsw_config {
     uint64_t m, ef_construct, full_scan_threshold, max_indexing_threads;
     bool on_disk;
-    uint8_t memory; /* qv_quant_memory (QV_QMEM_UNSET if not given); the graph is
-                       always held in memory for now (docs/compatibility.md) */
+    uint8_t memory; /* qv_quant_memory (QV_QMEM_UNSET if not given); cold graphs
+                       are mapped, others on the heap (optimizer.c graph_place) */
     qv_opt_u64 payload_m;
 } qv_hnsw_config;
 

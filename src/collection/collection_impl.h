@@ -58,6 +58,7 @@ struct qv_collection {
     char *dir;
     atomic_int refs;
     atomic_bool dropped; /* deleted from the catalog: remove dir at last release */
+    atomic_bool halt;    /* dropped or the server stopping: a running graph build stops */
     pthread_rwlock_t lock;
     pthread_mutex_t cp_mutex;
     qv_collection_config cfg;

@@ -57,7 +57,7 @@
  * are on the heap ("pinned") or mapped cold or cached.  A segment an
  * optimizer just wrote gets the same placements as a load would give it.
  * A PATCH re-advises mapped segments (qv_segments_readvise).  Graphs are
- * always on the heap.
+ * on the heap, or mapped when cold (graph_place).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -135,6 +135,26 @@ static qv_qcodes_place codes_place(const qv_collection_config *cfg, uint32_t vi,
     return m == QV_QMEM_PINNED ? QV_QCODES_HEAP
            : m == QV_QMEM_COLD ? QV_QCODES_MAP_COLD
                                : QV_QCODES_MAP_CACHED;
+}
+
+/* Where vector vi's graph lives once loaded (Qdrant's hnsw_config
+ * `memory`, the vector's own hnsw_config over the collection's, else the
+ * deprecated on_disk): cold graphs are served from their file's mapping
+ * and paged in on demand; cached, pinned and unset ones are held on the
+ * heap (loaded, never evicted: what Qdrant's cached does until memory is
+ * short, and pinned always). */
+static qv_hnsw_place graph_place(const qv_collection_config *cfg, uint32_t vi) {
+    uint8_t mem = cfg->hnsw.memory;
+    bool on_disk = cfg->hnsw.on_disk;
+    const jv *o = &cfg->vectors[vi].hnsw_config;
+    for (uint32_t i = 0; o->type == JV_OBJ && i < o->len; i++) {
+        const jv_member *mb = &o->v.members[i];
+        if (strcmp(mb->key, "on_disk") == 0 && mb->val.type == JV_BOOL) on_disk = mb->val.v.b;
+        if (strcmp(mb->key, "memory") == 0 && qv_memory_parse(&mb->val) != QV_QMEM_UNSET)
+            mem = qv_memory_parse(&mb->val);
+    }
+    if (mem == QV_QMEM_UNSET) mem = on_disk ? QV_QMEM_COLD : QV_QMEM_CACHED;
+    return mem == QV_QMEM_COLD ? QV_HNSW_MAP_COLD : QV_HNSW_HEAP;
 }
 
 void qv_segments_readvise(qv_collection *c) {
@@ -215,7 +235,7 @@ qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv
         if (!(body[4 + vi] & 1)) continue;
         snprintf(path, sizeof path, "%s/hnsw-%u.qvh", dir, vi);
         qv_hnsw_store st = store_of(out->seg, vi);
-        rc = qv_hnsw_load(path, &st, &out->hnsw[vi], err);
+        rc = qv_hnsw_load_placed(path, &st, graph_place(&c->cfg, vi), &out->hnsw[vi], err);
         if (!rc && (qv_hnsw_size(out->hnsw[vi]) != qv_segment_size(out->seg) ||
                     qv_hnsw_dim(out->hnsw[vi]) != dims[vi]))
             rc = qv_fail(err, QV_ECORRUPT, "%s does not match its segment", path);
@@ -277,23 +297,36 @@ static qv_rc segdir_finish(const char *cdir, uint32_t nvec, uint64_t uid, qv_hns
     return rc;
 }
 
-/* Swaps the freshly built (heap) codes of a finished segment directory for
- * the mapped ones of its files where the placement is not the heap. */
-static qv_rc place_codes(const char *cdir, const qv_collection_config *cfg, uint64_t uid,
+/* Swaps the freshly built (heap) codes and graphs of a finished segment
+ * directory for mappings of its files where their placement is not the
+ * heap, as a load would place them. */
+static qv_rc place_built(const char *cdir, const qv_collection_config *cfg, uint64_t uid,
                          qv_shard_seg *ns, qv_err *err) {
     char dir[4200], path[4400];
     seg_path(cdir, uid, dir, sizeof dir);
-    for (uint32_t vi = 0; ns->qcodes && vi < cfg->nvectors; vi++) {
-        qv_qcodes *q = ns->qcodes[vi];
+    for (uint32_t vi = 0; vi < cfg->nvectors; vi++) {
+        qv_qcodes *q = ns->qcodes ? ns->qcodes[vi] : NULL;
         bool res = resident(cfg, vi, qv_segment_row_bytes(ns->seg, vi));
         qv_qcodes_place pl = codes_place(cfg, vi, res);
-        if (!q || pl == QV_QCODES_HEAP) continue;
-        snprintf(path, sizeof path, "%s/quant-%u.qvq", dir, vi);
-        qv_qcodes *m = NULL;
-        qv_rc rc = qv_qcodes_load_placed(path, q->n, q->dim, q->dist, pl, &m, err);
-        if (rc) return rc;
-        qv_qcodes_free(q);
-        ns->qcodes[vi] = m;
+        if (q && pl != QV_QCODES_HEAP) {
+            snprintf(path, sizeof path, "%s/quant-%u.qvq", dir, vi);
+            qv_qcodes *m = NULL;
+            qv_rc rc = qv_qcodes_load_placed(path, q->n, q->dim, q->dist, pl, &m, err);
+            if (rc) return rc;
+            qv_qcodes_free(q);
+            ns->qcodes[vi] = m;
+        }
+        qv_hnsw *h = ns->hnsw ? ns->hnsw[vi] : NULL;
+        qv_hnsw_place gp = graph_place(cfg, vi);
+        if (h && gp != QV_HNSW_HEAP) {
+            snprintf(path, sizeof path, "%s/hnsw-%u.qvh", dir, vi);
+            qv_hnsw_store st = store_of(ns->seg, vi);
+            qv_hnsw *m = NULL;
+            qv_rc rc = qv_hnsw_load_placed(path, &st, gp, &m, err);
+            if (rc) return rc;
+            qv_hnsw_free(h);
+            ns->hnsw[vi] = m;
+        }
     }
     return QV_OK;
 }
@@ -576,7 +609,7 @@ static qv_rc copy_sources(qv_collection *c, const plan *p, qv_segment **out, qv_
 
 /* Step 3 (no lock): one graph per named vector. */
 static qv_rc build_graphs(const qv_collection_config *cfg, const qv_segment *ns, qv_hnsw **hnsw,
-                          qv_err *err) {
+                          const atomic_bool *halt, qv_err *err) {
     unsigned threads = (unsigned)cfg->hnsw.max_indexing_threads;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -591,7 +624,7 @@ static qv_rc build_graphs(const qv_collection_config *cfg, const qv_segment *ns,
         qv_rc rc = qv_hnsw_new(qv_segment_dim(ns, vi), cfg->vectors[vi].distance, &hp, &st,
                                &hnsw[vi], err);
         if (!rc) rc = qv_hnsw_reserve(hnsw[vi], qv_segment_size(ns), err);
-        if (!rc) rc = qv_hnsw_build(hnsw[vi], qv_segment_size(ns), threads, err);
+        if (!rc) rc = qv_hnsw_build_cancellable(hnsw[vi], qv_segment_size(ns), threads, halt, err);
         if (rc) return rc;
     }
     return QV_OK;
@@ -764,7 +797,7 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
     if (!rc) rc = segdir_begin(cdir, &cfg, uid, ns.seg, err);
     if (!rc && wants_index(&cfg, qv_segment_live_count(ns.seg))) {
         ns.hnsw = calloc(nvec ? nvec : 1, sizeof(qv_hnsw *));
-        rc = ns.hnsw ? build_graphs(&cfg, ns.seg, ns.hnsw, err)
+        rc = ns.hnsw ? build_graphs(&cfg, ns.seg, ns.hnsw, &c->halt, err)
                      : qv_fail(err, QV_ENOMEM, "out of memory");
     }
     if (!rc) {
@@ -779,9 +812,9 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
     for (uint32_t vi = 0; !rc && vi < nvec; vi++)
         if (!resident(&cfg, vi, qv_segment_row_bytes(ns.seg, vi)))
             qv_segment_release_vectors(ns.seg, vi);
-    /* the codes were built on the heap: unless pinned there, they are
-     * served from the file just written, as a load would */
-    if (!rc) rc = place_codes(cdir, &cfg, uid, &ns, err);
+    /* the codes and graphs were built on the heap: unless they belong
+     * there, they are served from the files just written, as a load would */
+    if (!rc) rc = place_built(cdir, &cfg, uid, &ns, err);
 
     qv_shard_seg old[8];
     memset(old, 0, sizeof old);

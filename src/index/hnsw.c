@@ -87,6 +87,35 @@
  *     graph worse for queries (synth 228 / 393 with the beam of 2 in both)
  *     and the build slower.
  *
+ *  7. Build cost (M 16, ef_construct 100, 100k points; distances per query
+ *     as in 4 and 6, build CPU back to back against hnswlib on the shared
+ *     2-core machine: +-5% noise and worse).  Where it goes, synth-384 at 20k,
+ *     single thread: 1056 distances an insert, of which 224 select the new
+ *     node's neighbours and 200 re-select full lists (0.74 an insert: 24
+ *     to score the list's 33 members, 176 for the heuristic); 15.6 back
+ *     links an insert are plain appends.  synth-1536, 2 threads (perf):
+ *     76% in the dot kernel, 10% in dist_many (8.5% of all stalled on its
+ *     up-front prefetches), 8% search_layer, 1.6% read_links, 1.1%
+ *     select_neighbors.
+ *     Kept: sorting a level's candidates and a re-selected list through
+ *     packed 64-bit keys (pairs_sort) instead of heap pops / insertion sort:
+ *     same graph byte for byte; build CPU synth-384 20k single thread
+ *     2.106 -> 2.041 s (mean of 6 alternating runs, -3%); synth-1536 2
+ *     threads against hnswlib, four back-to-back rounds: 1.121 / 1.072 /
+ *     1.028 / 1.171x -> 1.016 / 1.054 / 0.980 / 1.108x (mean 1.098 ->
+ *     1.040x; hnswlib itself varied 39-45 s).
+ *     Tried and dropped: giving the heuristic only the closest 64 (48) of
+ *     the ef_construct candidates: build CPU -2% (-8%), but the far
+ *     candidates seem to be the inter-cluster links: synth-384 229 / 303 -> 223 /
+ *     740 (221 / never, recall stays below 0.990), man-lsa-384 479 / 1201 ->
+ *     518 / 1427 (532 / 1520).  Re-selecting a full list incrementally (the
+ *     list taken as already selected: the new link is kept unless a closer
+ *     member dominates it, then drops the farther members it dominates; 65
+ *     distances instead of ~200): lists stay fuller (synth-384 20k: 20.6 ->
+ *     24.0 level-0 links a node), so more re-selections and build CPU +5%,
+ *     and queries cost +11% (192 / 225 -> 214 / 249).  Prefetching only the
+ *     first 8 rows up front in dist_many: no difference above the noise.
+ *
  * Layout, for memory latency (search is bound by it, not by arithmetic):
  *
  *   l0      one flat array of fixed slots, slot i = [count, id_1..id_m0]
@@ -127,7 +156,13 @@
  *         changes O(log n) times), so the new top is complete before use;
  *       levels[] and upper[] are filled for the whole batch before the
  *         threads start and are read-only while they run;
- *       the work counter is an atomic; the scratch stack has its own mutex.
+ *       the work counter is an atomic; the scratch stack has its own mutex;
+ *       the owner's cancel flag (qv_hnsw_build_cancellable) is only read,
+ *         relaxed, by every build thread before each insert: an insert is
+ *         well under a millisecond, so a cancel is seen within one insert
+ *         per thread (the unit test measures it), and the threads stop
+ *         between inserts, so every list stays consistent and the partial
+ *         index can be freed.
  *     Lock order: entry_lock before a stripe.  A node becomes reachable only
  *     when its id is written into another list under that list's stripe,
  *     after its own list on that level was written under its own stripe.
@@ -151,6 +186,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Beam width of a query's walk down the upper levels (descend). */
 #define HNSW_UPPER_EF 2
@@ -174,6 +210,7 @@ struct hnsw_scratch {
     size_t nres, cres;
     hnsw_pair *lvl; /* sorted result of one level (insert) */
     size_t clvl;
+    uint64_t *keys;              /* lvl or prune as packed sort keys (pairs_sort): clvl */
     uint32_t *links;             /* a copied link list: count + m0 ids */
     uint32_t *todo;              /* unvisited neighbours / prune candidates: m0 + 1 */
     float *dists;                /* their distances: m0 + 4 */
@@ -196,6 +233,7 @@ static void scratch_free(hnsw_scratch *s) {
     free(s->cand);
     free(s->res);
     free(s->lvl);
+    free(s->keys);
     free(s->links);
     free(s->todo);
     free(s->dists);
@@ -280,11 +318,20 @@ static hnsw_scratch *scratch_take(const qv_hnsw *ch, size_t ef) {
         s->ntags = s->tags ? h->cap : 0;
         s->epoch = 0;
     }
+    size_t clvl = s->clvl;
     if (!s->tags || !pairs_reserve(&s->res, &s->cres, ef + 2) ||
-        !pairs_reserve(&s->cand, &s->ccand, ef + 2) || !pairs_reserve(&s->lvl, &s->clvl, ef + 2) ||
+        !pairs_reserve(&s->cand, &s->ccand, ef + 2) ||
+        !pairs_reserve(&s->lvl, &s->clvl, (ef > h->m0 ? ef : h->m0) + 2) ||
         !fwd_reserve(s, (ef > h->m0 ? ef : h->m0) + 2)) {
         scratch_free(s);
         return NULL;
+    }
+    if (s->clvl != clvl || !s->keys) {
+        free(s->keys);
+        if (!(s->keys = malloc(s->clvl * sizeof *s->keys))) {
+            scratch_free(s);
+            return NULL;
+        }
     }
     return s;
 }
@@ -359,17 +406,66 @@ static void heap_sort_max(hnsw_pair *hp, size_t n) {
     }
 }
 
-/* Sorts a short array of pairs in ascending order (insertion sort). */
-static void pairs_sort_small(hnsw_pair *a, size_t n) {
-    for (size_t i = 1; i < n; i++) {
-        hnsw_pair x = a[i];
-        size_t j = i;
-        while (j > 0 && pair_less(x, a[j - 1])) {
-            a[j] = a[j - 1];
-            j--;
+/* A pair as one integer with the order of pair_less: the distance's bits
+ * made monotone (sign flipped for positives, all bits for negatives) above
+ * the id.  Distances are never NaN; -0 is folded into +0 first, since
+ * pair_less sees them as equal. */
+static inline uint64_t pair_key(hnsw_pair p) {
+    float d = p.d + 0.0f;
+    uint32_t u;
+    memcpy(&u, &d, sizeof u);
+    u ^= (u >> 31) ? 0xFFFFFFFFu : 0x80000000u;
+    return (uint64_t)u << 32 | p.id;
+}
+
+static inline hnsw_pair key_pair(uint64_t k) {
+    uint32_t u = (uint32_t)(k >> 32);
+    u ^= (u >> 31) ? 0x80000000u : 0xFFFFFFFFu;
+    hnsw_pair p;
+    memcpy(&p.d, &u, sizeof u);
+    p.id = (uint32_t)k;
+    return p;
+}
+
+/* Sorts keys ascending: quicksort (median of three, recursing into the
+ * smaller side) down to runs of 16, then insertion sort. */
+static void keys_sort(uint64_t *a, size_t n) {
+    while (n > 16) {
+        uint64_t x = a[0], y = a[n / 2], z = a[n - 1];
+        uint64_t piv = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (a[i] < piv) i++;
+            while (a[j] > piv) j--;
+            if (i >= j) break;
+            uint64_t t = a[i];
+            a[i++] = a[j];
+            a[j--] = t;
         }
+        size_t nl = j + 1; /* a[0..nl) <= piv <= a[nl..n) */
+        if (nl < n - nl) {
+            keys_sort(a, nl);
+            a += nl;
+            n -= nl;
+        } else {
+            keys_sort(a + nl, n - nl);
+            n = nl;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = a[i];
+        size_t j = i;
+        for (; j > 0 && x < a[j - 1]; j--) a[j] = a[j - 1];
         a[j] = x;
     }
+}
+
+/* Sorts pairs ascending (pair_less) through packed integer keys (keys: room
+ * for n): the same order as the heap's pops, in about half the time. */
+static void pairs_sort(hnsw_pair *a, size_t n, uint64_t *keys) {
+    for (size_t i = 0; i < n; i++) keys[i] = pair_key(a[i]);
+    keys_sort(keys, n);
+    for (size_t i = 0; i < n; i++) a[i] = key_pair(keys[i]);
 }
 
 /* =========================================================================
@@ -505,6 +601,7 @@ qv_rc hnsw_alloc(size_t dim, qv_distance dist, uint32_t m, uint32_t ef_construct
 
 qv_rc hnsw_grow(qv_hnsw *h, uint32_t cap, qv_err *err) {
     if (cap <= h->cap) return QV_OK;
+    if (h->map) return qv_fail(err, QV_EBADINPUT, "hnsw: a mapped graph takes no new points");
     if (cap > QV_HNSW_MAX_POINTS) return qv_fail(err, QV_ETOOLARGE, "hnsw: too many points");
     uint32_t *l0 = realloc(h->l0, (size_t)cap * h->slot0 * sizeof *l0);
     if (l0) h->l0 = l0;
@@ -766,7 +863,7 @@ static void link_back(const qv_hnsw *h, hnsw_scratch *s, uint32_t e, uint32_t x,
         s->todo[cnt] = x;
         dist_many(h, s, hnsw_fvec(h, e, s->vq[1]), s->todo, cnt + 1, s->dists);
         for (uint32_t i = 0; i <= cnt; i++) s->prune[i] = (hnsw_pair){s->dists[i], s->todo[i]};
-        pairs_sort_small(s->prune, cnt + 1);
+        pairs_sort(s->prune, cnt + 1, s->keys);
         size_t nsel = select_neighbors(h, s, s->prune, cnt + 1, cap, e, s->sel);
         list_write(lst, s->sel, nsel);
     }
@@ -803,7 +900,7 @@ static qv_rc insert_node(qv_hnsw *h, hnsw_scratch *s, uint32_t x, bool locked) {
         /* res, sorted, is this level's candidate set and the next seeds */
         size_t nl = s->nres;
         memcpy(s->lvl, s->res, nl * sizeof *s->lvl);
-        heap_sort_max(s->lvl, nl);
+        pairs_sort(s->lvl, nl, s->keys);
         size_t cap = l ? h->m : h->m0;
         size_t nsel = select_neighbors(h, s, s->lvl, nl, cap, x, s->sel);
         if (l == 0) nsel = fill_pruned(s->lvl, nl, x, s->sel, nsel, h->m);
@@ -960,8 +1057,12 @@ void qv_hnsw_free(qv_hnsw *h) {
         h->scratch_free = s->next;
         scratch_free(s);
     }
-    free(h->l0);
-    free(h->levels);
+    if (h->map) {
+        munmap(h->map, h->map_len); /* levels, l0 and the upper blocks were in it */
+    } else {
+        free(h->l0);
+        free(h->levels);
+    }
     free(h->upper);
     qv_arena_free(&h->upper_mem);
     pthread_mutex_destroy(&h->entry_lock);
@@ -996,11 +1097,17 @@ qv_rc qv_hnsw_insert(qv_hnsw *h, uint32_t *id, qv_err *err) {
 
 typedef struct build_job {
     qv_hnsw *h;
-    const uint32_t *order; /* the batch's ids in insertion order */
-    _Atomic uint32_t next; /* next index into order */
-    uint32_t end;          /* number of ids in order */
-    _Atomic int failed;    /* a qv_rc, first failure wins */
+    const uint32_t *order;     /* the batch's ids in insertion order */
+    _Atomic uint32_t next;     /* next index into order */
+    uint32_t end;              /* number of ids in order */
+    _Atomic int failed;        /* a qv_rc, first failure wins */
+    const atomic_bool *cancel; /* the owner's cancel flag, or NULL */
 } build_job;
+
+/* True when the owner asked the build to stop. */
+static inline bool build_cancelled(const atomic_bool *cancel) {
+    return cancel && atomic_load_explicit(cancel, memory_order_relaxed);
+}
 
 static void *build_worker(void *arg) {
     build_job *job = arg;
@@ -1013,6 +1120,11 @@ static void *build_worker(void *arg) {
     while (atomic_load_explicit(&job->failed, memory_order_relaxed) == 0) {
         uint32_t i = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
         if (i >= job->end) break;
+        if (build_cancelled(job->cancel)) {
+            int zero = 0;
+            atomic_compare_exchange_strong(&job->failed, &zero, QV_EUNAVAILABLE);
+            break;
+        }
         qv_rc rc = insert_node(job->h, s, job->order[i], true);
         if (rc) {
             int zero = 0;
@@ -1038,7 +1150,21 @@ static uint32_t *level_order(const qv_hnsw *h, uint32_t lo, uint32_t hi) {
 }
 
 qv_rc qv_hnsw_build(qv_hnsw *h, uint32_t n, unsigned nthreads, qv_err *err) {
+    return qv_hnsw_build_cancellable(h, n, nthreads, NULL, err);
+}
+
+/* The message of a failed build. */
+static qv_rc build_fail(qv_err *err, qv_rc rc) {
+    if (rc == QV_EUNAVAILABLE) return qv_fail(err, rc, "hnsw: build cancelled");
+    return qv_fail(err, rc, "hnsw: out of memory while building");
+}
+
+/* A cancelled build stops before its next insert and leaves the index as a
+ * failed one does: memory-safe, partly linked, to be freed (hnsw.h). */
+qv_rc qv_hnsw_build_cancellable(qv_hnsw *h, uint32_t n, unsigned nthreads,
+                                const atomic_bool *cancel, qv_err *err) {
     if (n <= h->n) return QV_OK;
+    if (build_cancelled(cancel)) return build_fail(err, QV_EUNAVAILABLE);
     qv_rc rc = hnsw_grow(h, n, err);
     for (uint32_t i = h->n; rc == QV_OK && i < n; i++) rc = node_init(h, i, err);
     if (rc) return rc;
@@ -1048,14 +1174,15 @@ qv_rc qv_hnsw_build(qv_hnsw *h, uint32_t n, unsigned nthreads, qv_err *err) {
     if (nthreads <= 1 || cnt < 2 * nthreads) {
         hnsw_scratch *s = scratch_take(h, h->ef_construct);
         rc = s ? QV_OK : QV_ENOMEM;
-        for (uint32_t i = 0; rc == QV_OK && i < cnt; i++) rc = insert_node(h, s, order[i], false);
+        for (uint32_t i = 0; rc == QV_OK && i < cnt; i++)
+            rc = build_cancelled(cancel) ? QV_EUNAVAILABLE : insert_node(h, s, order[i], false);
         if (s) scratch_put(h, s);
         free(order);
-        if (rc) return qv_fail(err, rc, "hnsw: out of memory while building");
+        if (rc) return build_fail(err, rc);
         h->n = n;
         return repair(h, err);
     }
-    build_job job = {.h = h, .order = order, .end = cnt};
+    build_job job = {.h = h, .order = order, .end = cnt, .cancel = cancel};
     atomic_init(&job.next, 0);
     atomic_init(&job.failed, 0);
     pthread_t *tid = calloc(nthreads - 1, sizeof *tid);
@@ -1072,7 +1199,8 @@ qv_rc qv_hnsw_build(qv_hnsw *h, uint32_t n, unsigned nthreads, qv_err *err) {
     free(order);
     h->n = n;
     int failed = atomic_load(&job.failed);
-    if (failed) return qv_fail(err, (qv_rc)failed, "hnsw: parallel build failed: out of memory");
+    if (failed) return build_fail(err, (qv_rc)failed);
+    if (build_cancelled(cancel)) return build_fail(err, QV_EUNAVAILABLE);
     return repair(h, err);
 }
 

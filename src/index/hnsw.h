@@ -12,6 +12,7 @@
  *   qv_hnsw_new            an empty index (dim, distance, params, store)
  *   qv_hnsw_insert         add point size() (single-threaded, one at a time)
  *   qv_hnsw_build          add points size()..n-1 on several threads
+ *   qv_hnsw_build_cancellable  the same, abandoned when a flag is set
  *   qv_hnsw_repair         reconnect nodes that pruning left unreachable
  *   qv_hnsw_search         k nearest, with an optional filter callback
  *   qv_hnsw_search_scored  the same with the caller's (quantized) distances
@@ -36,6 +37,7 @@
 #ifndef QV_INDEX_HNSW_H
 #define QV_INDEX_HNSW_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,6 +115,17 @@ qv_rc qv_hnsw_insert(qv_hnsw *h, uint32_t *id, qv_err *err);
  * QV_ENOMEM the index is memory-safe but may be incomplete: discard it. */
 qv_rc qv_hnsw_build(qv_hnsw *h, uint32_t n, unsigned nthreads, qv_err *err);
 
+/* qv_hnsw_build that gives up when *cancel becomes true (cancel may be NULL:
+ * then exactly qv_hnsw_build).  Every build thread reads the flag before
+ * each insert (a fraction of a millisecond apart even at 1536 dimensions),
+ * so setting it from any thread (a shutdown, a collection deletion) makes the
+ * call return soon after with QV_EUNAVAILABLE ("hnsw: build cancelled").
+ * A cancelled index is memory-safe but incomplete: free it.  The flag is
+ * only read; the caller owns it and must keep it alive for the call.  With
+ * the flag never set the graph is the one qv_hnsw_build makes. */
+qv_rc qv_hnsw_build_cancellable(qv_hnsw *h, uint32_t n, unsigned nthreads,
+                                const atomic_bool *cancel, qv_err *err);
+
 /* Makes every node reachable from the entry point on level 0: each node a
  * walk from the entry misses gets an in-link from a near reachable node.
  * O(n * m) plus one search per repaired node (typically a handful per 10k). */
@@ -160,6 +173,22 @@ qv_rc qv_hnsw_save(const qv_hnsw *h, const char *path, qv_err *err);
  * or any link that could make a search read out of bounds fails with
  * QV_ECORRUPT (QV_EIO if the file cannot be read). */
 qv_rc qv_hnsw_load(const char *path, const qv_hnsw_store *store, qv_hnsw **out, qv_err *err);
+
+/* Where a loaded graph lives (Qdrant's HNSW `memory`): on the heap
+ * (qv_hnsw_load), or served read-only from a shared mapping of the file,
+ * its pages paged in on demand (cold) or populated at load (cached).  A
+ * mapped graph is checked exactly as a heap one (the check reads it all;
+ * cold pages are then dropped from the process) and takes no inserts. */
+typedef enum qv_hnsw_place {
+    QV_HNSW_HEAP = 0,
+    QV_HNSW_MAP_COLD = 1,
+    QV_HNSW_MAP_CACHED = 2,
+} qv_hnsw_place;
+qv_rc qv_hnsw_load_placed(const char *path, const qv_hnsw_store *store, qv_hnsw_place place,
+                          qv_hnsw **out, qv_err *err);
+/* Bytes of the graph's file mapping resident in this process... not
+ * tracked here; for tests: true when the graph is served from a mapping. */
+bool qv_hnsw_mapped(const qv_hnsw *h);
 
 /* ---- inspection --------------------------------------------------------- */
 

@@ -42,6 +42,11 @@ struct qv_hnsw {
     qv_arena upper_mem; /* owns every upper[] block */
     uint32_t entry;     /* entry point, HNSW_NONE when empty */
     int max_level;      /* levels[entry], -1 when empty */
+    /* a graph loaded through a mapping of its file (qv_hnsw_load_placed):
+     * levels, l0 and the upper blocks point into it, read-only; NULL when
+     * the graph is on the heap */
+    void *map;
+    size_t map_len;
 
     /* ---- synchronisation ---- */
     pthread_mutex_t entry_lock;   /* entry, max_level during a parallel build */

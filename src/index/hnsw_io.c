@@ -37,6 +37,13 @@
  *
  * Saving writes path.tmp, fsyncs it, renames it over path and fsyncs the
  * directory, so path always holds either the old or the new complete graph.
+ *
+ * The sections are laid out as the index's own arrays (levels, then the
+ * 4-byte aligned level-0 slots, then the upper blocks in id order), so
+ * qv_hnsw_load_placed can also serve a graph from a read-only shared
+ * mapping of the file instead of reading it into the heap: the same
+ * checksum and link checks run over the mapping, and a cold graph's pages
+ * are then released from the process until searches touch them.
  */
 #include "index/hnsw.h"
 #include "index/hnsw_impl.h"
@@ -49,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -314,8 +322,44 @@ static qv_rc load_body(qv_hnsw *h, int fd, const hnsw_header *hd, uint32_t crc, 
     return link_and_check(h, upper, hd->upper_words, path, err);
 }
 
+/* Serves the graph from a read-only mapping of the file (see
+ * qv_hnsw_load_placed): the file's sections are laid out as the index's
+ * arrays, so levels, l0 and the upper blocks point into it.  The checksum
+ * and link checks run over the mapping, as load_body's run over the heap. */
+static qv_rc map_body(qv_hnsw *h, int fd, const hnsw_header *hd, size_t len, qv_hnsw_place place,
+                      const char *path, qv_err *err) {
+    unsigned char *m = mmap(NULL, len, PROT_READ,
+                            MAP_SHARED | (place == QV_HNSW_MAP_CACHED ? MAP_POPULATE : 0), fd, 0);
+    if (m == MAP_FAILED) return qv_fail(err, QV_EIO, "hnsw: map %s: %s", path, strerror(errno));
+    free(h->l0);
+    free(h->levels);
+    h->map = m;
+    h->map_len = len;
+    h->levels = m + HNSW_HEADER_SIZE;
+    h->l0 = (uint32_t *)(void *)(m + HNSW_HEADER_SIZE + pad4(h->n));
+    uint32_t stored;
+    memcpy(&stored, m + len - 4, 4);
+    if (qv_crc32c(0, m, len - 4) != stored)
+        return qv_fail(err, QV_ECORRUPT, "hnsw: %s: checksum mismatch (file damaged)", path);
+    qv_rc rc = link_and_check(h, h->l0 + (size_t)h->n * h->slot0, hd->upper_words, path, err);
+    /* cold: the pages the checks read need not stay in this process */
+    if (!rc && place == QV_HNSW_MAP_COLD) (void)madvise(m, len, MADV_DONTNEED);
+    return rc;
+}
+
+bool qv_hnsw_mapped(const qv_hnsw *h) {
+    return h->map != NULL;
+}
+
 qv_rc qv_hnsw_load(const char *path, const qv_hnsw_store *store, qv_hnsw **out, qv_err *err) {
+    return qv_hnsw_load_placed(path, store, QV_HNSW_HEAP, out, err);
+}
+
+qv_rc qv_hnsw_load_placed(const char *path, const qv_hnsw_store *store, qv_hnsw_place place,
+                          qv_hnsw **out, qv_err *err) {
     *out = NULL;
+    if ((unsigned)place > QV_HNSW_MAP_CACHED)
+        return qv_fail(err, QV_EBADINPUT, "hnsw: unknown placement %d", (int)place);
     if (!store || (!store->base && !store->get) || (unsigned)store->elem > QV_ELEM_U8 ||
         (store->elem != QV_ELEM_F32 && !store->base))
         return qv_fail(err, QV_EBADINPUT, "hnsw: bad vector store");
@@ -351,7 +395,8 @@ qv_rc qv_hnsw_load(const char *path, const qv_hnsw_store *store, qv_hnsw **out, 
     h->n = hd.n;
     h->entry = hd.entry;
     h->max_level = hd.max_level;
-    rc = load_body(h, fd, &hd, crc, path, err);
+    rc = place == QV_HNSW_HEAP ? load_body(h, fd, &hd, crc, path, err)
+                               : map_body(h, fd, &hd, (size_t)want, place, path, err);
     if (rc) goto fail;
     close(fd);
     *out = h;

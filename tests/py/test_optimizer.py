@@ -8,6 +8,7 @@ nothing and leave no stray segment directories.
 Sizes are small (64-d, a few thousand points) and thresholds set low so that
 builds take well under a second each on 2 cores."""
 
+import json
 import os
 import random
 import re
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from quiver_harness import ServerProc
+from quiver_harness import ServerProc, http_get
 
 DIM = 64
 TIMEOUT = 60
@@ -520,57 +521,16 @@ def _segment_files_rss_kb(pid, name, prefix):
     return out
 
 
-def test_vector_placement_on_disk_and_memmap_threshold(server_factory):
-    """A segment's vectors stay in memory by default; with on_disk, or once
-    they reach the optimizers' memmap_threshold (KB), they are paged in from
-    the segment's file on demand - after a restart too - and search still
-    answers exactly."""
-    srv = server_factory().start()
-    c = srv.client()
-    x = vectors(3000, seed=41)  # 3000 x 64 float32 = 750 KB of rows
-    setups = {
-        "ram": dict(on_disk=None, memmap=None),
-        "disk": dict(on_disk=True, memmap=None),
-        "mm": dict(on_disk=None, memmap=500),
-        "mm_big": dict(on_disk=None, memmap=1000),  # above the segment: stays in memory
-    }
-    for name, s in setups.items():
-        c.create_collection(
-            name,
-            vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE, on_disk=s["on_disk"]),
-            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0, memmap_threshold=s["memmap"]))
-        upload(c, name, x, payload=False)
-        c.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
-        wait_green(c, name, want_indexed=3000)
-    q = vectors(5, seed=42)
-    want = [[p.id for p in c.query_points("ram", query=v.tolist(), limit=10,
-                                          search_params=models.SearchParams(exact=True)).points] for v in q]
-    for restart in (False, True):
-        if restart:
-            srv.stop()
-            srv.start()
-            c = srv.client()
-        for name in setups:
-            rss = mapped_rss_kb(srv.proc.pid, name)
-            assert len(rss) == 1, (name, rss)
-            kb = list(rss.values())[0]
-            if name in ("ram", "mm_big"):
-                assert kb >= 700, (name, restart, kb)
-            else:
-                assert kb < 200, (name, restart, kb)
-            got = [[p.id for p in c.query_points(name, query=v.tolist(), limit=10,
-                                                 search_params=models.SearchParams(exact=True)).points]
-                   for v in q]
-            assert got == want, name
-    srv.stop()
-
-
 def test_vector_memory_placement(server_factory):
     """VectorParams.memory decides whether a segment's vectors are resident
     ("cached": populated at load) or paged in on demand ("cold"): it
     overrides on_disk and memmap_threshold (as an explicit on_disk=false
-    does), after a restart too; a PATCH changing it re-advises the existing
-    segments at once."""
+    does); without either, on_disk=true and segments whose vectors reach the
+    optimizers' memmap_threshold (KB) are cold, others resident; after a
+    restart too, and search still answers exactly; a PATCH changing it
+    re-advises the existing segments at once.  The graph (hnsw_config
+    memory / on_disk) is on the heap unless cold, then served from a mapping
+    of its file paged in on demand."""
     srv = server_factory().start()
     c = srv.client()
     x = vectors(3000, seed=41)  # 750 KB of rows
@@ -580,13 +540,21 @@ def test_vector_memory_placement(server_factory):
         "cached_over_disk": dict(memory=models.Memory.CACHED, on_disk=True, memmap=None),
         "cached_over_mm": dict(memory=models.Memory.CACHED, on_disk=None, memmap=500),
         "ram_over_mm": dict(memory=None, on_disk=False, memmap=500),
+        "ram": dict(memory=None, on_disk=None, memmap=None),
+        "disk": dict(memory=None, on_disk=True, memmap=None),
+        "mm": dict(memory=None, on_disk=None, memmap=500),
+        "mm_big": dict(memory=None, on_disk=None, memmap=1000),  # above the segment: resident
     }
-    resident = {"cached_over_disk", "cached_over_mm", "ram_over_mm"}
+    resident = {"cached_over_disk", "cached_over_mm", "ram_over_mm", "ram", "mm_big"}
+    graphs = {"cold": models.HnswConfigDiff(memory=models.Memory.COLD),  # name: hnsw_config
+              "disk": models.HnswConfigDiff(on_disk=True),
+              "mm": models.HnswConfigDiff(memory=models.Memory.PINNED)}
     for name, s in setups.items():
         c.create_collection(
             name,
             vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE,
                                                on_disk=s["on_disk"], memory=s["memory"]),
+            hnsw_config=graphs.get(name),
             optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0, memmap_threshold=s["memmap"]))
         upload(c, name, x, payload=False)
         c.update_collection(name, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
@@ -604,6 +572,11 @@ def test_vector_memory_placement(server_factory):
                 assert kb >= 700, (name, when, kb)
             else:
                 assert kb < 200, (name, when, kb)
+            graph = _segment_files_rss_kb(srv.proc.pid, name, "hnsw-")
+            if name in ("cold", "disk"):  # a mapping, paged in on demand
+                assert len(graph) == 1 and list(graph.values())[0] < 100, (name, when, graph)
+            else:
+                assert graph == {}, (name, when, graph)  # on the heap
 
     for restart in (False, True):
         if restart:
@@ -711,4 +684,40 @@ def test_quantized_codes_placement(server_factory):
     c.update_collection("follow_cold", vectors_config={"": models.VectorParamsDiff(memory=models.Memory.CACHED)})
     kb = list(mapped_codes_rss_kb(srv.proc.pid, "follow_cold").values())[0]
     assert kb >= 180, kb
+    srv.stop()
+
+
+def test_sigterm_stops_a_running_graph_build(server_factory):
+    """SIGTERM during a long graph build stops the build within an insert
+    (it does not wait for the graph to finish): the server exits cleanly in
+    a second or two, keeps every point, and builds the graph again after
+    the restart."""
+    srv = server_factory().start()
+    c = srv.client()
+    n = 20000
+    c.create_collection(
+        "slow", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE),
+        optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0),
+        hnsw_config=models.HnswConfigDiff(m=48, ef_construct=1000, max_indexing_threads=1))
+    upload(c, "slow", vectors(n, seed=51), batch=2000, payload=False)
+    c.update_collection("slow", optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, body = http_get(f"{srv.url}/collections/slow/optimizations", timeout=5)
+        assert status == 200, body
+        r = json.loads(body)["result"]
+        if r["running"]:
+            break
+        time.sleep(0.05)
+    assert r["running"], r
+    time.sleep(0.5)  # well inside the build (it takes far longer than this)
+    t0 = time.monotonic()
+    assert srv.stop() == 0
+    took = time.monotonic() - t0
+    assert took < 5, took
+    srv.start()
+    c = srv.client()
+    assert c.count("slow", exact=True).count == n
+    c.update_collection("slow", hnsw_config=models.HnswConfigDiff(ef_construct=100, m=16))
+    wait_green(c, "slow", want_indexed=n, timeout=120)
     srv.stop()

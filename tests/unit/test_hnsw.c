@@ -26,10 +26,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define K 10
@@ -580,6 +582,31 @@ static unsigned char *slurp(const char *path, size_t *len) {
     return b;
 }
 
+static void path_of(char *out, size_t n, const char *name) {
+    snprintf(out, n, "%s/%s", g_dir, name);
+}
+
+/* The files at pa and pb hold the same bytes. */
+static void assert_same_file(const char *pa, const char *pb) {
+    size_t la, lb;
+    unsigned char *a = slurp(pa, &la), *b = slurp(pb, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    free(a);
+    free(b);
+}
+
+/* x and y save to the same bytes (the same graph). */
+static void assert_same_graph(const qv_hnsw *x, const qv_hnsw *y) {
+    char pa[128], pb[128];
+    qv_err err;
+    path_of(pa, sizeof pa, "same-a.hnsw");
+    path_of(pb, sizeof pb, "same-b.hnsw");
+    assert_int_equal(qv_hnsw_save(x, pa, &err), QV_OK);
+    assert_int_equal(qv_hnsw_save(y, pb, &err), QV_OK);
+    assert_same_file(pa, pb);
+}
+
 static void spit(const char *path, const unsigned char *b, size_t len) {
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
@@ -587,29 +614,94 @@ static void spit(const char *path, const unsigned char *b, size_t len) {
     fclose(f);
 }
 
-static void path_of(char *out, size_t n, const char *name) {
-    snprintf(out, n, "%s/%s", g_dir, name);
-}
-
 static void test_deterministic(void **state) {
     size_t n = under_valgrind() ? 500 : 2000;
     dataset d = make_data(n, 4, DIM, 20, 11, true);
-    char pa[128], pb[128];
-    path_of(pa, sizeof pa, "a.hnsw");
-    path_of(pb, sizeof pb, "b.hnsw");
-    qv_err err;
     qv_hnsw *h1 = build_index(&d, QV_DIST_COSINE, 8, 1);
     qv_hnsw *h2 = build_index(&d, QV_DIST_COSINE, 8, 1);
-    assert_int_equal(qv_hnsw_save(h1, pa, &err), QV_OK);
-    assert_int_equal(qv_hnsw_save(h2, pb, &err), QV_OK);
-    size_t la, lb;
-    unsigned char *a = slurp(pa, &la), *b = slurp(pb, &lb);
-    assert_int_equal(la, lb);
-    assert_memory_equal(a, b, la);
-    free(a);
-    free(b);
+    assert_same_graph(h1, h2);
     qv_hnsw_free(h1);
     qv_hnsw_free(h2);
+    free_data(&d);
+}
+
+/* With a cancel flag that is never set, the graph is byte for byte the one
+ * qv_hnsw_build makes. */
+static void test_cancel_unset(void **state) {
+    size_t n = under_valgrind() ? 500 : 2000;
+    dataset d = make_data(n, 4, DIM, 20, 11, true);
+    qv_err err;
+    qv_hnsw *h1 = build_index(&d, QV_DIST_COSINE, 8, 1);
+    qv_hnsw *h2 = NULL;
+    qv_hnsw_store st = store_of(&d);
+    qv_hnsw_params p = {.m = 8, .ef_construct = 100, .seed = 42};
+    atomic_bool never;
+    atomic_init(&never, false);
+    assert_int_equal(qv_hnsw_new(d.dim, QV_DIST_COSINE, &p, &st, &h2, &err), QV_OK);
+    assert_int_equal(qv_hnsw_build_cancellable(h2, (uint32_t)d.n, 1, &never, &err), QV_OK);
+    assert_same_graph(h1, h2);
+    qv_hnsw_free(h1);
+    qv_hnsw_free(h2);
+    free_data(&d);
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+typedef struct cancel_job {
+    atomic_bool *flag;
+    unsigned delay_us;
+    double set_at; /* when the flag was set (now_s) */
+} cancel_job;
+
+static void *cancel_thread(void *arg) {
+    cancel_job *j = arg;
+    usleep(j->delay_us);
+    j->set_at = now_s();
+    atomic_store(j->flag, true);
+    return NULL;
+}
+
+/* A multi-threaded build cancelled from another thread stops soon after the
+ * flag is set, says so, and leaves an index that can be freed; a flag set
+ * before the call stops it at once. */
+static void test_cancel(void **state) {
+    /* Large enough that the whole build takes far longer than the delay. */
+    size_t n = under_valgrind() ? 4000 : 40000;
+    dataset d = make_data(n, 1, DIM, NCLUSTERS, 21, true);
+    qv_hnsw_store st = store_of(&d);
+    qv_hnsw_params p = {.m = 16, .ef_construct = 200, .seed = 42};
+    qv_err err = {0};
+    atomic_bool flag;
+    for (unsigned threads = 1; threads <= 3; threads += 2) {
+        qv_hnsw *h = NULL;
+        assert_int_equal(qv_hnsw_new(d.dim, QV_DIST_COSINE, &p, &st, &h, &err), QV_OK);
+        atomic_init(&flag, false);
+        cancel_job j = {&flag, 50000, 0};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, cancel_thread, &j), 0);
+        double t0 = now_s();
+        qv_rc rc = qv_hnsw_build_cancellable(h, (uint32_t)d.n, threads, &flag, &err);
+        double t1 = now_s();
+        pthread_join(th, NULL);
+        printf("# cancel (%u threads): returned %.3f s after the flag, %.3f s in all\n", threads,
+               t1 - j.set_at, t1 - t0);
+        assert_int_equal(rc, QV_EUNAVAILABLE);
+        assert_int_equal(err.kind, QV_EUNAVAILABLE);
+        assert_non_null(strstr(err.msg, "cancel"));
+        assert_true(t1 - j.set_at < 0.5); /* an insert takes well under a ms */
+        qv_hnsw_free(h);
+    }
+    /* Already set: nothing is inserted. */
+    qv_hnsw *h = NULL;
+    assert_int_equal(qv_hnsw_new(d.dim, QV_DIST_COSINE, &p, &st, &h, &err), QV_OK);
+    atomic_init(&flag, true);
+    assert_int_equal(qv_hnsw_build_cancellable(h, (uint32_t)d.n, 2, &flag, &err), QV_EUNAVAILABLE);
+    assert_int_equal(qv_hnsw_size(h), 0);
+    qv_hnsw_free(h);
     free_data(&d);
 }
 
@@ -657,30 +749,47 @@ static void test_save_load(void **state) {
     same_results(h, g, &d);
     /* saved again, the same bytes */
     assert_int_equal(qv_hnsw_save(g, pc, &err), QV_OK);
-    size_t la, lc;
-    unsigned char *a = slurp(pa, &la), *c = slurp(pc, &lc);
-    assert_int_equal(la, lc);
-    assert_memory_equal(a, c, la);
-    free(a);
-    free(c);
+    assert_same_file(pa, pc);
     /* a loaded graph can grow: nothing new to add here, but reserve works */
     assert_int_equal(qv_hnsw_reserve(g, (uint32_t)d.n + 10, &err), QV_OK);
     assert_healthy(g);
+    assert_false(qv_hnsw_mapped(g));
     qv_hnsw_free(g);
+    /* served from a mapping of the file (cold or cached): the same graph,
+     * the same answers, the same bytes saved again; it takes no new points */
+    for (int place = QV_HNSW_MAP_COLD; place <= QV_HNSW_MAP_CACHED; place++) {
+        assert_int_equal(qv_hnsw_load_placed(pa, &st, (qv_hnsw_place)place, &g, &err), QV_OK);
+        assert_true(qv_hnsw_mapped(g));
+        assert_int_equal(qv_hnsw_entry(g), qv_hnsw_entry(h));
+        assert_healthy(g);
+        same_results(h, g, &d);
+        assert_int_equal(qv_hnsw_save(g, pc, &err), QV_OK);
+        assert_same_file(pa, pc);
+        assert_int_not_equal(qv_hnsw_reserve(g, (uint32_t)d.n + 10, &err), QV_OK);
+        uint32_t id;
+        assert_int_not_equal(qv_hnsw_insert(g, &id, &err), QV_OK);
+        qv_hnsw_free(g);
+    }
+    assert_int_not_equal(qv_hnsw_load_placed(pa, &st, (qv_hnsw_place)7, &g, &err), QV_OK);
     qv_hnsw_free(h);
     free_data(&d);
 }
 
-/* Expects load of path to fail with QV_ECORRUPT and leave *out NULL. */
+/* Expects load of path to fail with QV_ECORRUPT and leave *out NULL, on
+ * the heap and through a mapping alike. */
 static void expect_corrupt(const char *path, const dataset *d, const char *what) {
-    qv_hnsw *g = (qv_hnsw *)&g; /* poison: load must reset it */
-    qv_err err = {0};
-    qv_hnsw_store st = store_of(d);
-    qv_rc rc = qv_hnsw_load(path, &st, &g, &err);
-    if (rc != QV_ECORRUPT) fprintf(stderr, "%s: rc %d (%s)\n", what, rc, err.msg);
-    assert_int_equal(rc, QV_ECORRUPT);
-    assert_null(g);
-    assert_true(err.msg[0] != 0);
+    static const qv_hnsw_place places[] = {QV_HNSW_HEAP, QV_HNSW_MAP_COLD, QV_HNSW_MAP_CACHED};
+    for (size_t i = 0; i < 3; i++) {
+        qv_hnsw *g = (qv_hnsw *)&g; /* poison: load must reset it */
+        qv_err err = {0};
+        qv_hnsw_store st = store_of(d);
+        qv_rc rc = qv_hnsw_load_placed(path, &st, places[i], &g, &err);
+        if (rc != QV_ECORRUPT)
+            fprintf(stderr, "%s (place %zu): rc %d (%s)\n", what, i, rc, err.msg);
+        assert_int_equal(rc, QV_ECORRUPT);
+        assert_null(g);
+        assert_true(err.msg[0] != 0);
+    }
 }
 
 /* Rewrites the trailer so a change passes the checksum and reaches the
@@ -926,18 +1035,10 @@ static void elem_case(qv_elem elem, qv_distance dist) {
     assert_int_equal(qv_hnsw_build(hf, (uint32_t)n, 1, &err), QV_OK);
     assert_int_equal(qv_hnsw_build(he, (uint32_t)n, 1, &err), QV_OK);
     assert_healthy(he);
-    char pa[128], pb[128];
-    path_of(pa, sizeof pa, "elem-f.hnsw");
-    path_of(pb, sizeof pb, "elem-e.hnsw");
-    assert_int_equal(qv_hnsw_save(hf, pa, &err), QV_OK);
-    assert_int_equal(qv_hnsw_save(he, pb, &err), QV_OK);
-    size_t la, lb;
-    unsigned char *a = slurp(pa, &la), *b = slurp(pb, &lb);
-    assert_int_equal(la, lb);
-    assert_memory_equal(a, b, la);
-    free(a);
-    free(b);
+    assert_same_graph(hf, he);
     same_results(hf, he, &d);
+    char pb[128];
+    path_of(pb, sizeof pb, "same-b.hnsw"); /* he, as assert_same_graph saved it */
     qv_hnsw *hl = NULL;
     assert_int_equal(qv_hnsw_load(pb, &se, &hl, &err), QV_OK);
     same_results(hf, hl, &d);
@@ -1051,6 +1152,7 @@ int main(void) {
         cmocka_unit_test(test_deterministic), cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_corrupt),       cmocka_unit_test(test_store_callback),
         cmocka_unit_test(test_elem_rows),     cmocka_unit_test(test_concurrent_search),
+        cmocka_unit_test(test_cancel_unset),  cmocka_unit_test(test_cancel),
     };
     return cmocka_run_group_tests(tests, dir_setup, dir_teardown);
 }
