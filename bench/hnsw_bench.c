@@ -654,8 +654,11 @@ static int serve(int argc, char **argv) {
             qv_qcodes_free(b.qc);
             b.qc = NULL;
             double t0 = now(), c0 = cpu_now();
-            qv_rc rc = qv_qcodes_build(kind, QV_DIST_DOT, base, (uint32_t)n, (uint32_t)dim, param,
-                                       &b.qc, &err);
+            /* what the server's optimizer builds for a Dot vector: per-dimension
+             * int8 ranges, one-bit binary codes with a binary query */
+            qv_qcodes_opts o = {.param = param, .sq_ranges = QV_QCODES_SQ_PER_DIM};
+            qv_rc rc = qv_qcodes_build_opts(kind, QV_DIST_DOT, base, (uint32_t)n, (uint32_t)dim, &o,
+                                            &b.qc, &err);
             double t1 = now(), c1 = cpu_now();
             if (rc) {
                 printf("{\"error\": \"%s\"}\n", err.msg);

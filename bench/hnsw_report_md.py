@@ -95,8 +95,8 @@ NOTES = """
   to 24 (synth: lower recall at every ef); also topping up lists re-selected after a back link (synth
   0.9755 instead of 0.9819 at ef 64); back links only for the heuristic's picks (build CPU -12% but 515 /
   1248 distances).
-- **Kept: no qsort in the build or the search** (the max-heap of results is sorted in place by popping it;
-  re-selection lists by insertion sort): qsort and its comparison callback were 5.7% of build CPU.
+- **Kept: no qsort in the build or the search**: qsort and its comparison callback were 5.7% of build CPU;
+  a level's candidates and re-selected lists are now sorted as packed 64-bit keys (distance bits, id).
 - **Tried, no gain: other prefetch schedules** for the neighbours' vectors (A/B in one process, man-lsa-384,
   ef 16 / 64 / 128, QPS relative to the kept schedule of one line per vector up front and the kernel
   fetching the next 4 vectors while it scores 4): every line of every vector up front 0.89-0.91×; the same
@@ -104,15 +104,42 @@ NOTES = """
   0.94-1.00×.
 - **Tried, no gain: transparent huge pages** for the vectors (the worker's copy madvise'd MADV_HUGEPAGE):
   10.8-11.3k QPS either way at ef 64 on man-lsa-384, so TLB misses are not what limits it.
-- **Build time (missed since the top-up)**: a build is ~94% the ef_construct search of each insert
-  (perf), the same memory-bound loop as a query, so it costs what hnswlib's does per distance; before the
-  top-up Quiver built in 0.89-0.99× hnswlib's time, with it 1.1× (man-lsa: 18.5 vs 16.8 CPU s). The
-  compromise measured above (back links only for the heuristic's picks) builds in about the old time and
-  keeps roughly half of the query gain; it is not what this run measures.
-- **Reading this run** (2026-12-06 20:06 UTC): started after waiting 30.5 minutes for the machine's 1-minute
-  load to fall below 0.6 (it was 0.46; other tenants had run test suites until then). Other processes used at
-  most 0.13 cores during any kept measurement except one usearch point (man-lsa-384, ef 256, 1 thread: 0.99
-  cores on the faster attempt, the repeat at 0.01 cores within 1%), so the ratios above can be quoted.
+- **Kept: queries descend the upper levels with a beam of 2** (src/index/hnsw.c `descend`): each upper
+  level is searched with ef 2 from the two nodes the level above ended with, and level 0 starts from both.
+  On clustered data the single greedy path strands some queries in the wrong cluster, where they find 0 of
+  their 10 neighbours at any ef (synth-384: 12 of 1000 queries at ef 64, 6 at ef 128; faiss's own graph
+  strands 13 and 4), which is what flattened the recall curves below 0.99. Distances per query at recall
+  0.95 / 0.99: synth-384 253 / 866 → 229 / 303, synth-1536 271 / never (0.9878 at ef 128) → 230 / 554,
+  man-lsa-384 474 / 1203 → 479 / 1201. Inserts keep the greedy descent (a beam there made the graph worse
+  and the build slower). Tried and dropped: beams of 4, 8, 16 or growing with ef (help synth, cost
+  man-lsa-384 about 45 distances per query at every ef); a beam on level 1 only (leaves most stranded
+  queries); extra level-0 seeds from the greedy path (no change).
+- **Build time** (goal ≤ 1.0× hnswlib on 2 threads): this run 0.85× on synth-384, 1.04× on man-lsa-384 and
+  1.02× on synth-1536 (CPU 17.6 vs 16.9 s and 38.0 vs 37.4 s). Kept since the last report: neighbour
+  selection scores each kept neighbour against all remaining candidates in one batch (same graph, -3%
+  CPU), link lists read without the stripe lock during a parallel build (ids written before the count,
+  with release order; locking had been 5-6% of a 2-thread build), and level candidates sorted as packed
+  64-bit keys (same graph, -3..5%). Where the rest goes (perf, synth-1536, 2 threads): 76% in the dot
+  kernel, 10% in `dist_many` (8.5% of all stalled on its up-front prefetches), 8% in the layer search; of
+  1056 distances per insert (synth-384) 224 choose the new node's neighbours and 200 re-select full lists.
+  Tried and dropped: the heuristic seeing only the closest 64 (48) of the ef_construct candidates (build
+  -2% (-8%), but man-lsa-384 518 / 1427 (532 / 1520) distances per query at 0.95 / 0.99 instead of 479 /
+  1201); re-selecting full lists incrementally (fuller lists, queries +11%, build +5%); a Vamana-style
+  alpha 1.2 prune (queries worse, build +25%). Plan: stagger `dist_many`'s up-front prefetches at 1536-d
+  (the 8.5% stall), keep each node's level-0 neighbour distances during the build (the re-selections'
+  first 24 distances), then revisit how many back links the level-0 top-up creates (the real lever, with
+  a full query re-measurement).
+- **man-lsa-384 at recall 0.95 (1.21× hnswlib, goal 1.3×).** Quiver's curve crosses 0.95 between ef 16
+  (0.9106, 21.6k QPS) and ef 32 (0.9593, 13.8k QPS), hnswlib's between ef 32 (0.9375) and 64 (0.9715); at
+  equal ef Quiver's recall is higher but a query costs more distances at small ef (ef 16: 357 against
+  faiss's 328, +9%: the beam's upper-level work and the denser level 0), so the low-ef end of the curve
+  is where the margin goes (the last report measured 1.34× here with the greedy descent; hnswlib's own
+  2-thread graph also changes run to run, see below). Plan: a beam of 1 while ef is small (the stranded
+  queries the beam rescues cost recall mostly at high targets), measured at 0.95 and 0.99 on all three
+  sets, and curve points between ef 16 and 32 so the 0.95 crossing is measured rather than interpolated.
+- **Reading this run** (2026-12-06 22:45 UTC): started on a quiet machine (1-minute load 0.66, falling from
+  the builds before it; 0.06 cores used by other processes in the second before). Other processes used at
+  most 0.07 cores during any kept measurement, so the ratios above can be quoted.
   hnswlib's 2-thread build order is not deterministic, so its recall at equal ef moves between runs by up to
   ~0.03 at ef 16, and with it Quiver's hnswlib ratios.
 - **Not pursued: stopping a dot product early** with a Cauchy-Schwarz bound on the remaining dimensions:
@@ -122,7 +149,7 @@ NOTES = """
 
 
 NOTES_QUANT = """
-### Quantization: what limits each figure, and what was tried (100k points; figures from the run of 2026-12-06 20:06 UTC unless marked as development measurements)
+### Quantization: what limits each figure, and what was tried (100k points; per-distance costs and the binary figures from the run of 2026-12-06 20:06 UTC, the rest from this run, unless marked as development measurements)
 
 - **int8 QPS at recall 0.95.** The walk over int8 codes computes about as many distances per query as the
   float walk at the same ef (same graph; the codes' ordering errors add 0-15%), each cheaper but not 4×
@@ -136,34 +163,36 @@ NOTES_QUANT = """
   distances × ns per float distance) / (code distances × ns per code distance + candidates × ns per
   rescore), if the codes reach 0.95 at the same ef as the floats; oversampling 1 loses recall the float walk
   has (int8 at oversampling 1 tops out below the float recall), 2-3 buys it back for 10-30 candidate
-  rescorings. On synth-384 both f32 (0.956 at ef 16) and int8 (0.963 at ef 16, oversampling 2) are past
-  0.95 at their first curve point, so that 1.39× is a ratio of two lower bounds: int8 at quantile 0.99
-  overshoots (oversampling 1 stays at 0.909-0.938; 1.5 was not measured), while quantile 1 reaches 0.952 at
-  oversampling 1 for 1.75×. On man-lsa-384 at quantile 1, 0.95 needs oversampling 2-3 and ef 32-64, where
-  the float walk is already at 0.959-0.981: the codes' ranking error costs about one ef doubling, which
-  eats most of the 1.6-1.9× per-distance gain (1.38×).
-- **man-lsa-384 with quantile 0.99 never reaches 0.95**: the int8 range is one [lo, hi] for every dimension
-  (Qdrant's scheme, which the file format stores). LSA vectors have a few dominant dimensions (per-dimension
-  standard deviation 0.036-0.21, |x| up to 0.99) while the central 99% of all values is [-0.147, 0.168], so
-  the dominant coordinates clip. Exact scan over the codes on 20k points, recall@10 without rescoring:
-  0.756 at quantile 0.99, 0.891 at 0.999, 0.954 at 1 (the top 20 holds 0.879 / 0.932 / 0.988 of the true
-  10); synth-384: 0.951 / 0.985 / 0.992. Hence the quantile-1 rows (the same codes, min..max range), which
-  reach 0.95 at oversampling 2. The fix at the root, a range per dimension, changes the code format and was
-  not tried here.
-- **Resident memory.** The search-only int8 process holds the graph (14.6 MB), the codes (38.8 MB: 384 bytes
-  and a 4-byte correction a vector) and ~2 MB of program: about 0.32× the f32 process (graph + 153.6 MB of
-  floats), inside the goal. What takes it over 0.4× is rescoring from the mapping: a 384-d vector is 1.5 KiB
-  and the page cache works in 4 KiB pages, so 1000 queries × 10-30 candidates read 9k-23k distinct vectors
-  and fault in 10k-21k pages (40-90 MB) — the "vectors read to rescore" column; the page count, not the
-  vector bytes, is what RSS sees. These pages are clean page cache (the kernel drops them under pressure,
-  and they are shared with any other process mapping the file), but they are resident, and they grow with
-  the number of distinct queries towards the whole file; Qdrant's on-disk originals with in-RAM quantized
-  vectors behave the same. On 1536-d a vector is 1.5 pages and the codes a quarter of the floats, with the
-  same result (0.28× without the rescored pages, 0.49× with them: 17.5k vectors on 33k pages). Binary codes hold far less (4.8 MB on
-  384-d) but need 8-16× oversampling, so they read more floats and end up near the f32 figure. The goal
-  table now gives both parts (RssAnon, RssFile) and a capped run that settles what the pages cost: the same
-  process confined to 0.4× the f32 memory, where the float pages compete with the graph and codes for the
-  remainder and every evicted one is read again from disk.
+  rescorings. On synth-384 and synth-1536 both f32 and int8 are past 0.95 at their first curve point
+  (ef 16), so those ratios (1.58-2.11×) are ratios of two lower bounds. On man-lsa-384 the codes'
+  ranking error costs about one ef doubling at quantile 0.99 (1.20×, below the goal), less at quantile 1
+  (1.79×).
+- **int8 ranges per dimension** (new since the last report, codes file version 2; the server builds them
+  for Cosine, Dot and Euclid vectors, this run measures the same): each dimension gets its own offset and
+  scale from the configured quantile, the query is multiplied by the scales and coded with its own range,
+  and the same u8 dot kernel scores it, with a per-vector term (|x|² - |x̂|²)/2 that gives back what
+  clipping took in the vector's own direction. With one range for all dimensions (Qdrant's scheme) LSA
+  vectors' few dominant dimensions clipped at quantile 0.99 and man-lsa-384 never reached recall 0.95;
+  now it does (1.20× f32 at oversampling 3; quantile 1: 1.79×). Full-scan recall@10 after rescoring on
+  man-lsa-384 at quantile 0.99, 1× / 2× / 3× oversampling: global 0.726 / 0.853 / 0.885, per dimension
+  0.902 / 0.989 / 0.993 (src/index/qcodes.h). What still separates quantile 0.99 from 1 on man-lsa-384 is
+  the walk: at 0.99 the codes' ranking errors need oversampling 3 and ef 32-64 for 0.95, where the float
+  walk is already at 0.96-0.98. Plan: per-dimension quantiles nearer 1 by default for data whose
+  dimensions' spreads differ this much (measured per segment at build time), then re-measure.
+- **Resident memory.** What a quantized search-only process must hold (RssAnon: graph, codes, heap) is
+  0.28-0.32× the f32 process, inside the goal. Its VmRSS is larger because rescoring reads float vectors
+  through the file mapping: a 384-d vector is 1.5 KiB and the page cache works in 4 KiB pages, so 1000
+  queries × 10-30 candidates fault in 40-90 MB of clean page cache (RssFile). The capped rows settle what
+  those pages cost: inside a cgroup limited to 0.4× the f32 VmRSS, the graph and codes leave 12-75 MB for
+  float pages, fewer than the queries touch, so nearly every rescored candidate is a major fault (10-20 a
+  query, 60-110 µs each on this VM's disk) and int8 search runs at 0.05-0.11× the f32 QPS: the int8
+  memory goal is missed. Binary codes on 1536-d are small enough (38.6 MB RssAnon) that the floats they
+  rescore fit under the same cap: 1.55× f32 QPS at recall 0.95 in 0.4× the memory. Plan for int8: make a
+  rescoring read cost one page, not a fault on a random page — rescore from a file whose vectors are stored
+  in graph (BFS) order so a query's candidates share pages, read candidates with one batched io_uring /
+  preadv per query instead of faulting them one by one, and prefetch (madvise WILLNEED) the candidates'
+  pages as soon as the walk has them; then the capped run again. Qdrant's on-disk originals with in-RAM
+  quantized vectors face the same trade-off.
 - **Binary (one bit a dimension).** Hamming order is a coarse proxy for the dot product; oversampling plus
   float rescoring recovers recall: on synth-1536 0.958 at oversampling 4 (ef 128), 0.967 at 16 (ef 16) and
   0.991 at 16 (ef 512); 384-d needs 8-16 (synth-384, 0.964 at 8, 0.984 at 16) or never gets there
@@ -182,7 +211,7 @@ NOTES_QUANT = """
   first lines only (0) is 3-7% slower than 3; 2, 3, 6 or every line up front are within noise.
 - **Not tried, where the rest is**: prefetching the candidates' float vectors before rescoring them (in the
   server's loop, src/collection/search.c; up to the rescoring share above); scoring several codes per kernel
-  call so their misses overlap inside the kernel; per-dimension int8 ranges (above).
+  call so their misses overlap inside the kernel.
 """
 
 
