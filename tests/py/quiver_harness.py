@@ -365,3 +365,32 @@ def assert_no_payload(record_payload):
         assert record_payload in (None, {}), record_payload
     else:
         assert record_payload is None, record_payload
+
+
+def config_json(http, name):
+    """The collection's "config" object as the REST API returns it (http: an
+    httpx client on the server, the `http` fixture)."""
+    r = http.get(f"/collections/{name}")
+    assert r.status_code == 200, r.text
+    return r.json()["result"]["config"]
+
+
+def refused(fn, text=None):
+    """fn must fail with a client error (REST 400/422, gRPC INVALID_ARGUMENT),
+    its message containing text when given; returns the exception."""
+    import grpc
+    import pytest
+    from qdrant_client.http.exceptions import UnexpectedResponse
+
+    with pytest.raises((UnexpectedResponse, grpc.RpcError)) as ei:
+        fn()
+    e = ei.value
+    if isinstance(e, grpc.RpcError):
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+        msg = e.details()
+    else:
+        assert e.status_code in (400, 422), e
+        msg = e.content.decode()
+    if text:
+        assert text in msg, msg
+    return e

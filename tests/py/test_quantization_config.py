@@ -15,11 +15,11 @@ gRPC carries the quantile as a float.
 
 import json
 
-import grpc
 import httpx
 import pytest
 from qdrant_client import models as m
-from qdrant_client.http.exceptions import UnexpectedResponse
+
+from quiver_harness import config_json, refused
 
 DIM = 4
 
@@ -61,24 +61,6 @@ ECHO = {
 
 def vp(**kw):
     return m.VectorParams(size=DIM, distance=m.Distance.DOT, **kw)
-
-
-def config_json(http, name):
-    r = http.get(f"/collections/{name}")
-    assert r.status_code == 200, r.text
-    return r.json()["result"]["config"]
-
-
-def refused(fn):
-    """fn must fail with a client error (REST 400/422, gRPC INVALID_ARGUMENT)."""
-    with pytest.raises((UnexpectedResponse, grpc.RpcError)) as ei:
-        fn()
-    e = ei.value
-    if isinstance(e, grpc.RpcError):
-        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
-    else:
-        assert e.status_code in (400, 422), e
-    return e
 
 
 # ---- create and read back ----------------------------------------------------------
