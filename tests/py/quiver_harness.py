@@ -394,3 +394,17 @@ def refused(fn, text=None):
     if text:
         assert text in msg, msg
     return e
+
+
+def configs_survive_restart(srv, names):
+    """The REST "config" of each collection in names is the same after a clean
+    restart of srv; returns them (as read before the restart)."""
+    import httpx
+
+    with httpx.Client(base_url=srv.url, timeout=30) as h:
+        before = {n: config_json(h, n) for n in names}
+    assert srv.stop() == 0
+    srv.start()
+    with httpx.Client(base_url=srv.url, timeout=30) as h:
+        assert {n: config_json(h, n) for n in names} == before
+    return before

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from qdrant_client import models as m
 
-from quiver_harness import config_json, refused
+from quiver_harness import config_json, configs_survive_restart, refused
 
 DIM = 4
 
@@ -282,12 +282,7 @@ def test_survives_restart(server_factory):
         c.update_collection("q2", quantization_config=CONFIGS["product"])
     finally:
         c.close()
-    with httpx.Client(base_url=srv.url, timeout=30) as h:
-        before = {n: config_json(h, n) for n in ("q1", "q2")}
-    assert srv.stop() == 0
-    srv.start()
-    with httpx.Client(base_url=srv.url, timeout=30) as h:
-        assert {n: config_json(h, n) for n in ("q1", "q2")} == before
+    before = configs_survive_restart(srv, ("q1", "q2"))
     c = srv.client()
     try:
         info = c.get_collection("q1")
