@@ -24,6 +24,7 @@ run() {
     shift
     echo
     echo "=== $name ==="
+    local t0=$SECONDS
     if "$@"; then
         passed=$((passed + 1))
     else
@@ -31,6 +32,7 @@ run() {
         failures+=("$name")
         echo "*** stage failed: $name"
     fi
+    echo "--- $name: $((SECONDS - t0)) s"
 }
 
 skip() { echo; echo "=== $1 === skipped: $2"; }

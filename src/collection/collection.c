@@ -463,6 +463,7 @@ static qv_rc open_storage(qv_collection *c, qv_err *err) {
     qv_shard_dims(&c->cfg, dims);
     qv_rc rc = load_checkpoint(c, dims, err);
     if (rc) return rc;
+    for (uint32_t si = 0; si < c->nsegs; si++) qv_shard_sync_pindexes(c, c->segs[si].seg);
     clean_checkpoints(c);
     clean_segments(c);
     char wdir[4096];
@@ -818,19 +819,21 @@ static qv_rc apply_delete_vectors(qv_collection *c, const qv_update_op *op, uint
     return QV_OK;
 }
 
-/* A field index declaration (field_index.h): nothing is built yet, so
- * applying one only records it (or removes it). */
+/* A field index declaration (field_index.h): recorded (or removed), then
+ * every segment builds (or drops) its index from its payloads, under the
+ * write lock, so the next read sees it complete. */
 static qv_rc apply_index(qv_collection *c, const qv_update_op *op, qv_err *err) {
     if (op->kind == QV_OP_DELETE_INDEX) {
         qv_index_set_remove(&c->indexes, op->key);
-        return QV_OK;
+    } else {
+        const char *tname = op->nnames == 1 ? op->names[0] : "";
+        uint32_t type = qv_payload_type_parse(tname, strlen(tname));
+        if (!type) return qv_fail(err, QV_ECORRUPT, "unknown payload index type `%.60s`", tname);
+        const jv *params = op->payload.type == JV_OBJ ? &op->payload : NULL;
+        if (qv_index_set_put(&c->indexes, op->key, type, params))
+            return qv_fail(err, QV_ENOMEM, "out of memory");
     }
-    const char *tname = op->nnames == 1 ? op->names[0] : "";
-    uint32_t type = qv_payload_type_parse(tname, strlen(tname));
-    if (!type) return qv_fail(err, QV_ECORRUPT, "unknown payload index type `%.60s`", tname);
-    const jv *params = op->payload.type == JV_OBJ ? &op->payload : NULL;
-    if (qv_index_set_put(&c->indexes, op->key, type, params))
-        return qv_fail(err, QV_ENOMEM, "out of memory");
+    for (uint32_t si = 0; si < c->nsegs; si++) qv_shard_sync_pindexes(c, c->segs[si].seg);
     return QV_OK;
 }
 

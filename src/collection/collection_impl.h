@@ -129,6 +129,13 @@ uint64_t qv_shard_live(const qv_collection *c);
 /* Frees a shard segment's members (not the entry itself). */
 void qv_shard_seg_free(qv_shard_seg *s, uint32_t nvec);
 
+/* ---- field_index.c ------------------------------------------------------- */
+
+/* Makes seg's payload indexes match the declared ones (c->indexes): builds
+ * the missing ones from its payloads, drops the undeclared and re-declared
+ * ones.  Under the write lock, or before seg is published. */
+void qv_shard_sync_pindexes(const qv_collection *c, qv_segment *seg);
+
 /* ---- optimizer.c --------------------------------------------------------- */
 
 /* A persisted segment's directory: <dir>/segments/seg-<uid, 20 digits>. */

@@ -35,40 +35,6 @@ uint32_t qv_payload_type_parse(const char *s, size_t len) {
     return 0;
 }
 
-/* A geo point as Qdrant's geo index takes it: an object with numeric lat in
- * [-90, 90] and lon in [-180, 180]. */
-static bool is_geo_point(const jv *v) {
-    if (v->type != JV_OBJ) return false;
-    double lat, lon;
-    const jv *la = jv_get(v, "lat"), *lo = jv_get(v, "lon");
-    return la && lo && jv_to_f64(la, &lat) && jv_to_f64(lo, &lon) && lat >= -90 && lat <= 90 &&
-           lon >= -180 && lon <= 180;
-}
-
-bool qv_payload_type_accepts(uint32_t t, const jv *v) {
-    qv_filter_time tm;
-    qv_pointid id;
-    switch (t) {
-    case QV_PT_KEYWORD:
-    case QV_PT_TEXT:
-        return v->type == JV_STR;
-    case QV_PT_INTEGER: /* stored payloads are resolved: an integer fitting i64 */
-        return v->type == JV_INT;
-    case QV_PT_FLOAT:
-        return jv_is_number(v);
-    case QV_PT_GEO:
-        return is_geo_point(v);
-    case QV_PT_BOOL:
-        return v->type == JV_BOOL;
-    case QV_PT_DATETIME:
-        return v->type == JV_STR && qv_filter_parse_time(v->v.s, v->len, &tm);
-    case QV_PT_UUID:
-        return v->type == JV_STR && qv_pointid_parse_uuid(v->v.s, v->len, &id);
-    default:
-        return false;
-    }
-}
-
 /* ---- the set ------------------------------------------------------------------ */
 
 void qv_index_set_free(qv_index_set *s) {
@@ -210,24 +176,26 @@ qv_rc qv_index_set_load(const char *dir, qv_index_set *out, qv_err *err) {
 }
 
 /* ---- payload_schema ---------------------------------------------------------------
- * Counting the points that hold a value of the index's type is a full scan
- * per declared index: O(points x indexes x payload size) under the shared
- * lock, on every collection-info request.  Fine for the collections this
- * engine serves today (and writers only wait behind it, readers do not);
- * the real indexes of issue 5 keep these counts as they are built and make
- * this O(indexes). */
+ * The `points` of an index: the live points holding at least one value of
+ * its type, which each segment's index counts as it is kept; a segment
+ * without a usable index (memory was short) is counted by scan. */
 
 static bool visit_accepts(void *ctx, const jv *val) {
     return qv_payload_type_accepts(*(const uint32_t *)ctx, val);
 }
 
 static uint64_t count_points(qv_collection *c, const qv_field_index *fi, qv_arena *a) {
-    qv_keypath *kp;
-    if (qv_keypath_parse(a, fi->field, strlen(fi->field), &kp, NULL)) return 0;
+    qv_keypath *kp = NULL;
     uint64_t k = 0;
     uint32_t type = fi->type;
     for (uint32_t si = 0; si < c->nsegs; si++) {
         const qv_segment *seg = c->segs[si].seg;
+        const qv_pindex *pi = qv_segment_pindex(seg, fi->field, strlen(fi->field));
+        if (pi) {
+            k += qv_pindex_points(pi);
+            continue;
+        }
+        if (!kp && qv_keypath_parse(a, fi->field, strlen(fi->field), &kp, NULL)) return k;
         uint32_t size = qv_segment_size(seg);
         for (uint32_t off = 0; off < size; off++) {
             if (!qv_segment_is_live(seg, off)) continue;
@@ -249,4 +217,60 @@ void qv_collection_payload_schema(qv_collection *c, qv_index_info_cb cb, void *c
     }
     pthread_rwlock_unlock(&c->lock);
     qv_arena_free(&a);
+}
+
+/* ---- the indexes of each segment ----------------------------------------------------
+ * A declaration becomes one qv_pindex per segment (index/payload_index.h),
+ * which the segment keeps current.  Its options carry a signature of the
+ * declaration (type and params), so a re-declaration with other params
+ * rebuilds it. */
+
+static uint64_t decl_sig(const qv_field_index *fi) {
+    uint64_t h = 1469598103934665603ull ^ fi->type;
+    for (const char *p = fi->params ? fi->params : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
+/* Reads a boolean parameter of the canonical params (default when absent). */
+static bool param_bool(const jv *params, const char *key, bool dflt) {
+    const jv *v = params ? jv_get(params, key) : NULL;
+    return v && v->type == JV_BOOL ? v->v.b != 0 : dflt;
+}
+
+static void decl_opts(const qv_field_index *fi, qv_pindex_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->type = fi->type;
+    o->sig = decl_sig(fi);
+    qv_arena a;
+    qv_arena_init(&a);
+    jv params;
+    bool have = fi->params &&
+                jv_parse(&a, fi->params, strlen(fi->params), &params, NULL) == QV_OK &&
+                params.type == JV_OBJ;
+    o->lookup = param_bool(have ? &params : NULL, "lookup", true);
+    o->range = param_bool(have ? &params : NULL, "range", true);
+    qv_arena_free(&a);
+}
+
+void qv_shard_sync_pindexes(const qv_collection *c, qv_segment *seg) {
+    /* drop what is no longer declared as it is */
+    for (uint32_t i = qv_segment_npindex(seg); i-- > 0;) {
+        const qv_pindex *pi = qv_segment_pindex_at(seg, i);
+        bool found;
+        size_t at = find(&c->indexes, qv_pindex_field(pi), &found);
+        if (!found || decl_sig(&c->indexes.items[at]) != qv_pindex_opts_of(pi)->sig)
+            qv_segment_drop_pindex(seg, qv_pindex_field(pi));
+    }
+    for (size_t k = 0; k < c->indexes.n; k++) {
+        const qv_field_index *fi = &c->indexes.items[k];
+        bool have = false;
+        for (uint32_t i = 0; i < qv_segment_npindex(seg) && !have; i++)
+            have = strcmp(qv_pindex_field(qv_segment_pindex_at(seg, i)), fi->field) == 0;
+        if (have) continue;
+        qv_pindex_opts o;
+        decl_opts(fi, &o);
+        qv_pindex *pi = qv_pindex_new(fi->field, &o);
+        if (pi) qv_segment_add_pindex(seg, pi); /* without memory: no index, filters scan */
+    }
 }

@@ -35,30 +35,15 @@
 
 #include "core/err.h"
 #include "core/json.h"
+#include "index/payload_index.h"
 
-/* Qdrant's PayloadSchemaType, numbered as gRPC's PayloadSchemaType enum. */
-typedef enum qv_payload_type {
-    QV_PT_KEYWORD = 1,
-    QV_PT_INTEGER = 2,
-    QV_PT_FLOAT = 3,
-    QV_PT_GEO = 4,
-    QV_PT_TEXT = 5,
-    QV_PT_BOOL = 6,
-    QV_PT_DATETIME = 7,
-    QV_PT_UUID = 8,
-} qv_payload_type;
-
-#define QV_PT_MAX QV_PT_UUID
+/* qv_payload_type, QV_PT_* and qv_payload_type_accepts live with the
+ * indexes themselves (index/payload_index.h). */
 
 /* "keyword", "integer", ... (NULL for an unknown value). */
 const char *qv_payload_type_name(uint32_t t);
 /* The type named s[0..len), or 0. */
 uint32_t qv_payload_type_parse(const char *s, size_t len);
-
-/* Whether a payload value counts as indexable by an index of type t
- * (strings for keyword/text, integers, numbers, {lat, lon} objects, booleans,
- * datetime strings, UUID strings). */
-bool qv_payload_type_accepts(uint32_t t, const jv *value);
 
 /* One declaration. */
 typedef struct qv_field_index {

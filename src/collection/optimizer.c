@@ -566,6 +566,7 @@ static bool begin(qv_collection *c, plan *p, qv_err *err) {
         c->segs[1].uid = c->next_uid++;
         c->segs[0] = (qv_shard_seg){.seg = fresh, .uid = c->next_uid++};
         c->seg = fresh;
+        qv_shard_sync_pindexes(c, fresh);
         p->uids[i] = c->segs[1].uid;
     }
     for (uint32_t i = 0; i < p->n; i++) {
@@ -580,6 +581,7 @@ static bool begin(qv_collection *c, plan *p, qv_err *err) {
 static qv_rc copy_sources(qv_collection *c, const plan *p, qv_segment **out, qv_err *err) {
     qv_segment *ns = qv_shard_new_segment(&c->cfg);
     if (!ns) return qv_fail(err, QV_ENOMEM, "out of memory");
+    qv_shard_sync_pindexes(c, ns); /* built as the points come in */
     const float *vecs[QV_MAX_NAMED_VECTORS];
     qv_rc rc = QV_OK;
     for (uint32_t i = 0; rc == QV_OK && i < p->n; i++) {
@@ -619,7 +621,7 @@ static qv_rc build_graphs(const qv_collection_config *cfg, const qv_segment *ns,
         uint32_t m, efc;
         hnsw_params(cfg, vi, &m, &efc);
         if (m == 0) continue; /* no graph for this vector */
-        qv_hnsw_params hp = {m, efc, 0x5157u + vi};
+        qv_hnsw_params hp = {.m = m, .ef_construct = efc, .seed = 0x5157u + vi};
         qv_hnsw_store st = store_of(ns, vi);
         qv_rc rc = qv_hnsw_new(qv_segment_dim(ns, vi), cfg->vectors[vi].distance, &hp, &st,
                                &hnsw[vi], err);
@@ -663,6 +665,7 @@ static qv_rc swap_in(qv_collection *c, const plan *p, qv_shard_seg *ns, qv_shard
                      bool *kept, qv_err *err) {
     const qv_segment *src[8];
     for (uint32_t i = 0; i < p->n; i++) src[i] = c->segs[find_uid(c, p->uids[i])].seg;
+    qv_shard_sync_pindexes(c, ns->seg); /* indexes declared or dropped since the copy */
     /* deleted (or moved by copy on write) since the copy */
     uint32_t size = qv_segment_size(ns->seg);
     for (uint32_t off = 0; off < size; off++) {

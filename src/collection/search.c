@@ -38,6 +38,8 @@
 #include <string.h>
 
 #include "collection/collection_impl.h"
+#include "collection/plan.h"
+#include "core/bitset.h"
 #include "core/pool.h"
 #include "index/filter.h"
 #include "index/hnsw.h"
@@ -87,25 +89,28 @@ static void view_of(const qv_segment *s, uint32_t off, qv_point_view *v) {
     v->offset = off;
 }
 
-typedef struct vec_ctx {
-    const qv_collection *c;
-    const qv_segment *seg;
-    uint32_t off;
-} vec_ctx;
-
-static bool has_vector_cb(void *ctx, const char *name) {
-    vec_ctx *v = ctx;
-    int vi = qv_collection_config_vector(&v->c->cfg, name);
-    return vi >= 0 && qv_segment_has_vector(v->seg, (uint32_t)vi, v->off);
+/* One filter plan per segment of the shard (plan.h); NULL on OOM.  With
+ * no filter, NULL too: callers treat "no plans" as every live point. */
+static qv_fplan *plans_new(qv_collection *c, const qv_filter *f, bool *oom) {
+    *oom = false;
+    if (!f) return NULL;
+    qv_fplan *p = calloc(c->nsegs ? c->nsegs : 1, sizeof *p);
+    if (!p) {
+        *oom = true;
+        return NULL;
+    }
+    for (uint32_t si = 0; si < c->nsegs; si++) qv_fplan_build(&p[si], c, c->segs[si].seg, f);
+    return p;
 }
 
-static bool matches(const qv_collection *c, const qv_segment *seg, const qv_filter *f,
-                    uint32_t off) {
-    if (!f) return true;
-    vec_ctx vc = {c, seg, off};
-    qv_filter_point fp = {qv_segment_id(seg, off), qv_segment_payload(seg, off), has_vector_cb,
-                          &vc};
-    return qv_filter_match(f, &fp);
+static void plans_free(qv_fplan *p, uint32_t n) {
+    for (uint32_t si = 0; p && si < n; si++) qv_fplan_free(&p[si]);
+    free(p);
+}
+
+/* Whether the point at off of segment si passes (plans may be NULL). */
+static inline bool passes(const qv_fplan *plans, uint32_t si, uint32_t off) {
+    return !plans || qv_fplan_check(&plans[si], off);
 }
 
 static qv_rc read_begin(qv_collection *c, qv_err *err) {
@@ -194,8 +199,8 @@ static id_walk *walk_begin(qv_collection *c, const qv_pointid *from) {
     return w;
 }
 
-/* The next point in ID order; false at the end. */
-static bool walk_next(id_walk *w, const qv_segment **seg, uint32_t *off) {
+/* The next point in ID order (in segment *si); false at the end. */
+static bool walk_next(id_walk *w, const qv_segment **seg, uint32_t *si, uint32_t *off) {
     int best = -1;
     const qv_pointid *bid = NULL;
     for (uint32_t i = 0; i < w->nsegs; i++) {
@@ -208,6 +213,7 @@ static bool walk_next(id_walk *w, const qv_segment **seg, uint32_t *off) {
     }
     if (best < 0) return false;
     *seg = w->s[best].seg;
+    *si = (uint32_t)best;
     *off = w->s[best].order[w->s[best].pos++];
     return true;
 }
@@ -220,16 +226,19 @@ qv_rc qv_collection_scroll(qv_collection *c, const qv_filter *filter, const qv_p
     if (rc) return rc;
     rc = qv_strict_check_read(&c->cfg.strict, &c->indexes, filter, limit, opts, err);
     if ((rc = read_admit(c, rc, 1 + qv_strict_filter_cost(filter), err))) return rc;
-    id_walk *w = walk_begin(c, offset);
+    bool oom;
+    qv_fplan *plans = plans_new(c, filter, &oom);
+    id_walk *w = oom ? NULL : walk_begin(c, offset);
     if (!w) {
+        plans_free(plans, c->nsegs);
         pthread_rwlock_unlock(&c->lock);
         return qv_fail(err, QV_ENOMEM, "out of memory");
     }
     size_t got = 0;
     const qv_segment *seg;
-    uint32_t off;
-    while (walk_next(w, &seg, &off)) {
-        if (!matches(c, seg, filter, off)) continue;
+    uint32_t si, off;
+    while (walk_next(w, &seg, &si, &off)) {
+        if (!passes(plans, si, off)) continue;
         if (got == limit) {
             *next = *qv_segment_id(seg, off);
             *has_next = true;
@@ -241,8 +250,27 @@ qv_rc qv_collection_scroll(qv_collection *c, const qv_filter *filter, const qv_p
         if (!cb(ctx, &v, 0)) break;
     }
     free(w);
+    plans_free(plans, c->nsegs);
     pthread_rwlock_unlock(&c->lock);
     return QV_OK;
+}
+
+/* Calls fn for every live point of plan p's segment that passes, in
+ * offset order, visiting only the plan's candidates. */
+static void plan_each(const qv_fplan *p, void (*fn)(void *ctx, uint32_t off), void *ctx) {
+    if (p->cand) {
+        for (size_t i = qv_bits_next(p->cand, 0, p->n); i < p->n;
+             i = qv_bits_next(p->cand, i + 1, p->n))
+            if (p->exact || qv_fplan_check(p, (uint32_t)i)) fn(ctx, (uint32_t)i);
+        return;
+    }
+    for (uint32_t off = 0; off < p->n; off++)
+        if (qv_fplan_check(p, off)) fn(ctx, off);
+}
+
+static void count_one(void *ctx, uint32_t off) {
+    (void)off;
+    (*(uint64_t *)ctx)++;
 }
 
 qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, const qv_read_opts *opts,
@@ -256,10 +284,13 @@ qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, const qv_re
         k = qv_shard_live(c);
     } else {
         for (uint32_t si = 0; si < c->nsegs; si++) {
-            const qv_segment *seg = c->segs[si].seg;
-            uint32_t size = qv_segment_size(seg);
-            for (uint32_t i = 0; i < size; i++)
-                if (qv_segment_is_live(seg, i) && matches(c, seg, filter, i)) k++;
+            qv_fplan p;
+            qv_fplan_build(&p, c, c->segs[si].seg, filter);
+            if (p.exact)
+                k += p.ncand;
+            else
+                plan_each(&p, count_one, &k);
+            qv_fplan_free(&p);
         }
     }
     pthread_rwlock_unlock(&c->lock);
@@ -267,21 +298,32 @@ qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, const qv_re
     return QV_OK;
 }
 
+typedef struct select_ctx {
+    qv_pointid *out;
+    uint32_t k;
+    const qv_segment *seg;
+} select_ctx;
+
+static void select_one(void *ctx, uint32_t off) {
+    select_ctx *x = ctx;
+    x->out[x->k++] = *qv_segment_id(x->seg, off);
+}
+
 qv_rc qv_collection_select_ids(qv_collection *c, const qv_filter *filter, qv_arena *a,
                                qv_pointid **ids, uint32_t *n, qv_err *err) {
     uint64_t total = qv_shard_live(c);
-    uint32_t k = 0;
     qv_pointid *out = qv_arena_alloc(a, sizeof(qv_pointid) * (total ? total : 1));
     if (!out) return qv_fail(err, QV_ENOMEM, "out of memory");
+    select_ctx x = {out, 0, NULL};
     for (uint32_t si = 0; si < c->nsegs; si++) {
-        const qv_segment *seg = c->segs[si].seg;
-        uint32_t size = qv_segment_size(seg);
-        for (uint32_t i = 0; i < size; i++)
-            if (qv_segment_is_live(seg, i) && matches(c, seg, filter, i))
-                out[k++] = *qv_segment_id(seg, i);
+        qv_fplan p;
+        qv_fplan_build(&p, c, c->segs[si].seg, filter);
+        x.seg = c->segs[si].seg;
+        plan_each(&p, select_one, &x);
+        qv_fplan_free(&p);
     }
     *ids = out;
-    *n = k;
+    *n = x.k;
     return QV_OK;
 }
 
@@ -380,7 +422,8 @@ typedef struct qstate {
     topk top;
     uint32_t exclude_si, exclude_off; /* NEAREST_ID: the query point itself */
     bool has_exclude;
-    float *own; /* NEAREST_ID: the point's vector decoded, when not stored as float32 */
+    float *own;      /* NEAREST_ID: the point's vector decoded, when not stored as float32 */
+    qv_fplan *plans; /* the filter's plan per segment (plan.h); NULL without a filter */
 } qstate;
 
 /* Validates query i and prepares its state (query vector ready). */
@@ -456,12 +499,15 @@ typedef struct chunk {
 } chunk;
 
 /* Fills ch with the next up to max live offsets in [*pos, hi) that have
- * vector vi; advances *pos past them. */
-static void gather(const qv_segment *seg, uint32_t vi, uint32_t *pos, uint32_t hi, size_t max,
-                   chunk *ch) {
+ * vector vi (and, when only is not NULL, are in it); advances *pos past
+ * them. */
+static void gather(const qv_segment *seg, uint32_t vi, const uint64_t *only, uint32_t *pos,
+                   uint32_t hi, size_t max, chunk *ch) {
     size_t n = 0, dim = qv_segment_dim(seg, vi);
     uint32_t off = *pos;
-    for (; off < hi && n < max; off++) {
+    for (; n < max; off++) {
+        if (only) off = (uint32_t)qv_bits_next(only, off, hi);
+        if (off >= hi) break;
         if (!qv_segment_is_live(seg, off)) continue;
         const float *v = qv_segment_vector(seg, vi, off, ch->buf ? ch->buf + n * dim : NULL);
         if (!v) continue;
@@ -492,7 +538,8 @@ static float bar_of(const qstate *s, const topk *t) {
 static void offer_one(qv_collection *c, uint32_t si, qstate *s, topk *t, uint32_t off,
                       float score) {
     if (s->has_exclude && s->exclude_off == off && s->exclude_si == si) return;
-    if (!passes_threshold(s, score) || !matches(c, c->segs[si].seg, s->q->filter, off)) return;
+    if (!passes_threshold(s, score) || !passes(s->plans, si, off)) return;
+    (void)c;
     hit h = {h_of(s, score), si, off};
     topk_push(t, h);
 }
@@ -521,8 +568,8 @@ static void to_h(qv_distance d, float *r, size_t n) {
  * to its heap: the same result as offering every point.  A score does not
  * depend on the batch (see distance.h), so a query gets the same hits
  * alone or in any batch. */
-static bool scan_range(qv_collection *c, uint32_t si, qstate **qs, size_t nq, uint32_t lo,
-                       uint32_t hi, topk *tops) {
+static bool scan_range(qv_collection *c, uint32_t si, qstate **qs, size_t nq, const uint64_t *only,
+                       uint32_t lo, uint32_t hi, topk *tops) {
     const qv_segment *seg = c->segs[si].seg;
     const qv_kernels *k = qv_kernels_best();
     const float *qv[QV_KERNEL_MAX_BATCH];
@@ -551,10 +598,10 @@ static bool scan_range(qv_collection *c, uint32_t si, qstate **qs, size_t nq, ui
     }
     uint32_t pos = lo;
     int cur = 0;
-    gather(seg, vi, &pos, hi, per, &ch[cur]);
+    gather(seg, vi, only, &pos, hi, per, &ch[cur]);
     while (ch[cur].n > 0) {
         const chunk *now = &ch[cur], *next = &ch[cur ^ 1];
-        gather(seg, vi, &pos, hi, per, &ch[cur ^ 1]);
+        gather(seg, vi, only, &pos, hi, per, &ch[cur ^ 1]);
         for (size_t j = 0; j < now->n; j += QV_KERNEL_BLOCK_NV) {
             size_t nv = now->n - j < QV_KERNEL_BLOCK_NV ? now->n - j : QV_KERNEL_BLOCK_NV;
             size_t npf = 0; /* the same slot of the next round */
@@ -585,6 +632,7 @@ typedef struct scan_par {
     uint32_t si;
     qstate **qs;
     size_t nq;
+    const uint64_t *only;
     uint32_t size, parts;
     topk *tops;  /* parts x nq heaps */
     bool failed; /* a part had no memory (written atomically) */
@@ -594,7 +642,7 @@ static void scan_part(void *ctx, size_t part) {
     scan_par *sp = ctx;
     uint32_t lo = (uint32_t)((uint64_t)sp->size * part / sp->parts);
     uint32_t hi = (uint32_t)((uint64_t)sp->size * (part + 1) / sp->parts);
-    if (!scan_range(sp->c, sp->si, sp->qs, sp->nq, lo, hi, sp->tops + part * sp->nq))
+    if (!scan_range(sp->c, sp->si, sp->qs, sp->nq, sp->only, lo, hi, sp->tops + part * sp->nq))
         __atomic_store_n(&sp->failed, true, __ATOMIC_RELAXED);
 }
 
@@ -603,8 +651,8 @@ static void scan_part(void *ctx, size_t part) {
  * caller's read lock covers the workers, which wait for nothing else.
  * False when memory ran out (*oom: during the scan, which cannot be
  * retried; else before it started). */
-static bool scan_parallel(qv_collection *c, uint32_t si, qstate **qs, size_t nq, uint32_t size,
-                          bool *oom) {
+static bool scan_parallel(qv_collection *c, uint32_t si, qstate **qs, size_t nq,
+                          const uint64_t *only, uint32_t size, bool *oom) {
     qv_pool *pool = qv_pool_search();
     uint32_t parts = qv_pool_width(pool) * 2;
     if (parts > size / PAR_MIN_PART) parts = size / PAR_MIN_PART;
@@ -615,7 +663,7 @@ static bool scan_parallel(qv_collection *c, uint32_t si, qstate **qs, size_t nq,
         ok = tops[t].h != NULL;
     }
     if (ok) {
-        scan_par sp = {c, si, qs, nq, size, parts, tops, false};
+        scan_par sp = {c, si, qs, nq, only, size, parts, tops, false};
         qv_pool_run(pool, parts, scan_part, &sp);
         ok = !sp.failed;
         *oom = sp.failed;
@@ -628,46 +676,33 @@ static bool scan_parallel(qv_collection *c, uint32_t si, qstate **qs, size_t nq,
 }
 
 /* Scores one batch of queries (same vector index) against every point of
- * segment si.  False when memory ran out. */
-static bool scan_batch(qv_collection *c, uint32_t si, qstate **qs, size_t nq) {
+ * segment si, or only the offsets in only (pre-filtered: npts of them).
+ * False when memory ran out. */
+static bool scan_batch(qv_collection *c, uint32_t si, qstate **qs, size_t nq, const uint64_t *only,
+                       uint64_t npts) {
     uint32_t size = qv_segment_size(c->segs[si].seg);
     bool oom = false;
-    if (size >= PAR_MIN_POINTS && qv_pool_width(qv_pool_search()) > 1 &&
-        scan_parallel(c, si, qs, nq, size, &oom))
+    if (npts >= PAR_MIN_POINTS && qv_pool_width(qv_pool_search()) > 1 &&
+        scan_parallel(c, si, qs, nq, only, size, &oom))
         return true;
     if (oom) return false;
     topk local[QV_KERNEL_MAX_BATCH];
     for (size_t i = 0; i < nq; i++) local[i] = qs[i]->top;
-    bool ok = scan_range(c, si, qs, nq, 0, size, local);
+    bool ok = scan_range(c, si, qs, nq, only, 0, size, local);
     for (size_t i = 0; i < nq; i++) qs[i]->top = local[i];
     return ok;
 }
 
 /* ---- through the graph -------------------------------------------------------- */
 
-/* Points sampled to estimate how many a filter lets through. */
-#define FILTER_SAMPLE 256
-
 /* Whether query s searches segment si through its graph rather than a
  * scan: not when asked for exact search, and not when the points its
- * filter is estimated to let through hold fewer vector bytes than
+ * filter is estimated to let through (plan.h) hold fewer vector bytes than
  * full_scan_threshold (KB): scanning those is cheaper and exact. */
 static bool use_graph(qv_collection *c, uint32_t si, const qstate *s) {
     const qv_shard_seg *e = &c->segs[si];
     if (s->q->exact || !e->hnsw || !e->hnsw[s->vi]) return false;
-    uint64_t live = qv_segment_live_count(e->seg), est = live;
-    if (s->q->filter && live > 0) {
-        uint32_t size = qv_segment_size(e->seg), step = size / FILTER_SAMPLE + 1;
-        uint64_t seen = 0, pass = 0;
-        for (uint32_t off = 0; off < size; off += step) {
-            if (!qv_segment_is_live(e->seg, off)) continue;
-            seen++;
-            pass += matches(c, e->seg, s->q->filter, off);
-        }
-        /* one more than seen: a filter no sampled point passes still
-         * estimates a few */
-        est = seen ? (pass + 1) * live / (seen + 1) : live;
-    }
+    uint64_t est = s->plans ? qv_fplan_estimate(&s->plans[si]) : qv_segment_live_count(e->seg);
     uint64_t bytes = est * c->cfg.vectors[s->vi].size * sizeof(float);
     return bytes >= c->cfg.hnsw.full_scan_threshold * 1024;
 }
@@ -687,7 +722,7 @@ static bool accept_cb(void *ctx, uint32_t off) {
     if (!qv_segment_is_live(a->seg, off) || !qv_segment_has_vector(a->seg, (uint32_t)s->vi, off))
         return false;
     if (s->has_exclude && s->exclude_si == a->si && s->exclude_off == off) return false;
-    return matches(a->c, a->seg, s->q->filter, off);
+    return passes(s->plans, a->si, off);
 }
 
 /* How many candidates a search over codes keeps for query s: limit x
@@ -791,12 +826,14 @@ static qv_rc quant_scan(qv_collection *c, uint32_t si, qstate *s) {
         return QV_ENOMEM;
     }
     uint32_t size = qv_segment_size(e->seg), vi = (uint32_t)s->vi;
+    const uint64_t *only = s->plans ? s->plans[si].cand : NULL;
     for (uint32_t off = 0; off < size; off++) {
+        if (only && (off = (uint32_t)qv_bits_next(only, off, size)) >= size) break;
         if (!qv_segment_is_live(e->seg, off) || !qv_segment_has_vector(e->seg, vi, off)) continue;
         if (s->has_exclude && s->exclude_si == si && s->exclude_off == off) continue;
         hit x = {h_of(s, qv_qquery_score(&qq, off)), si, off};
         if (cand.n == cand.k && x.score < cand.h[0].score) continue;
-        if (!matches(c, e->seg, s->q->filter, off)) continue;
+        if (!passes(s->plans, si, off)) continue;
         topk_push(&cand, x);
     }
     qv_qquery_free(&qq);
@@ -817,13 +854,20 @@ static qv_rc search_all(qv_collection *c, qstate *st, size_t n) {
     qv_rc rc = QV_OK;
     for (uint32_t si = 0; rc == QV_OK && si < c->nsegs; si++) {
         for (size_t i = 0; i < n; i++) {
-            done[i] = st[i].q->kind == QV_QUERY_NONE || st[i].top.k == 0;
+            const qv_fplan *pl = st[i].plans ? &st[i].plans[si] : NULL;
+            done[i] = st[i].q->kind == QV_QUERY_NONE || st[i].top.k == 0 ||
+                      (pl && pl->ncand == 0); /* no candidate at all here */
             if (!done[i] && use_graph(c, si, &st[i])) {
                 done[i] = true;
                 if (rc == QV_OK) rc = graph_search(c, si, &st[i]);
             } else if (!done[i] && use_codes(c, si, &st[i])) {
                 done[i] = true;
                 if (rc == QV_OK) rc = quant_scan(c, si, &st[i]);
+            } else if (!done[i] && pl && pl->cand) {
+                /* pre-filtered: score only the index's candidates, alone */
+                qstate *one = &st[i];
+                done[i] = true;
+                if (!scan_batch(c, si, &one, 1, pl->cand, pl->ncand) && rc == QV_OK) rc = QV_ENOMEM;
             }
         }
         for (size_t i = 0; i < n; i++) {
@@ -834,7 +878,9 @@ static qv_rc search_all(qv_collection *c, qstate *st, size_t n) {
                 batch[nb++] = &st[j];
                 done[j] = true;
             }
-            if (!scan_batch(c, si, batch, nb) && rc == QV_OK) rc = QV_ENOMEM;
+            if (!scan_batch(c, si, batch, nb, NULL, qv_segment_size(c->segs[si].seg)) &&
+                rc == QV_OK)
+                rc = QV_ENOMEM;
         }
     }
     free(done);
@@ -858,9 +904,9 @@ static qv_rc emit_by_id(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) 
     if (!w) return QV_ENOMEM;
     size_t skipped = 0, got = 0;
     const qv_segment *seg;
-    uint32_t off;
-    while (got < s->q->limit && walk_next(w, &seg, &off)) {
-        if (!matches(c, seg, s->q->filter, off)) continue;
+    uint32_t si, off;
+    while (got < s->q->limit && walk_next(w, &seg, &si, &off)) {
+        if (!passes(s->plans, si, off)) continue;
         if (skipped++ < s->q->offset) continue;
         qv_point_view v;
         view_of(seg, off, &v);
@@ -894,6 +940,10 @@ qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, const q
             st[i].top.h = malloc(sizeof(hit) * k);
             if (!st[i].top.h) rc = qv_fail(err, QV_ENOMEM, "out of memory");
         }
+        bool oom = false;
+        if (rc == QV_OK && (k || queries[i].kind == QV_QUERY_NONE))
+            st[i].plans = plans_new(c, queries[i].filter, &oom);
+        if (oom) rc = qv_fail(err, QV_ENOMEM, "out of memory");
     }
     if (rc == QV_OK && search_all(c, st, n) != QV_OK) rc = qv_fail(err, QV_ENOMEM, "out of memory");
     for (size_t i = 0; rc == QV_OK && i < n; i++) {
@@ -906,6 +956,7 @@ qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, const q
     for (size_t i = 0; st && i < n; i++) {
         free(st[i].top.h);
         free(st[i].own);
+        plans_free(st[i].plans, c->nsegs);
     }
     free(st);
     pthread_rwlock_unlock(&c->lock);

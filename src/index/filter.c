@@ -589,6 +589,10 @@ static bool qv_filter_visit_field(void *ctx, const jv *v) {
     }
 }
 
+bool qv_filter_value_match(const qv_filter_cond *c, const jv *v) {
+    return qv_filter_visit_field((void *)c, v);
+}
+
 /* is_empty stops at the first non-empty value: anything but null and []. */
 static bool qv_filter_visit_nonempty(void *ctx, const jv *v) {
     (void)ctx;
@@ -638,7 +642,7 @@ static bool qv_filter_visit_nested(void *ctx, const jv *v) {
     if (v->type != JV_ARR) return false;
     for (uint32_t k = 0; k < v->len; k++) {
         if (v->v.items[k].type != JV_OBJ) continue;
-        qv_filter_point el = {NULL, &v->v.items[k], NULL, NULL};
+        qv_filter_point el = {NULL, &v->v.items[k], NULL, NULL, NULL};
         if (qv_filter_match(f, &el)) return true;
     }
     return false;
@@ -660,6 +664,10 @@ static bool qv_filter_has_id(const qv_filter_cond *c, const qv_pointid *id) {
 }
 
 bool qv_filter_cond_match(const qv_filter_cond *c, const qv_filter_point *p) {
+    if (p->cond) {
+        int known = p->cond(p->ctx, c);
+        if (known >= 0) return known != 0;
+    }
     switch (c->kind) {
     case QV_FILTER_COND_FILTER:
         return qv_filter_match(c->u.filter, p);

@@ -290,6 +290,13 @@ typedef struct qv_filter_point {
     const jv *payload; /* resolved JSON object, or NULL when the point has none */
     bool (*has_vector)(void *ctx, const char *name); /* name "" = the unnamed default vector */
     void *ctx;
+    /* Optional: the answer to condition c for this point when the caller
+     * already knows it (1 or 0: from a payload index, or a condition whose
+     * meaning an index changes, such as match.text on a full-text field),
+     * or -1 to have it evaluated from the payload.  Asked for every
+     * condition of the filter's top level and of its sub-filters, never
+     * inside nested (those conditions see array elements, not the point). */
+    int (*cond)(void *ctx, const qv_filter_cond *c);
 } qv_filter_point;
 
 /* Whether point p satisfies f.  A NULL filter matches everything.  p->id may
@@ -299,6 +306,12 @@ bool qv_filter_match(const qv_filter *f, const qv_filter_point *p);
 /* Evaluates one condition (exported for index code that checks the
  * conditions it cannot answer itself). */
 bool qv_filter_cond_match(const qv_filter_cond *c, const qv_filter_point *p);
+
+/* Whether one value, as a field condition sees it (after the final
+ * flattening), satisfies field condition c: match, range, datetime or geo
+ * (false for other kinds).  For indexes that check candidates value by
+ * value with the filter's own comparisons. */
+bool qv_filter_value_match(const qv_filter_cond *c, const jv *v);
 
 /* SipHash-2-4 (zero key) of a point ID's canonical bytes, as Qdrant's slice
  * condition uses: 8 little-endian bytes for a number, the 16 RFC 4122 bytes

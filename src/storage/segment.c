@@ -101,7 +101,21 @@ struct qv_segment {
     uint32_t *order;
     uint32_t norder;
     bool order_ok;
+    /* payload field indexes kept in step with the payloads */
+    qv_pindex **pidx;
+    uint32_t npidx;
 };
+
+/* Payload index upkeep around a change of off's payload. */
+static void pidx_remove(qv_segment *s, uint32_t off) {
+    const qv_payload *p = s->payloads[off];
+    for (uint32_t i = 0; p && i < s->npidx; i++) qv_pindex_remove(s->pidx[i], off, &p->root);
+}
+
+static void pidx_add(qv_segment *s, uint32_t off) {
+    const qv_payload *p = s->payloads[off];
+    for (uint32_t i = 0; p && i < s->npidx; i++) qv_pindex_add(s->pidx[i], off, &p->root);
+}
 
 static void seg_set_elem(seg_vec *v, uint32_t dim, qv_elem elem) {
     v->dim = dim;
@@ -153,6 +167,8 @@ void qv_segment_free(qv_segment *s) {
     free(s->alive);
     free(s->map);
     free(s->order);
+    for (uint32_t i = 0; i < s->npidx; i++) qv_pindex_free(s->pidx[i]);
+    free(s->pidx);
     free(s);
 }
 
@@ -261,6 +277,10 @@ uint32_t qv_segment_size(const qv_segment *s) {
 uint32_t qv_segment_live_count(const qv_segment *s) {
     return s->live;
 }
+const uint64_t *qv_segment_live_bits(const qv_segment *s) {
+    return s->alive;
+}
+
 bool qv_segment_is_live(const qv_segment *s, uint32_t off) {
     return off < s->n && bit_get(s->alive, off);
 }
@@ -362,8 +382,10 @@ qv_rc qv_segment_put(qv_segment *s, uint64_t opnum, const qv_pointid *id, const 
     uint32_t off;
     if (qv_segment_find(s, id, &off)) {
         set_vecs(s, off, vecs, NULL);
+        pidx_remove(s, off);
         qv_payload_free(s->payloads[off]);
         s->payloads[off] = payload;
+        pidx_add(s, off);
         s->versions[off] = opnum;
         return QV_OK;
     }
@@ -376,6 +398,7 @@ qv_rc qv_segment_put(qv_segment *s, uint64_t opnum, const qv_pointid *id, const 
     s->payloads[off] = payload;
     bit_set(s->alive, off, true);
     set_vecs(s, off, vecs, NULL);
+    pidx_add(s, off);
     bool found;
     size_t slot = map_probe(s, id, &found);
     if (s->map[slot] == MAP_EMPTY) s->map_used++;
@@ -402,8 +425,10 @@ qv_rc qv_segment_set_vectors(qv_segment *s, uint64_t opnum, uint32_t off, const 
 }
 
 void qv_segment_set_payload(qv_segment *s, uint64_t opnum, uint32_t off, qv_payload *payload) {
+    pidx_remove(s, off);
     qv_payload_free(s->payloads[off]);
     s->payloads[off] = payload;
+    pidx_add(s, off);
     s->versions[off] = opnum;
 }
 
@@ -423,6 +448,7 @@ bool qv_segment_delete(qv_segment *s, uint64_t opnum, const qv_pointid *id) {
     uint32_t off = s->map[slot] - 1;
     s->map[slot] = MAP_TOMB;
     bit_set(s->alive, off, false);
+    pidx_remove(s, off);
     qv_payload_free(s->payloads[off]);
     s->payloads[off] = NULL;
     s->versions[off] = opnum;
@@ -430,6 +456,48 @@ bool qv_segment_delete(qv_segment *s, uint64_t opnum, const qv_pointid *id) {
     s->live--;
     s->order_ok = false;
     return true;
+}
+
+/* ---- payload indexes ------------------------------------------------------ */
+
+void qv_segment_add_pindex(qv_segment *s, qv_pindex *pi) {
+    qv_segment_drop_pindex(s, qv_pindex_field(pi));
+    qv_pindex **a = realloc(s->pidx, (s->npidx + 1) * sizeof *a);
+    if (!a) { /* without room to keep it, the index is simply not there */
+        qv_pindex_free(pi);
+        return;
+    }
+    s->pidx = a;
+    for (uint32_t off = 0; off < s->n; off++)
+        if (bit_get(s->alive, off) && s->payloads[off])
+            qv_pindex_add(pi, off, &s->payloads[off]->root);
+    s->pidx[s->npidx++] = pi;
+}
+
+void qv_segment_drop_pindex(qv_segment *s, const char *field) {
+    for (uint32_t i = 0; i < s->npidx; i++)
+        if (strcmp(qv_pindex_field(s->pidx[i]), field) == 0) {
+            qv_pindex_free(s->pidx[i]);
+            s->pidx[i] = s->pidx[--s->npidx];
+            return;
+        }
+}
+
+const qv_pindex *qv_segment_pindex(const qv_segment *s, const char *field, size_t len) {
+    for (uint32_t i = 0; i < s->npidx; i++) {
+        const char *f = qv_pindex_field(s->pidx[i]);
+        if (strlen(f) == len && memcmp(f, field, len) == 0)
+            return qv_pindex_ok(s->pidx[i]) ? s->pidx[i] : NULL;
+    }
+    return NULL;
+}
+
+uint32_t qv_segment_npindex(const qv_segment *s) {
+    return s->npidx;
+}
+
+const qv_pindex *qv_segment_pindex_at(const qv_segment *s, uint32_t i) {
+    return s->pidx[i];
 }
 
 /* ---- checkpoint files ----------------------------------------------------- */

@@ -30,6 +30,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/pointid.h"
+#include "index/payload_index.h"
 
 /* An immutable payload document: a resolved JSON object and its memory. */
 typedef struct qv_payload {
@@ -55,6 +56,8 @@ uint32_t qv_segment_size(const qv_segment *s);
 /* Number of live points. */
 uint32_t qv_segment_live_count(const qv_segment *s);
 bool qv_segment_is_live(const qv_segment *s, uint32_t off);
+/* The live bits (bit off set when off is live; size() bits, the rest 0). */
+const uint64_t *qv_segment_live_bits(const qv_segment *s);
 bool qv_segment_find(const qv_segment *s, const qv_pointid *id, uint32_t *off);
 const qv_pointid *qv_segment_id(const qv_segment *s, uint32_t off);
 uint64_t qv_segment_version(const qv_segment *s, uint32_t off);
@@ -112,6 +115,23 @@ bool qv_segment_delete_at(qv_segment *s, uint64_t opnum, uint32_t off);
  * point has no such vector.  Valid until the segment grows (never, for a
  * segment that takes no new points). */
 const void *qv_segment_rows(const qv_segment *s, uint32_t vi);
+
+/* ---- payload indexes ------------------------------------------------------
+ * A segment keeps the payload field indexes given to it in step with its
+ * payloads: every put, payload change and deletion updates them, so they
+ * describe exactly the live points.  They are not saved with the segment:
+ * the collection declares them again after a load (they are rebuilt from
+ * the payloads). */
+
+/* Takes pi (ownership), indexes every live point's payload into it and
+ * keeps it current; an index on the same field is replaced. */
+void qv_segment_add_pindex(qv_segment *s, qv_pindex *pi);
+/* Drops the index on field, if any. */
+void qv_segment_drop_pindex(qv_segment *s, const char *field);
+/* The usable index on the key path text field[0..len), or NULL. */
+const qv_pindex *qv_segment_pindex(const qv_segment *s, const char *field, size_t len);
+uint32_t qv_segment_npindex(const qv_segment *s);
+const qv_pindex *qv_segment_pindex_at(const qv_segment *s, uint32_t i);
 
 /* ---- persistence ----------------------------------------------------------
  * A checkpoint directory holds points.dat and vectors-<vi>.dat (formats in

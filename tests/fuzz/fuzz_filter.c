@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (jv_parse(&a, p, strlen(p), &payload, &err) != QV_OK) abort();
             jv_resolve_numbers(&payload);
             qv_pointid id = qv_pointid_num(k);
-            qv_filter_point pt = {&id, &payload, fuzz_has_vector, NULL};
+            qv_filter_point pt = {&id, &payload, fuzz_has_vector, NULL, NULL};
             (void)qv_filter_match(f, &pt);
             pt.id = NULL;
             pt.payload = NULL;

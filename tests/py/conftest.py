@@ -19,6 +19,25 @@ def pytest_report_header(config):
         return "quiver client transport: gRPC (QUIVER_PREFER_GRPC=1; raw-HTTP tests stay on REST)"
     return "quiver client transport: REST (set QUIVER_PREFER_GRPC=1 for gRPC)"
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "engine_only: checks the storage engine through raw HTTP or in a way the client transport "
+        "does not change; runs in the REST pass only",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """The suite runs twice in CI (REST, then gRPC): tests marked engine_only would
+    only repeat themselves the second time, so the gRPC pass skips them, saying why."""
+    if not prefer_grpc():
+        return
+    skip = pytest.mark.skip(reason="engine_only: same checks as the REST pass (transport-independent)")
+    for item in items:
+        if "engine_only" in item.keywords:
+            item.add_marker(skip)
+
+
 # ---- session server ------------------------------------------------------------
 
 

@@ -16,6 +16,9 @@ import pytest
 
 from quiver_harness import ServerProc
 
+# raw HTTP and process control only: the client transport changes nothing here
+pytestmark = pytest.mark.engine_only
+
 COLL = "durable"
 DIM = 4
 

@@ -238,6 +238,7 @@ def test_index_survives_restart_and_answers_at_once(server_factory):
     srv.stop()
 
 
+@pytest.mark.engine_only
 def test_sigkill_during_optimizations_loses_nothing(server_factory):
     """Writes keep flowing while the optimizer indexes, merges and vacuums;
     SIGKILL lands at random moments; after each restart every acknowledged
@@ -521,6 +522,7 @@ def _segment_files_rss_kb(pid, name, prefix):
     return out
 
 
+@pytest.mark.engine_only
 def test_vector_memory_placement(server_factory):
     """VectorParams.memory decides whether a segment's vectors are resident
     ("cached": populated at load) or paged in on demand ("cold"): it
@@ -613,6 +615,7 @@ def mapped_codes_rss_kb(pid, name):
     return _segment_files_rss_kb(pid, name, "quant-")
 
 
+@pytest.mark.engine_only
 def test_quantized_codes_placement(server_factory):
     """Quantized codes follow their config's `memory`: pinned (or always_ram)
     on the heap, cold a mapping paged in on use, cached a populated mapping;
@@ -687,6 +690,7 @@ def test_quantized_codes_placement(server_factory):
     srv.stop()
 
 
+@pytest.mark.engine_only
 def test_sigterm_stops_a_running_graph_build(server_factory):
     """SIGTERM during a long graph build stops the build within an insert
     (it does not wait for the graph to finish): the server exits cleanly in

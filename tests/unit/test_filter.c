@@ -64,7 +64,7 @@ static bool eval(const char *payload_json, const char *filter_json) {
     qv_rc rc = qv_filter_from_json(&a, &fj, &f, &err);
     if (rc != QV_OK) fail_msg("decode %s: %s", filter_json, err.msg);
     qv_pointid id = qv_pointid_num(1);
-    qv_filter_point p = {&id, &payload, vec_a_only, NULL};
+    qv_filter_point p = {&id, &payload, vec_a_only, NULL, NULL};
     bool r = qv_filter_match(f, &p);
     qv_arena_free(&a);
     return r;
@@ -103,7 +103,7 @@ static void test_table(void **state) {
             bad++;
         } else {
             qv_pointid id = parse_id(c->id);
-            qv_filter_point p = {&id, &payload, vec_a_only, NULL};
+            qv_filter_point p = {&id, &payload, vec_a_only, NULL, NULL};
             if (qv_filter_match(f, &p) != c->expected) {
                 print_error("row %zu: id %s payload %s filter %s: want %d\n", k, c->id, c->payload,
                             c->filter, c->expected);
@@ -119,7 +119,7 @@ static void test_table(void **state) {
 
 static void test_null_filter_and_payload(void **state) {
     (void)state;
-    qv_filter_point p = {NULL, NULL, NULL, NULL};
+    qv_filter_point p = {NULL, NULL, NULL, NULL, NULL};
     assert_true(qv_filter_match(NULL, &p));
     qv_arena a;
     qv_arena_init(&a);
@@ -151,7 +151,7 @@ static void test_unresolved_payload_numbers(void **state) {
     qv_filter *f;
     qv_err err;
     assert_int_equal(qv_filter_from_json(&a, &fj, &f, &err), QV_OK);
-    qv_filter_point p = {NULL, &payload, NULL, NULL};
+    qv_filter_point p = {NULL, &payload, NULL, NULL, NULL};
     assert_true(qv_filter_match(f, &p));
     qv_arena_free(&a);
 }
@@ -199,7 +199,7 @@ static void test_slice(void **state) {
     }
     for (uint64_t i = 0; i < 200; i++) {
         qv_pointid id = qv_pointid_num(i);
-        qv_filter_point p = {&id, NULL, NULL, NULL};
+        qv_filter_point p = {&id, NULL, NULL, NULL, NULL};
         int hits = 0;
         for (int s = 0; s < 3; s++) hits += qv_filter_match(f[s], &p);
         assert_int_equal(hits, 1);
@@ -231,7 +231,7 @@ static void test_build_without_json(void **state) {
     assert_int_equal(f->should.conds[4].u.ids.n, 3);
     jv payload = parse_json(&a, "{\"tags\":[\"blue\",\"red\"]}", true);
     qv_pointid id = qv_pointid_num(5), other = qv_pointid_num(4);
-    qv_filter_point p = {&id, &payload, NULL, NULL};
+    qv_filter_point p = {&id, &payload, NULL, NULL, NULL};
     assert_true(qv_filter_match(f, &p));
     p.id = &other;
     assert_false(qv_filter_match(f, &p));
@@ -485,7 +485,7 @@ static void test_decode_accepts(void **state) {
     assert_int_equal(qv_filter_from_json(&a, &fj, &f, &err), QV_OK);
     jv payload = parse_json(&a, "{\"a\":2}", true);
     qv_pointid id = qv_pointid_num(7);
-    qv_filter_point p = {&id, &payload, NULL, NULL};
+    qv_filter_point p = {&id, &payload, NULL, NULL, NULL};
     assert_true(qv_filter_match(f, &p));
     qv_arena_free(&a);
 }

@@ -1,0 +1,306 @@
+/*
+ * plan.c - answering a filter over one segment from its payload indexes
+ * (see plan.h for what a plan is and guarantees).
+ *
+ * The filter tree is walked once.  Each node yields (bits, exact): bits a
+ * superset of the offsets it accepts (NULL: no narrowing), exact whether
+ * bits (or "everything" when NULL) is precisely its answer.  Combination:
+ *   must       the intersection; exact when every part is.
+ *   must_not   an exact part is subtracted from the live points; an inexact
+ *              part says nothing (it makes the node inexact).
+ *   should     the union when every part narrows (exact when all are);
+ *              a part that accepts everything exactly makes it vacuous.
+ *   min_should exact parts are counted per offset (count >= min_count);
+ *              else the union, inexact.
+ * Leaves: index answers (payload_index.h), has_id from the ID map,
+ * sub-filters recursively; everything else accepts everything, inexactly
+ * (checked from the payload).  Exact leaves are remembered so that payload
+ * checks read their bit instead of re-evaluating them.
+ *
+ * Every set the walk combines into is a fresh copy, never an index answer
+ * that a remembered leaf points to.
+ */
+#include "collection/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bitset.h"
+
+typedef struct nres {
+    uint64_t *bits;
+    bool exact;
+} nres;
+
+static uint64_t *own(qv_fplan *p, uint64_t *b) {
+    if (!b) return NULL;
+    if (p->nowned == p->capowned) {
+        uint32_t cap = p->capowned ? p->capowned * 2 : 8;
+        uint64_t **o = realloc(p->owned, cap * sizeof *o);
+        if (!o) {
+            free(b);
+            return NULL;
+        }
+        p->owned = o, p->capowned = cap;
+    }
+    p->owned[p->nowned++] = b;
+    return b;
+}
+
+static uint64_t *fresh(qv_fplan *p) {
+    return own(p, qv_bits_new(p->n));
+}
+
+static uint64_t *copy_of(qv_fplan *p, const uint64_t *src) {
+    uint64_t *b = fresh(p);
+    if (b) memcpy(b, src, qv_bits_words(p->n) * sizeof *b);
+    return b;
+}
+
+static void remember(qv_fplan *p, const qv_filter_cond *c, const uint64_t *bits) {
+    if (p->nknown == p->capknown) {
+        uint32_t cap = p->capknown ? p->capknown * 2 : 8;
+        qv_fplan_known *k = realloc(p->known, cap * sizeof *k);
+        if (!k) return; /* it is then evaluated from the payload: slower, same answer */
+        p->known = k, p->capknown = cap;
+    }
+    p->known[p->nknown++] = (qv_fplan_known){c, bits};
+}
+
+static const nres ALL_INEXACT = {NULL, false};
+
+static nres node(qv_fplan *p, const qv_filter *f);
+
+static nres leaf(qv_fplan *p, const qv_filter_cond *c) {
+    switch (c->kind) {
+    case QV_FILTER_COND_FILTER: {
+        nres r = node(p, c->u.filter);
+        if (r.exact) remember(p, c, r.bits);
+        return r;
+    }
+    case QV_FILTER_COND_HAS_ID: {
+        uint64_t *b = fresh(p);
+        if (!b) return ALL_INEXACT;
+        for (size_t i = 0; i < c->u.ids.n; i++) {
+            uint32_t off;
+            if (qv_segment_find(p->seg, &c->u.ids.ids[i], &off)) qv_bits_set(b, off);
+        }
+        remember(p, c, b);
+        return (nres){b, true};
+    }
+    case QV_FILTER_COND_MATCH:
+    case QV_FILTER_COND_RANGE:
+    case QV_FILTER_COND_DATETIME:
+    case QV_FILTER_COND_GEO_BOX:
+    case QV_FILTER_COND_GEO_RADIUS:
+    case QV_FILTER_COND_GEO_POLYGON: {
+        const qv_pindex *pi = qv_segment_pindex(p->seg, c->key->text, c->key->text_len);
+        uint64_t est;
+        if (!pi || qv_pindex_estimate(pi, c, &est) == QV_PI_NONE) return ALL_INEXACT;
+        uint64_t *b = fresh(p);
+        if (!b) return ALL_INEXACT;
+        qv_pi_answer a = qv_pindex_eval(pi, c, b, p->n);
+        if (a == QV_PI_EXACT) remember(p, c, b);
+        return (nres){b, a == QV_PI_EXACT};
+    }
+    default:
+        return ALL_INEXACT;
+    }
+}
+
+/* acc (fresh or NULL = everything) narrowed to bits. */
+static uint64_t *narrow(qv_fplan *p, uint64_t *acc, const uint64_t *bits) {
+    if (!bits) return acc;
+    if (!acc) return copy_of(p, bits);
+    qv_bits_and(acc, bits, p->n);
+    return acc;
+}
+
+static uint64_t *live_copy(qv_fplan *p) {
+    return copy_of(p, qv_segment_live_bits(p->seg));
+}
+
+static nres node(qv_fplan *p, const qv_filter *f) {
+    uint64_t *acc = NULL;
+    bool exact = true;
+    for (size_t k = 0; k < f->must.n; k++) {
+        nres r = leaf(p, &f->must.conds[k]);
+        acc = narrow(p, acc, r.bits);
+        exact = exact && r.exact;
+    }
+    for (size_t k = 0; k < f->must_not.n; k++) {
+        nres r = leaf(p, &f->must_not.conds[k]);
+        if (!r.exact) {
+            exact = false;
+            continue;
+        }
+        if (!acc && !(acc = live_copy(p))) {
+            exact = false;
+            continue;
+        }
+        if (r.bits)
+            qv_bits_andnot(acc, r.bits, p->n);
+        else
+            memset(acc, 0, qv_bits_words(p->n) * sizeof *acc);
+    }
+    if (f->should.n) {
+        uint64_t *u = fresh(p);
+        bool all_exact = false, narrows = u != NULL, uexact = true;
+        for (size_t k = 0; k < f->should.n; k++) {
+            nres r = leaf(p, &f->should.conds[k]);
+            uexact = uexact && r.exact;
+            if (!r.bits) {
+                if (r.exact)
+                    all_exact = true;
+                else
+                    narrows = false;
+            } else if (u) {
+                qv_bits_or(u, r.bits, p->n);
+            }
+        }
+        if (!all_exact) {
+            if (narrows) {
+                acc = narrow(p, acc, u);
+                exact = exact && uexact;
+            } else {
+                exact = false;
+            }
+        }
+    }
+    if (f->min_count) {
+        const qv_filter_list *l = &f->min_should;
+        nres *rs = calloc(l->n ? l->n : 1, sizeof *rs);
+        bool all_exact = rs != NULL, all_bits = rs != NULL;
+        for (size_t k = 0; rs && k < l->n; k++) {
+            rs[k] = leaf(p, &l->conds[k]);
+            all_exact = all_exact && rs[k].exact;
+            all_bits = all_bits && rs[k].bits;
+        }
+        uint32_t *cnt = all_exact ? calloc(p->n ? p->n : 1, sizeof *cnt) : NULL;
+        uint64_t *res = fresh(p);
+        if (cnt && res) {
+            uint32_t base = 0;
+            for (size_t k = 0; k < l->n; k++) {
+                if (!rs[k].bits) {
+                    base++;
+                    continue;
+                }
+                for (size_t i = qv_bits_next(rs[k].bits, 0, p->n); i < p->n;
+                     i = qv_bits_next(rs[k].bits, i + 1, p->n))
+                    cnt[i]++;
+            }
+            for (uint32_t i = 0; i < p->n; i++)
+                if (base + cnt[i] >= f->min_count) qv_bits_set(res, i);
+            acc = narrow(p, acc, res);
+        } else if (all_bits && res) {
+            for (size_t k = 0; k < l->n; k++) qv_bits_or(res, rs[k].bits, p->n);
+            acc = narrow(p, acc, res);
+            exact = false;
+        } else {
+            exact = false;
+        }
+        free(cnt);
+        free(rs);
+    }
+    return (nres){acc, exact};
+}
+
+qv_rc qv_fplan_build(qv_fplan *p, const qv_collection *c, const qv_segment *seg,
+                     const qv_filter *filter) {
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    p->seg = seg;
+    p->filter = filter;
+    p->n = qv_segment_size(seg);
+    p->ncand = qv_segment_live_count(seg);
+    if (!filter) {
+        p->exact = true;
+        return QV_OK;
+    }
+    if (p->n == 0) return QV_OK;
+    nres r = node(p, filter);
+    p->exact = r.exact;
+    if (r.bits) {
+        qv_bits_and(r.bits, qv_segment_live_bits(seg), p->n);
+        p->cand = r.bits;
+        p->ncand = qv_bits_count(r.bits, p->n);
+    }
+    return QV_OK;
+}
+
+void qv_fplan_free(qv_fplan *p) {
+    for (uint32_t i = 0; i < p->nowned; i++) free(p->owned[i]);
+    free(p->owned);
+    free(p->known);
+    memset(p, 0, sizeof *p);
+}
+
+typedef struct chk_ctx {
+    const qv_fplan *p;
+    const qv_collection *c;
+    const qv_segment *seg;
+    uint32_t off;
+} chk_ctx;
+
+static bool chk_has_vector(void *ctx, const char *name) {
+    const chk_ctx *x = ctx;
+    int vi = qv_collection_config_vector(&x->c->cfg, name);
+    return vi >= 0 && qv_segment_has_vector(x->seg, (uint32_t)vi, x->off);
+}
+
+static int chk_known(void *ctx, const qv_filter_cond *c) {
+    const chk_ctx *x = ctx;
+    if (!x->p) return -1;
+    for (uint32_t i = 0; i < x->p->nknown; i++)
+        if (x->p->known[i].cond == c)
+            return !x->p->known[i].bits || qv_bits_test(x->p->known[i].bits, x->off);
+    return -1;
+}
+
+static bool eval_at(const qv_fplan *p, const qv_collection *c, const qv_segment *seg,
+                    const qv_filter *f, uint32_t off) {
+    chk_ctx x = {p, c, seg, off};
+    qv_filter_point fp = {qv_segment_id(seg, off), qv_segment_payload(seg, off), chk_has_vector, &x,
+                          p && p->nknown ? chk_known : NULL};
+    return qv_filter_match(f, &fp);
+}
+
+bool qv_fplan_check_scan(const qv_collection *c, const qv_segment *seg, const qv_filter *filter,
+                         uint32_t off) {
+    return qv_segment_is_live(seg, off) && (!filter || eval_at(NULL, c, seg, filter, off));
+}
+
+bool qv_fplan_check(const qv_fplan *p, uint32_t off) {
+    if (!qv_segment_is_live(p->seg, off)) return false;
+    if (!p->filter) return true;
+    if (p->cand && !qv_bits_test(p->cand, off)) return false;
+    if (p->exact) return true;
+    return eval_at(p, p->c, p->seg, p->filter, off);
+}
+
+/* Points sampled when the plan is not exact. */
+#define PLAN_SAMPLE 256
+
+uint64_t qv_fplan_estimate(const qv_fplan *p) {
+    if (!p->filter || p->exact || p->ncand == 0) return p->ncand;
+    uint64_t seen = 0, pass = 0;
+    if (p->cand) {
+        uint64_t step = p->ncand / PLAN_SAMPLE + 1, k = 0;
+        for (size_t i = qv_bits_next(p->cand, 0, p->n); i < p->n;
+             i = qv_bits_next(p->cand, i + 1, p->n), k++) {
+            if (k % step) continue;
+            seen++;
+            pass += qv_fplan_check(p, (uint32_t)i);
+        }
+    } else {
+        uint32_t step = p->n / PLAN_SAMPLE + 1;
+        for (uint32_t off = 0; off < p->n; off += step) {
+            if (!qv_segment_is_live(p->seg, off)) continue;
+            seen++;
+            pass += qv_fplan_check(p, off);
+        }
+    }
+    /* one more than seen: a filter no sampled point passes still
+     * estimates a few */
+    return seen ? (pass + 1) * p->ncand / (seen + 1) : p->ncand;
+}
