@@ -22,14 +22,15 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+from benchlib import sys_busy  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -73,45 +74,11 @@ def sh(cmd, **kw):
 
 
 # ---- server ---------------------------------------------------------------------------
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+class Server(benchlib.Server):
+    """benchlib.Server running the private copy of the binary, logging to bench/out/server.log."""
 
-
-class Server:
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="quiver-bench-", dir="/var/tmp")
-        self.port = free_port()
-        self.grpc_port = free_port()
-        while self.grpc_port == self.port:
-            self.grpc_port = free_port()
-        env = dict(os.environ)
-        env.update({
-            "QDRANT__SERVICE__HTTP_PORT": str(self.port),
-            "QDRANT__SERVICE__GRPC_PORT": str(self.grpc_port),
-            "QDRANT__SERVICE__HOST": "127.0.0.1",
-            "QDRANT__STORAGE__STORAGE_PATH": self.dir,
-            "QDRANT__LOG_LEVEL": "WARN",
-        })
-        self.logf = open(os.path.join(OUT, "server.log"), "a")
-        self.p = subprocess.Popen([QUIVER], env=env, stdout=self.logf, stderr=self.logf)
-        for _ in range(200):
-            try:
-                self.req("GET", "/collections")
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start (see bench/out/server.log)")
-
-    def req(self, method, path, body=None, timeout=600):
-        data = json.dumps(body).encode() if body is not None else None
-        r = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=data, method=method,
-                                   headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(r, timeout=timeout) as f:
-            return json.loads(f.read())
+        super().__init__(QUIVER, os.path.join(OUT, "server.log"))
 
     def create(self, name, dim):
         # indexing off: these sections measure ingest and the exact scan, so no HNSW build
@@ -121,49 +88,6 @@ class Server:
 
     def count(self, name):
         return self.req("GET", "/collections/" + name)["result"]["points_count"]
-
-    def status(self):
-        st = {}
-        with open("/proc/%d/status" % self.p.pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM"):
-                    st[k] = int(v.split()[0]) * 1024
-        return st
-
-    def cpu(self):
-        with open("/proc/%d/stat" % self.p.pid) as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        tck = os.sysconf("SC_CLK_TCK")
-        return (int(parts[11]) + int(parts[12])) / tck
-
-    def disk(self):
-        total = 0
-        for d, _, fs in os.walk(self.dir):
-            for fn in fs:
-                try:
-                    total += os.path.getsize(os.path.join(d, fn))
-                except OSError:
-                    pass
-        return total
-
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            self.p.wait(60)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        self.logf.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def sys_busy():
-    """Busy CPU seconds of the whole machine so far (all processes)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + (v[4] if len(v) > 4 else 0)
-    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def loadgen(srv, *args):

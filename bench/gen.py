@@ -27,7 +27,9 @@ import sys
 import numpy as np
 
 
-def synth(n, dim, seed, nq=0):
+def synth(n, dim, seed, nq=0, labels=False):
+    """(base, queries), and with labels=True also each row's cluster number (base, then queries): the
+    same draws either way, so the vectors do not depend on labels."""
     rng = np.random.default_rng(seed)
     k = max(8, n // 100)
     ntop = max(4, k // 40)
@@ -59,6 +61,8 @@ def synth(n, dim, seed, nq=0):
         pts = centres[c] + z @ basis.T + 0.02 * rng.standard_normal((m, dim)).astype(np.float32) / np.sqrt(dim) * 4
         out[order[lo:hi]] = pts
     out /= np.linalg.norm(out, axis=1, keepdims=True)
+    if labels:
+        return out[:n], out[n:], assign[:n], assign[n:]
     return out[:n], out[n:]
 
 

@@ -61,6 +61,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import proc_cpu, qps_at, sys_busy  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATASETS_DIR = os.path.join(ROOT, "..", "shared", "datasets")
@@ -239,21 +242,6 @@ def graph_bytes(engine, idx, n, dim):
 
 # ---- driver side -------------------------------------------------------------------------
 
-def sys_busy():
-    """Busy CPU seconds of the whole machine so far (all processes)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + (v[4] if len(v) > 4 else 0)
-    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        s = f.read()
-    v = s[s.rindex(")") + 2:].split()
-    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def proc_rss_kb(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -393,24 +381,6 @@ def prepare(name, n):
     with open(meta_path, "w") as f:
         json.dump(meta, f)
     return files, meta
-
-
-def qps_at(curve, target):
-    """QPS at a recall target, log-linear between the two points that bracket it (curve by ef)."""
-    pts = sorted((p["recall_at_10"], p["qps"]) for p in curve if p.get("qps"))
-    if not pts:
-        return None, "no data"
-    if pts[-1][0] < target:
-        return None, "not reached (max %.4f)" % pts[-1][0]
-    if pts[0][0] >= target:
-        return pts[0][1], "reached at the smallest ef (%.4f): QPS there, a lower bound" % pts[0][0]
-    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
-        if r0 < target <= r1:
-            if r1 == r0:
-                return q1, "interpolated"
-            f = (target - r0) / (r1 - r0)
-            return math.exp(math.log(q0) + f * (math.log(q1) - math.log(q0))), "interpolated"
-    return None, "?"
 
 
 def machine():

@@ -16,7 +16,9 @@
  *                              format and exit (saves rebuilding big ones)
  *   --upsert-f32 FILE --dim D  upsert bodies of --batch points (ids from
  *                              --id-offset, a small payload) built from a raw
- *                              little-endian float32 matrix; --count limits rows
+ *                              little-endian float32 matrix; --count limits rows;
+ *                              --payloads FILE: row r's payload is line r of
+ *                              FILE (one JSON object a line) instead
  *   --query-f32 FILE --dim D   query bodies: --batch 0 is the single form of
  *                              /points/query, --batch B >= 1 the /query/batch
  *                              form with B searches; --limit (10)
@@ -176,10 +178,36 @@ static void load_bodies_file(const char *path) {
     fclose(f);
 }
 
-static void build_upserts(const char *path, size_t dim, size_t batch, size_t count, long id0) {
-    size_t rows;
+/* Lines of a JSON-lines file (the newline stripped), NULL-terminated. */
+static char **read_lines(const char *path, size_t *nlines) {
+    FILE *f = fopen(path, "rb");
+    if (!f) die("cannot open payloads file");
+    char **v = NULL, *line = NULL;
+    size_t n = 0, cap = 0, lcap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &lcap, f)) > 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (n + 1 >= cap) {
+            cap = cap ? cap * 2 : 1024;
+            v = realloc(v, cap * sizeof *v);
+            if (!v) die("out of memory");
+        }
+        v[n++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    if (v) v[n] = NULL;
+    *nlines = n;
+    return v;
+}
+
+static void build_upserts(const char *path, size_t dim, size_t batch, size_t count, long id0,
+                          const char *payloads) {
+    size_t rows, npl = 0;
     float *m = read_f32(path, dim, &rows);
     if (count && count < rows) rows = count;
+    char **pl = payloads ? read_lines(payloads, &npl) : NULL;
+    if (pl && npl < rows) die("fewer payload lines than rows");
     static const char *tags[] = {"red", "green", "blue", "amber", "violet"};
     g_nbodies = (rows + batch - 1) / batch;
     g_bodies = calloc(g_nbodies, sizeof *g_bodies);
@@ -190,11 +218,18 @@ static void build_upserts(const char *path, size_t dim, size_t batch, size_t cou
         for (size_t r = lo; r < hi; r++) {
             char t[160];
             long id = id0 + (long)r;
-            snprintf(
-                t, sizeof t,
-                "%s{\"id\":%ld,\"payload\":{\"tag\":\"%s\",\"group\":%ld,\"n\":%ld},\"vector\":",
-                r > lo ? "," : "", id, tags[id % 5], id % 100, id);
-            sb_str(&b, t);
+            if (pl) {
+                snprintf(t, sizeof t, "%s{\"id\":%ld,\"payload\":", r > lo ? "," : "", id);
+                sb_str(&b, t);
+                sb_str(&b, pl[r]);
+                sb_str(&b, ",\"vector\":");
+            } else {
+                snprintf(t, sizeof t,
+                         "%s{\"id\":%ld,\"payload\":{\"tag\":\"%s\",\"group\":%ld,\"n\":%ld},"
+                         "\"vector\":",
+                         r > lo ? "," : "", id, tags[id % 5], id % 100, id);
+                sb_str(&b, t);
+            }
             sb_vec(&b, m + r * dim, dim);
             sb_str(&b, "}");
         }
@@ -204,6 +239,8 @@ static void build_upserts(const char *path, size_t dim, size_t batch, size_t cou
         g_bodies[bi].items = (unsigned)(hi - lo);
     }
     free(m);
+    for (size_t i = 0; i < npl; i++) free(pl[i]);
+    free(pl);
 }
 
 static void build_queries(const char *path, size_t dim, size_t batch, size_t count, int limit) {
@@ -463,13 +500,14 @@ static void usage(void) {
         stderr,
         "usage: loadgen --port P [--host H] [--method M] --path PATH [--conns N]\n"
         "  (--bodies FILE | --upsert-f32 FILE --dim D [--batch 256] [--count N] [--id-offset K]\n"
+        "   [--payloads FILE.jsonl]\n"
         "   | --query-f32 FILE --dim D [--batch B] [--count N] [--limit 10])\n"
         "  [--requests R] [--duration S --min-requests M] [--warmup W] [--dump FILE]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
-    const char *bodies = NULL, *upsert = NULL, *query = NULL, *save = NULL;
+    const char *bodies = NULL, *upsert = NULL, *query = NULL, *save = NULL, *payloads = NULL;
     size_t dim = 0, batch = 256, count = 0;
     long id0 = 0;
     int limit = 10, batch_set = 0;
@@ -513,6 +551,8 @@ int main(int argc, char **argv) {
             g_warmup = atol(v);
         else if (ARG("--dump"))
             g_dump = v;
+        else if (ARG("--payloads"))
+            payloads = v;
         else if (ARG("--save-bodies"))
             save = v;
         else
@@ -523,7 +563,7 @@ int main(int argc, char **argv) {
     if (bodies)
         load_bodies_file(bodies);
     else if (upsert && dim)
-        build_upserts(upsert, dim, batch, count, id0);
+        build_upserts(upsert, dim, batch, count, id0, payloads);
     else if (query && dim)
         build_queries(query, dim, batch_set ? batch : 0, count, limit);
     else
