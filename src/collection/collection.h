@@ -219,6 +219,11 @@ qv_rc qv_collection_scroll(qv_collection *c, const struct qv_filter *filter,
 /* Number of points matching filter (NULL = all). */
 qv_rc qv_collection_count(qv_collection *c, const struct qv_filter *filter,
                           const qv_read_opts *opts, uint64_t *count, qv_err *err);
+/* The same, estimated (count exact=false): exact where the payload indexes
+ * answer the filter exactly, else the candidates they leave times the share
+ * of a sample that passes (never reads more than a sample of payloads). */
+qv_rc qv_collection_count_approx(qv_collection *c, const struct qv_filter *filter,
+                                 const qv_read_opts *opts, uint64_t *count, qv_err *err);
 
 /* A nearest-neighbour query (the universal query model's core). */
 typedef enum qv_query_kind {
@@ -319,5 +324,85 @@ void qv_collection_payload_schema(qv_collection *c, qv_index_info_cb cb, void *c
  * caller; vectors' size/distance cannot change).  Persisted before return;
  * changed `memory` placements re-advise the mapped segments (optimizer.c). */
 qv_rc qv_collection_update_config(qv_collection *c, qv_collection_config *newcfg, qv_err *err);
+
+/* ---- Facets and payload order (values.c) ----------------------------------- */
+
+struct qv_keypath;
+
+/* A facet value: a keyword or UUID (str, canonical lowercase hyphenated for
+ * UUIDs), an integer or a boolean, as Qdrant's FacetValue. */
+typedef enum qv_facet_kind {
+    QV_FACET_STR = 1,
+    QV_FACET_INT,
+    QV_FACET_BOOL,
+} qv_facet_kind;
+
+typedef struct qv_facet_hit {
+    uint32_t kind; /* qv_facet_kind */
+    const char *s; /* QV_FACET_STR: NUL-terminated, in the caller's arena */
+    size_t len;
+    int64_t i; /* QV_FACET_INT */
+    bool b;    /* QV_FACET_BOOL */
+    uint64_t count;
+} qv_facet_hit;
+
+typedef struct qv_facet_req {
+    const struct qv_keypath *key;
+    const struct qv_filter *filter; /* NULL = every point */
+    size_t limit;                   /* >= 1 */
+    bool exact;                     /* counts are always exact here (see values.c) */
+} qv_facet_req;
+
+/* POST /facet, gRPC Facet: how many points hold each value of key among the
+ * points filter lets through (a point counts once per distinct value), the
+ * limit most frequent first, ties by value ascending.  The key needs a
+ * payload index that can facet (keyword, integer with lookup, bool, uuid),
+ * else QV_EBADINPUT with Qdrant's "No appropriate index for faceting"
+ * text.  *hits (and its strings) are allocated in a. */
+qv_rc qv_collection_facet(qv_collection *c, const qv_facet_req *req, const qv_read_opts *opts,
+                          qv_arena *a, qv_facet_hit **hits, size_t *n, qv_err *err);
+
+/* An order-by value (Qdrant's OrderValue): integer and datetime indexes
+ * give integers (datetimes as microseconds since the epoch), float indexes
+ * floats. */
+typedef struct qv_order_value {
+    bool is_float;
+    int64_t i;
+    double f;
+} qv_order_value;
+
+/* order_by {key, direction, start_from} of scroll and of the universal
+ * query's order_by variant. */
+typedef struct qv_order_by {
+    const struct qv_keypath *key;
+    bool desc;
+    bool has_start;
+    qv_order_value start; /* start_from, inclusive; a datetime as microseconds */
+} qv_order_by;
+
+/* Called once per result, in order; return false to stop. */
+typedef bool (*qv_ordered_cb)(void *ctx, const qv_point_view *p, const qv_order_value *v);
+
+/* Points matching filter ordered by the values of ob->key: one result per
+ * distinct value a point holds at the key (a point without a value does
+ * not appear), ascending or descending, from start_from on, ties by point
+ * ID in the same direction; the first `skip` results are skipped, then at
+ * most limit are reported.  The key needs a payload index that supports
+ * ranges (integer with range, float, datetime), else QV_EBADINPUT with
+ * Qdrant's "No range index for `order_by` key" text. */
+qv_rc qv_collection_scroll_ordered(qv_collection *c, const struct qv_filter *filter,
+                                   const qv_order_by *ob, size_t skip, size_t limit,
+                                   const qv_read_opts *opts, qv_ordered_cb cb, void *ctx,
+                                   qv_err *err);
+
+/* A batch of universal queries of which some (order_by[i] != NULL) are
+ * order_by queries: those run as qv_collection_scroll_ordered with the
+ * query's filter, offset and limit and report through ocb; every run of
+ * other queries goes through qv_collection_query in one pass.  begin(i)
+ * comes before the results of query i, as qv_collection_query does. */
+qv_rc qv_collection_query_ordered(qv_collection *c, qv_query *queries,
+                                  const qv_order_by *const *order_by, size_t n,
+                                  const qv_read_opts *opts, qv_query_begin_cb begin, qv_point_cb cb,
+                                  qv_ordered_cb ocb, void *ctx, qv_err *err);
 
 #endif

@@ -129,6 +129,17 @@ uint64_t qv_shard_live(const qv_collection *c);
 /* Frees a shard segment's members (not the entry itself). */
 void qv_shard_seg_free(qv_shard_seg *s, uint32_t nvec);
 
+/* ---- search.c: shared by the readers (search.c, values.c) ---------------- */
+
+/* Takes the read lock (QV_EUNAVAILABLE for a broken collection). */
+qv_rc qv_read_begin(qv_collection *c, qv_err *err);
+/* Strict mode's verdict on a read (rc from its checks, the lock held), then
+ * its read rate limit charged with cost; on refusal the lock is released
+ * and the caller returns rc at once. */
+qv_rc qv_read_admit(qv_collection *c, qv_rc rc, uint64_t cost, qv_err *err);
+/* The reader's view of the point at off of s. */
+void qv_view_of(const qv_segment *s, uint32_t off, qv_point_view *v);
+
 /* ---- field_index.c ------------------------------------------------------- */
 
 /* Makes seg's payload indexes match the declared ones (c->indexes): builds

@@ -20,7 +20,7 @@
  * query's vector is searched through it (ef = params.hnsw_ef, else the
  * graph's ef_construct; rejected points are traversed, never returned),
  * unless the query asks for exact search or the points its filter lets
- * through, estimated from a sample, hold fewer vector bytes than
+ * through, as the plan estimates them, hold fewer vector bytes than
  * full_scan_threshold: then the segment is scanned as above.
  * A segment with quantized codes for the query's vector is searched over
  * the codes, through its graph or by a scan: the best limit x oversampling
@@ -29,8 +29,11 @@
  * the float vectors instead.
  * Scroll and ID-ordered queries merge the segments' ID orders.
  *
- * What it does not do: payload indexes come with a later issue, and with
- * them the cardinality estimates that replace sampling.
+ * Filters: every reader plans a filter per segment (plan.h) from the
+ * segment's payload indexes: a set of candidates and, where the indexes
+ * answer exactly, a one-bit check per point; the plan's estimate decides
+ * graph or scan, and a scanned query with candidates scores only those
+ * (pre-filtered exact search), alone rather than in a shared batch.
  */
 #include <math.h>
 #include <stdio.h>
@@ -81,7 +84,7 @@ const float *qv_point_vector(const qv_point_view *p, uint32_t vec_index) {
     return buf ? qv_segment_vector(p->seg, vec_index, p->offset, buf) : NULL;
 }
 
-static void view_of(const qv_segment *s, uint32_t off, qv_point_view *v) {
+void qv_view_of(const qv_segment *s, uint32_t off, qv_point_view *v) {
     v->id = *qv_segment_id(s, off);
     v->payload = qv_segment_payload(s, off);
     v->version = qv_segment_version(s, off);
@@ -113,7 +116,7 @@ static inline bool passes(const qv_fplan *plans, uint32_t si, uint32_t off) {
     return !plans || qv_fplan_check(&plans[si], off);
 }
 
-static qv_rc read_begin(qv_collection *c, qv_err *err) {
+qv_rc qv_read_begin(qv_collection *c, qv_err *err) {
     if (c->broken)
         return qv_fail(err, QV_EUNAVAILABLE, "collection %s is broken: %s", c->name, c->broken_msg);
     pthread_rwlock_rdlock(&c->lock);
@@ -123,7 +126,7 @@ static qv_rc read_begin(qv_collection *c, qv_err *err) {
 /* Strict mode's verdict on a read (rc from its checks, the lock held),
  * then its read rate limit charged with cost.  On refusal the lock is
  * released: the caller returns rc at once. */
-static qv_rc read_admit(qv_collection *c, qv_rc rc, uint64_t cost, qv_err *err) {
+qv_rc qv_read_admit(qv_collection *c, qv_rc rc, uint64_t cost, qv_err *err) {
     if (rc == QV_OK && qv_strict_enabled(&c->cfg.strict))
         rc = qv_strict_charge(&c->limiter, false, cost, err);
     if (rc) pthread_rwlock_unlock(&c->lock);
@@ -144,17 +147,17 @@ static const uint32_t *id_order(qv_collection *c, qv_segment *s, uint32_t *n) {
 
 qv_rc qv_collection_retrieve(qv_collection *c, const qv_pointid *ids, size_t n,
                              const qv_read_opts *opts, qv_point_cb cb, void *ctx, qv_err *err) {
-    qv_rc rc = read_begin(c, err);
+    qv_rc rc = qv_read_begin(c, err);
     if (rc) return rc;
     rc = qv_strict_check_read(&c->cfg.strict, &c->indexes, NULL, 0, opts, err);
-    if ((rc = read_admit(c, rc, n, err))) return rc;
+    if ((rc = qv_read_admit(c, rc, n, err))) return rc;
     for (size_t i = 0; i < n; i++) {
         uint32_t si, off;
         bool dup = false;
         for (size_t k = 0; k < i && !dup; k++) dup = qv_pointid_eq(&ids[k], &ids[i]);
         if (dup || !qv_shard_find(c, &ids[i], &si, &off)) continue;
         qv_point_view v;
-        view_of(c->segs[si].seg, off, &v);
+        qv_view_of(c->segs[si].seg, off, &v);
         if (!cb(ctx, &v, 0)) break;
     }
     pthread_rwlock_unlock(&c->lock);
@@ -222,10 +225,10 @@ qv_rc qv_collection_scroll(qv_collection *c, const qv_filter *filter, const qv_p
                            size_t limit, const qv_read_opts *opts, qv_point_cb cb, void *ctx,
                            qv_pointid *next, bool *has_next, qv_err *err) {
     *has_next = false;
-    qv_rc rc = read_begin(c, err);
+    qv_rc rc = qv_read_begin(c, err);
     if (rc) return rc;
     rc = qv_strict_check_read(&c->cfg.strict, &c->indexes, filter, limit, opts, err);
-    if ((rc = read_admit(c, rc, 1 + qv_strict_filter_cost(filter), err))) return rc;
+    if ((rc = qv_read_admit(c, rc, 1 + qv_strict_filter_cost(filter), err))) return rc;
     bool oom;
     qv_fplan *plans = plans_new(c, filter, &oom);
     id_walk *w = oom ? NULL : walk_begin(c, offset);
@@ -245,7 +248,7 @@ qv_rc qv_collection_scroll(qv_collection *c, const qv_filter *filter, const qv_p
             break;
         }
         qv_point_view v;
-        view_of(seg, off, &v);
+        qv_view_of(seg, off, &v);
         got++;
         if (!cb(ctx, &v, 0)) break;
     }
@@ -275,10 +278,10 @@ static void count_one(void *ctx, uint32_t off) {
 
 qv_rc qv_collection_count(qv_collection *c, const qv_filter *filter, const qv_read_opts *opts,
                           uint64_t *count, qv_err *err) {
-    qv_rc rc = read_begin(c, err);
+    qv_rc rc = qv_read_begin(c, err);
     if (rc) return rc;
     rc = qv_strict_check_read(&c->cfg.strict, &c->indexes, filter, 0, opts, err);
-    if ((rc = read_admit(c, rc, 1 + qv_strict_filter_cost(filter), err))) return rc;
+    if ((rc = qv_read_admit(c, rc, 1 + qv_strict_filter_cost(filter), err))) return rc;
     uint64_t k = 0;
     if (!filter) {
         k = qv_shard_live(c);
@@ -307,6 +310,24 @@ typedef struct select_ctx {
 static void select_one(void *ctx, uint32_t off) {
     select_ctx *x = ctx;
     x->out[x->k++] = *qv_segment_id(x->seg, off);
+}
+
+qv_rc qv_collection_count_approx(qv_collection *c, const qv_filter *filter,
+                                 const qv_read_opts *opts, uint64_t *count, qv_err *err) {
+    qv_rc rc = qv_read_begin(c, err);
+    if (rc) return rc;
+    rc = qv_strict_check_read(&c->cfg.strict, &c->indexes, filter, 0, opts, err);
+    if ((rc = qv_read_admit(c, rc, 1 + qv_strict_filter_cost(filter), err))) return rc;
+    uint64_t k = 0;
+    for (uint32_t si = 0; si < c->nsegs; si++) {
+        qv_fplan p;
+        qv_fplan_build(&p, c, c->segs[si].seg, filter);
+        k += qv_fplan_estimate(&p);
+        qv_fplan_free(&p);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    *count = k;
+    return QV_OK;
 }
 
 qv_rc qv_collection_select_ids(qv_collection *c, const qv_filter *filter, qv_arena *a,
@@ -892,7 +913,7 @@ static void emit(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) {
     if (s->top.n > 1) qsort_r(s->top.h, s->top.n, sizeof(hit), cmp_best_first, &s->top);
     for (size_t i = s->q->offset; i < s->top.n; i++) {
         qv_point_view v;
-        view_of(c->segs[s->top.h[i].si].seg, s->top.h[i].off, &v);
+        qv_view_of(c->segs[s->top.h[i].si].seg, s->top.h[i].off, &v);
         float score = s->higher ? s->top.h[i].score : -s->top.h[i].score;
         if (!cb(ctx, &v, score)) return;
     }
@@ -909,7 +930,7 @@ static qv_rc emit_by_id(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) 
         if (!passes(s->plans, si, off)) continue;
         if (skipped++ < s->q->offset) continue;
         qv_point_view v;
-        view_of(seg, off, &v);
+        qv_view_of(seg, off, &v);
         got++;
         if (!cb(ctx, &v, 0)) break;
     }
@@ -919,13 +940,13 @@ static qv_rc emit_by_id(qv_collection *c, qstate *s, qv_point_cb cb, void *ctx) 
 
 qv_rc qv_collection_query(qv_collection *c, qv_query *queries, size_t n, const qv_read_opts *opts,
                           qv_query_begin_cb begin, qv_point_cb cb, void *ctx, qv_err *err) {
-    qv_rc rc = read_begin(c, err);
+    qv_rc rc = qv_read_begin(c, err);
     if (rc) return rc;
     uint64_t cost = 0; /* the read rate limit's charge, only wanted in strict mode */
     if (qv_strict_enabled(&c->cfg.strict))
         for (size_t i = 0; i < n; i++) cost += 1 + qv_strict_filter_cost(queries[i].filter);
     rc = qv_strict_check_queries(&c->cfg.strict, &c->indexes, queries, n, opts, err);
-    if ((rc = read_admit(c, rc, cost, err))) return rc;
+    if ((rc = qv_read_admit(c, rc, cost, err))) return rc;
     qstate *st = calloc(n ? n : 1, sizeof(qstate));
     if (!st) rc = qv_fail(err, QV_ENOMEM, "out of memory");
     for (size_t i = 0; rc == QV_OK && i < n; i++) {

@@ -742,3 +742,123 @@ def test_busy_grpc_port_refuses_to_start(tmp_path):
         r = subprocess.run([quiver_bin()], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert "cannot start the gRPC server" in r.stderr
+
+
+# ---- geo conditions, facets and order_by over gRPC --------------------------------------------
+
+GEO_POINTS = [(1, {"lat": 52.52, "lon": 13.405}), (2, {"lat": 48.8566, "lon": 2.3522}),
+              (3, {"lat": -33.8688, "lon": 151.2093}), (4, [{"lat": 51.5, "lon": -0.12}]),
+              (5, {"lat": 50.0, "lon": 10.0}), (6, "nowhere")]
+RING = [m.GeoPoint(lat=40, lon=-5), m.GeoPoint(lat=60, lon=-5), m.GeoPoint(lat=60, lon=20),
+        m.GeoPoint(lat=40, lon=20), m.GeoPoint(lat=40, lon=-5)]
+HOLE = [m.GeoPoint(lat=52, lon=13), m.GeoPoint(lat=53, lon=13), m.GeoPoint(lat=53, lon=14),
+        m.GeoPoint(lat=52, lon=14), m.GeoPoint(lat=52, lon=13)]
+GEO_CONDS = [
+    (m.FieldCondition(key="loc", geo_radius=m.GeoRadius(center=m.GeoPoint(lat=50, lon=10), radius=600000.0)),
+     [1, 2, 5]),
+    (m.FieldCondition(key="loc", geo_bounding_box=m.GeoBoundingBox(
+        top_left=m.GeoPoint(lat=55, lon=0), bottom_right=m.GeoPoint(lat=45, lon=15))), [1, 2, 5]),
+    (m.FieldCondition(key="loc", geo_polygon=m.GeoPolygon(exterior=m.GeoLineString(points=RING))), [1, 2, 4, 5]),
+    (m.FieldCondition(key="loc", geo_polygon=m.GeoPolygon(exterior=m.GeoLineString(points=RING),
+                                                           interiors=[m.GeoLineString(points=HOLE)])), [2, 4, 5]),
+]
+
+
+def test_geo_conditions_match_rest(gclient, rclient):
+    name = fresh(gclient)
+    gclient.upsert(name, wait=True, points=[m.PointStruct(id=i, vector=[1, 0, 0, 0], payload={"loc": loc})
+                                            for i, loc in GEO_POINTS])
+    for cond, exp in GEO_CONDS:
+        for flt, want in ((m.Filter(must=[cond]), exp),
+                          (m.Filter(must_not=[cond]), [i for i, _ in GEO_POINTS if i not in exp])):
+            g = [p.id for p in gclient.scroll(name, scroll_filter=flt, limit=50)[0]]
+            r = [p.id for p in rclient.scroll(name, scroll_filter=flt, limit=50)[0]]
+            assert g == r == want, (cond, g, r)
+            assert gclient.count(name, count_filter=flt).count == len(want)
+
+
+def _count(channel, name, field_condition):
+    flt = qg.Filter(must=[qg.Condition(field=field_condition)])
+    return _raw(channel, "/qdrant.Points/Count", qg.CountPoints(collection_name=name, filter=flt))
+
+
+def test_malformed_geo_conditions_are_invalid_argument(gclient, channel):
+    name = fresh(gclient)
+    p = lambda lat, lon: qg.GeoPoint(lat=lat, lon=lon)  # noqa: E731
+    ring = lambda *pts: qg.GeoLineString(points=list(pts))  # noqa: E731
+    square = ring(p(0, 0), p(1, 0), p(1, 1), p(0, 1), p(0, 0))
+    cases = [
+        (qg.FieldCondition(key="loc", geo_bounding_box=qg.GeoBoundingBox(top_left=p(1, 1))),
+         "Malformed GeoBoundingBox type"),
+        (qg.FieldCondition(key="loc", geo_radius=qg.GeoRadius(radius=10)), "Malformed GeoRadius type"),
+        (qg.FieldCondition(key="loc", geo_polygon=qg.GeoPolygon(interiors=[square])),
+         "Malformed GeoPolygon type - field `exterior` is required"),
+        (qg.FieldCondition(key="loc", geo_polygon=qg.GeoPolygon(exterior=ring(p(0, 0), p(1, 1), p(0, 0)))),
+         "exterior: value invalid, the size must be at least 4, got 3"),
+        (qg.FieldCondition(key="loc", geo_polygon=qg.GeoPolygon(exterior=ring(p(0, 0), p(1, 0), p(1, 1), p(0, 1)))),
+         "exterior: value invalid, the first and the last points should be same to form a closed line"),
+        (qg.FieldCondition(key="loc", geo_polygon=qg.GeoPolygon(
+            exterior=square, interiors=[ring(p(0, 0), p(1, 0), p(1, 1), p(0, 2))])),
+         "interiors: value invalid, the first and the last points should be same"),
+        (qg.FieldCondition(key="loc", geo_radius=qg.GeoRadius(center=p(95, 0), radius=10)),
+         "Wrong format of GeoPoint payload: expected `lat` = 95 within [-90;90]"),
+        (qg.FieldCondition(key="loc", geo_bounding_box=qg.GeoBoundingBox(top_left=p(1, 1), bottom_right=p(0, 181))),
+         "`lon` = 181 within [-180;180]"),
+    ]
+    for cond, text in cases:
+        e = _count(channel, name, cond)
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, (text, e.details())
+        assert text in e.details(), (text, e.details())
+
+
+def test_facet_and_order_by_raw(gclient, rclient, channel):
+    name = fresh(gclient)
+    seed(gclient, name)
+    gclient.create_payload_index(name, "color", field_schema="keyword", wait=True)
+    gclient.create_payload_index(name, "n", field_schema="integer", wait=True)
+    gclient.create_payload_index(name, "d", field_schema="datetime", wait=True)
+    facet = channel.unary_unary("/qdrant.Points/Facet", request_serializer=qg.FacetCounts.SerializeToString,
+                                response_deserializer=qg.FacetResponse.FromString)
+    resp = facet(qg.FacetCounts(collection_name=name, key="color"), timeout=10)
+    assert [(h.value.WhichOneof("variant"), h.value.string_value, h.count) for h in resp.hits] == \
+        [("string_value", "green", 7), ("string_value", "red", 7), ("string_value", "blue", 6)]
+    resp = facet(qg.FacetCounts(collection_name=name, key="n", limit=2), timeout=10)
+    assert [(h.value.integer_value, h.count) for h in resp.hits] == [(0, 1), (1, 1)]
+    assert resp.time > 0
+    # the same hits as REST
+    assert gclient.facet(name, "color", limit=2).hits == rclient.facet(name, "color", limit=2).hits
+    e = _raw(channel, "/qdrant.Points/Facet", qg.FacetCounts(collection_name=name, key="color", limit=0))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "limit: value 0 invalid" in e.details()
+    e = _raw(channel, "/qdrant.Points/Facet", qg.FacetCounts(collection_name=name, key="tags"))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "No appropriate index for faceting: `tags`" in e.details()
+    e = _raw(channel, "/qdrant.Points/Facet", qg.FacetCounts(collection_name="nope_" + name, key="color"))
+    assert e.code() == grpc.StatusCode.NOT_FOUND
+
+    scroll = channel.unary_unary("/qdrant.Points/Scroll", request_serializer=qg.ScrollPoints.SerializeToString,
+                                 response_deserializer=qg.ScrollResponse.FromString)
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    ts = Timestamp(seconds=1704412800)  # 2024-01-05T00:00:00Z: seed's d is 2024-01-(i+1)
+    by_ts = scroll(qg.ScrollPoints(collection_name=name, limit=3, order_by=qg.OrderBy(
+        key="d", start_from=qg.StartFrom(timestamp=ts))), timeout=10)
+    by_str = scroll(qg.ScrollPoints(collection_name=name, limit=3, order_by=qg.OrderBy(
+        key="d", start_from=qg.StartFrom(datetime="2024-01-05T00:00:00Z"))), timeout=10)
+    assert [p.id.num for p in by_ts.result] == [p.id.num for p in by_str.result] == [4, 5, 6]
+    assert [p.order_value.int for p in by_ts.result] == [(1704412800 + k * 86400) * 1_000_000 for k in range(3)]
+    assert not by_ts.HasField("next_page_offset")
+    # an unknown direction reads as ascending, as in Qdrant
+    odd = scroll(qg.ScrollPoints(collection_name=name, limit=2, order_by=qg.OrderBy(key="n", direction=7)),
+                 timeout=10)
+    assert [p.id.num for p in odd.result] == [0, 1]
+    e = _raw(channel, "/qdrant.Points/Scroll", qg.ScrollPoints(collection_name=name, order_by=qg.OrderBy(
+        key="d", start_from=qg.StartFrom(datetime="soon"))))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "Malformed datetime" in e.details()
+    e = _raw(channel, "/qdrant.Points/Scroll", qg.ScrollPoints(collection_name=name, offset=qg.PointId(num=1),
+                                                               order_by=qg.OrderBy(key="n")))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "Cannot use an `offset`" in e.details()
+    # the query API's order_by variant, as over REST
+    g = gclient.query_points(name, query=m.OrderByQuery(order_by=m.OrderBy(key="n", direction="desc")), limit=3)
+    r = rclient.query_points(name, query=m.OrderByQuery(order_by=m.OrderBy(key="n", direction="desc")), limit=3)
+    assert [(p.id, p.order_value, p.score, p.version) for p in g.points] == \
+        [(p.id, p.order_value, p.score, p.version) for p in r.points] == [(19, 19, 1.0, 0), (18, 18, 1.0, 0),
+                                                                          (17, 17, 1.0, 0)]

@@ -369,7 +369,18 @@ static void test_scroll_retrieve_count(void **state) {
     assert_int_equal(s.with_payload.mode, QV_REST_PAYLOAD_EXCLUDE);
     assert_true(s.with_vector.all);
     b = parse("{\"order_by\":\"a\"}");
-    expect_err(qv_rest_decode_scroll(&A, &b, &s, &E), QV_EUNIMPLEMENTED, "order_by");
+    assert_int_equal(qv_rest_decode_scroll(&A, &b, &s, &E), QV_OK);
+    assert_true(s.has_order_by && !s.order_by.desc && !s.order_by.has_start);
+    assert_string_equal(s.order_by.key->text, "a");
+    b = parse("{\"order_by\":{\"key\":\"b\",\"direction\":\"desc\",\"start_from\":2.5}}");
+    assert_int_equal(qv_rest_decode_scroll(&A, &b, &s, &E), QV_OK);
+    assert_true(s.order_by.desc && s.order_by.has_start && s.order_by.start.is_float);
+    b = parse("{\"order_by\":{\"key\":\"b\",\"start_from\":\"1970-01-01T00:00:01Z\"}}");
+    assert_int_equal(qv_rest_decode_scroll(&A, &b, &s, &E), QV_OK);
+    assert_true(!s.order_by.start.is_float && s.order_by.start.i == 1000000);
+    b = parse("{\"order_by\":{\"key\":\"b\",\"direction\":\"up\"}}");
+    expect_err(qv_rest_decode_scroll(&A, &b, &s, &E), QV_EFORMAT,
+               "data did not match any variant of untagged enum OrderByInterface");
 
     qv_rest_retrieve r;
     b = parse("{\"ids\":[1,2,3]}");

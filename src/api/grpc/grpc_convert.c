@@ -20,11 +20,8 @@
  *
  * Semantics follow the REST decoder (api/json_filter.c): a FieldCondition
  * with several tests keeps the first in local mode's order (values_count,
- * is_empty, is_null, match, range, geo...); nested keys drop a trailing
- * "[]".
- *
- * What it does not do yet: geo conditions -> INVALID_ARGUMENT "... not
- * supported yet".
+ * is_empty, is_null, match, range, geo box, radius, polygon); nested keys
+ * drop a trailing "[]".
  */
 #include <math.h>
 #include <stdio.h>
@@ -355,6 +352,80 @@ static qv_rc qv_grpc_slice(const Qdrant__SliceCondition *sl, qv_filter_cond *c, 
     return QV_OK;
 }
 
+/* ---- geo ----------------------------------------------------------------
+ * Qdrant's conversions answer a missing corner, centre or exterior with
+ * "Malformed GeoBoundingBox type" etc., and its request validation checks
+ * each ring (at least 4 points, closed).  Coordinates are checked as the
+ * REST decoder does (api/json_filter.c: lat in [-90, 90], lon in
+ * [-180, 180]; a NaN is outside), so both transports refuse the same
+ * filters. */
+
+static qv_rc qv_grpc_geo_point(const Qdrant__GeoPoint *in, qv_geo_point *out, qv_err *err) {
+    out->lat = in->lat;
+    out->lon = in->lon;
+    if (!(out->lat >= -90 && out->lat <= 90 && out->lon >= -180 && out->lon <= 180))
+        return qv_fail(err, QV_EBADINPUT,
+                       "Wrong format of GeoPoint payload: expected `lat` = %g within [-90;90] "
+                       "and `lon` = %g within [-180;180]",
+                       out->lat, out->lon);
+    return QV_OK;
+}
+
+static qv_rc qv_grpc_geo_box(const Qdrant__GeoBoundingBox *in, qv_filter_geo_box *out,
+                             qv_err *err) {
+    if (!in->top_left || !in->bottom_right)
+        return qv_fail(err, QV_EBADINPUT, "Malformed GeoBoundingBox type");
+    qv_rc rc = qv_grpc_geo_point(in->top_left, &out->top_left, err);
+    return rc ? rc : qv_grpc_geo_point(in->bottom_right, &out->bottom_right, err);
+}
+
+static qv_rc qv_grpc_geo_radius(const Qdrant__GeoRadius *in, qv_filter_geo_radius *out,
+                                qv_err *err) {
+    if (!in->center) return qv_fail(err, QV_EBADINPUT, "Malformed GeoRadius type");
+    out->radius = in->radius; /* float on the wire, as Qdrant's proto has it */
+    return qv_grpc_geo_point(in->center, &out->center, err);
+}
+
+/* One ring of a polygon; what names it in messages ("exterior",
+ * "interiors"). */
+static qv_rc qv_grpc_geo_ring(qv_grpc_req *rq, const Qdrant__GeoLineString *in, const char *what,
+                              qv_geo_ring *out, qv_err *err) {
+    size_t n = in ? in->n_points : 0;
+    if (n == 0)
+        return qv_fail(err, QV_EBADINPUT, "geo_polygon.%s: value invalid, must not be empty", what);
+    if (n < 4)
+        return qv_fail(err, QV_EBADINPUT,
+                       "geo_polygon.%s: value invalid, the size must be at least 4, got %zu", what,
+                       n);
+    out->n = n;
+    out->pts = qv_grpc_alloc(rq, n * sizeof *out->pts);
+    for (size_t k = 0; k < n; k++) {
+        if (!in->points[k]) return qv_fail(err, QV_EBADINPUT, "Malformed GeoPolygon type");
+        qv_rc rc = qv_grpc_geo_point(in->points[k], &out->pts[k], err);
+        if (rc) return rc;
+    }
+    if (out->pts[0].lat != out->pts[n - 1].lat || out->pts[0].lon != out->pts[n - 1].lon)
+        return qv_fail(err, QV_EBADINPUT,
+                       "geo_polygon.%s: value invalid, the first and the last points should be "
+                       "same to form a closed line",
+                       what);
+    return QV_OK;
+}
+
+static qv_rc qv_grpc_geo_polygon(qv_grpc_req *rq, const Qdrant__GeoPolygon *in,
+                                 qv_filter_geo_polygon *out, qv_err *err) {
+    if (!in->exterior)
+        return qv_fail(err, QV_EBADINPUT,
+                       "Malformed GeoPolygon type - field `exterior` is required");
+    qv_rc rc = qv_grpc_geo_ring(rq, in->exterior, "exterior", &out->exterior, err);
+    if (rc) return rc;
+    out->ninteriors = in->n_interiors;
+    out->interiors = qv_grpc_alloc(rq, in->n_interiors * sizeof *out->interiors);
+    for (size_t k = 0; k < in->n_interiors && !rc; k++)
+        rc = qv_grpc_geo_ring(rq, in->interiors[k], "interiors", &out->interiors[k], err);
+    return rc;
+}
+
 /* FieldCondition: the first test present in local mode's order. */
 static qv_rc qv_grpc_field(qv_grpc_req *rq, const Qdrant__FieldCondition *fc, qv_filter_cond *c,
                            qv_err *err) {
@@ -373,8 +444,15 @@ static qv_rc qv_grpc_field(qv_grpc_req *rq, const Qdrant__FieldCondition *fc, qv
     } else if (fc->range) {
         c->kind = QV_FILTER_COND_RANGE;
         qv_grpc_range(fc->range, &c->u.range);
-    } else if (fc->geo_bounding_box || fc->geo_radius || fc->geo_polygon) {
-        return qv_grpc_unsupported(err, "Geo conditions over gRPC");
+    } else if (fc->geo_bounding_box) {
+        c->kind = QV_FILTER_COND_GEO_BOX;
+        return qv_grpc_geo_box(fc->geo_bounding_box, &c->u.box, err);
+    } else if (fc->geo_radius) {
+        c->kind = QV_FILTER_COND_GEO_RADIUS;
+        return qv_grpc_geo_radius(fc->geo_radius, &c->u.radius, err);
+    } else if (fc->geo_polygon) {
+        c->kind = QV_FILTER_COND_GEO_POLYGON;
+        return qv_grpc_geo_polygon(rq, fc->geo_polygon, &c->u.polygon, err);
     } else if (fc->datetime_range) {
         c->kind = QV_FILTER_COND_DATETIME;
         qv_grpc_dtrange(fc->datetime_range, &c->u.dt);

@@ -110,6 +110,7 @@ qv_rc qv_grpc_h_set_payload(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err 
 qv_rc qv_grpc_h_overwrite_payload(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 qv_rc qv_grpc_h_delete_payload(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 qv_rc qv_grpc_h_clear_payload(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
+qv_rc qv_grpc_h_facet(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err);
 
 /* Decode-only path for fuzzing and tests (grpc_server.c): method is a
  * path such as "/qdrant.Points/Upsert" (leading '/' optional); data is the

@@ -3,9 +3,11 @@
  * UpdateVectors, DeleteVectors, SetPayload, OverwritePayload,
  * DeletePayload, ClearPayload and UpdateBatch (one builder per operation
  * shape, shared by the single RPCs and the batch), and the payload index
- * declarations CreateFieldIndex / DeleteFieldIndex (update operations too).  Reads: Get, Scroll,
- * Count, Query, QueryBatch and the deprecated Search and SearchBatch (a
- * batch is one qv_collection_query pass; begin(i) switches the output).
+ * declarations CreateFieldIndex / DeleteFieldIndex (update operations
+ * too).  Reads: Get, Scroll (by ID or by a payload key), Count, Query,
+ * QueryBatch (nearest, no query, and the order_by variant), Facet and the
+ * deprecated Search and SearchBatch (a batch is one qv_collection_query
+ * pass; begin(i) switches the output).
  *
  * How: each request is translated into the engine's structs - a
  * qv_update_op for writes (qv_collection_update), a qv_query / filter /
@@ -25,7 +27,7 @@
  * otherwise, Query and Search do not; Scroll and Query return 10 points.
  *
  * What it does not do yet: prefetch, fusion, recommend/discover/context
- * queries, sparse and multi-dense vectors, inference objects, order_by,
+ * queries, sparse and multi-dense vectors, inference objects,
  * update_filter, and timeouts on writes (INVALID_ARGUMENT / UNIMPLEMENTED
  * "... not supported yet").
  */
@@ -520,19 +522,34 @@ static void qv_grpc_out_push(qv_grpc_out *o, void *item) {
     o->items[o->n++] = item;
 }
 
-/* Point callback: copies the point into a RetrievedPoint or ScoredPoint. */
-static bool qv_grpc_on_point(void *ctx, const qv_point_view *p, float score) {
-    qv_grpc_out *o = ctx;
+static Qdrant__OrderValue *qv_grpc_order_value_out(qv_grpc_req *rq, const qv_order_value *v) {
+    Qdrant__OrderValue *o = QV_GRPC_NEW(rq, Qdrant__OrderValue, qdrant__order_value__init);
+    if (v->is_float)
+        o->variant_case = QDRANT__ORDER_VALUE__VARIANT_FLOAT, o->float_ = v->f;
+    else
+        o->variant_case = QDRANT__ORDER_VALUE__VARIANT_INT, o->int_ = v->i;
+    return o;
+}
+
+/* Copies the point into a RetrievedPoint or ScoredPoint; ov = its
+ * order_value (order_by results, which as in Qdrant have version 0 and,
+ * as query results, score 1). */
+static bool qv_grpc_point_out(qv_grpc_out *o, const qv_point_view *p, float score,
+                              const qv_order_value *ov) {
     qv_grpc_req *rq = o->rq;
     if (o->scored) {
         Qdrant__ScoredPoint *s = QV_GRPC_NEW(rq, Qdrant__ScoredPoint, qdrant__scored_point__init);
         s->id = qv_grpc_pointid_out(rq, &p->id);
-        s->score = score;
-        s->version = p->version;
+        s->score = ov ? 1.0f : score;
+        s->version = ov ? 0 : p->version;
         s->payload = (Qdrant__ScoredPoint__PayloadEntry **)qv_grpc_payload_out(
             o, p->payload, &qdrant__scored_point__payload_entry__descriptor, &s->n_payload);
         if ((s->vectors = qv_grpc_vectors_out(o, p)))
             s->_vectors_case = QDRANT__SCORED_POINT___VECTORS_VECTORS;
+        if (ov) {
+            s->_order_value_case = QDRANT__SCORED_POINT___ORDER_VALUE_ORDER_VALUE;
+            s->order_value = qv_grpc_order_value_out(rq, ov);
+        }
         qv_grpc_out_push(o, s);
     } else {
         Qdrant__RetrievedPoint *r =
@@ -542,9 +559,78 @@ static bool qv_grpc_on_point(void *ctx, const qv_point_view *p, float score) {
             o, p->payload, &qdrant__retrieved_point__payload_entry__descriptor, &r->n_payload);
         if ((r->vectors = qv_grpc_vectors_out(o, p)))
             r->_vectors_case = QDRANT__RETRIEVED_POINT___VECTORS_VECTORS;
+        if (ov) {
+            r->_order_value_case = QDRANT__RETRIEVED_POINT___ORDER_VALUE_ORDER_VALUE;
+            r->order_value = qv_grpc_order_value_out(rq, ov);
+        }
         qv_grpc_out_push(o, r);
     }
     return true;
+}
+
+/* Point callback: a RetrievedPoint or ScoredPoint. */
+static bool qv_grpc_on_point(void *ctx, const qv_point_view *p, float score) {
+    return qv_grpc_point_out(ctx, p, score, NULL);
+}
+
+/* Ordered point callback: the same with its order_value. */
+static bool qv_grpc_on_ordered(void *ctx, const qv_point_view *p, const qv_order_value *v) {
+    return qv_grpc_point_out(ctx, p, 1.0f, v);
+}
+
+/* A key path of a request (order_by, facet): a syntax error is
+ * INVALID_ARGUMENT with the parser's text. */
+static qv_rc qv_grpc_key_in(qv_grpc_req *rq, const char *key, const qv_keypath **out, qv_err *err) {
+    const char *k = key ? key : "";
+    qv_keypath *kp = NULL;
+    qv_rc rc = qv_keypath_parse(&rq->arena, k, strlen(k), &kp, err);
+    if (rc && rc != QV_ENOMEM) {
+        char msg[QV_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return qv_fail(err, QV_EBADINPUT, "%s", msg);
+    }
+    *out = kp;
+    return rc;
+}
+
+/* OrderBy -> qv_order_by: the key path, direction (an unknown value is
+ * ascending, as Qdrant reads it) and start_from (integer, float, Timestamp
+ * or an RFC 3339 string; datetimes as microseconds since the epoch). */
+static qv_rc qv_grpc_order_by_in(qv_grpc_req *rq, const Qdrant__OrderBy *in, qv_order_by *out,
+                                 qv_err *err) {
+    memset(out, 0, sizeof *out);
+    qv_rc rc = qv_grpc_key_in(rq, in->key, &out->key, err);
+    if (rc) return rc;
+    out->desc = in->_direction_case && in->direction == QDRANT__DIRECTION__Desc;
+    const Qdrant__StartFrom *sf = in->_start_from_case ? in->start_from : NULL;
+    if (!sf || sf->value_case == QDRANT__START_FROM__VALUE__NOT_SET) return QV_OK;
+    qv_order_value *v = &out->start;
+    qv_filter_time t;
+    switch (sf->value_case) {
+    case QDRANT__START_FROM__VALUE_INTEGER:
+        v->i = sf->integer;
+        break;
+    case QDRANT__START_FROM__VALUE_FLOAT:
+        v->is_float = true, v->f = sf->float_;
+        break;
+    case QDRANT__START_FROM__VALUE_TIMESTAMP:
+        if (!sf->timestamp || sf->timestamp->nanos < 0 || sf->timestamp->nanos > 999999999)
+            return qv_fail(err, QV_EBADINPUT, "Unable to parse timestamp");
+        v->i = sf->timestamp->seconds * 1000000 + sf->timestamp->nanos / 1000;
+        break;
+    default: {
+        const char *d = sf->datetime ? sf->datetime : "";
+        if (!qv_filter_parse_time(d, strlen(d), &t))
+            return qv_fail(err, QV_EBADINPUT,
+                           "Malformed datetime: '%.100s' is not in a supported date/time format, "
+                           "please use RFC 3339",
+                           d);
+        v->i = t.sec * 1000000 + t.nsec / 1000;
+        break;
+    }
+    }
+    out->has_start = true;
+    return QV_OK;
 }
 
 /* ======================================================================
@@ -578,12 +664,14 @@ qv_rc qv_grpc_h_get(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) {
 
 qv_rc qv_grpc_h_scroll(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) {
     const Qdrant__ScrollPoints *s = (const Qdrant__ScrollPoints *)in;
-    if (s->_order_by_case) return qv_grpc_unsupported(err, "order_by");
     qv_filter *filter = NULL;
     qv_pointid offset;
     bool has_offset = s->_offset_case && s->offset;
+    qv_order_by ob;
+    bool ordered = s->_order_by_case && s->order_by;
     qv_rc rc = qv_grpc_filter_in(rq, s->filter, &filter, err);
     if (!rc && has_offset) rc = qv_grpc_pointid_in(s->offset, &offset, err);
+    if (!rc && ordered) rc = qv_grpc_order_by_in(rq, s->order_by, &ob, err);
     if (rc) return rc;
     size_t limit = s->_limit_case ? s->limit : 10;
     if (limit == 0)
@@ -597,7 +685,15 @@ qv_rc qv_grpc_h_scroll(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err)
     bool has_next = false;
     rc = qv_grpc_out_init(&o, rq, c, false, err);
     qv_read_opts opts = {false, s->_timeout_case != 0, s->timeout};
-    if (!rc)
+    if (!rc && ordered && has_offset) /* checked by Qdrant's collection, after the lookup */
+        rc = qv_fail(err, QV_EBADINPUT,
+                     "Cannot use an `offset` when using `order_by`. The alternative for paging "
+                     "is to use `order_by.start_from` and a filter to exclude the IDs that "
+                     "you've already seen for the `order_by.start_from` value");
+    else if (!rc && ordered)
+        rc = qv_collection_scroll_ordered(c, filter, &ob, 0, limit, &opts, qv_grpc_on_ordered, &o,
+                                          err);
+    else if (!rc)
         rc = qv_collection_scroll(c, filter, has_offset ? &offset : NULL, limit, &opts,
                                   qv_grpc_on_point, &o, &next, &has_next, err);
     qv_collection_release(c);
@@ -650,23 +746,40 @@ static bool qv_grpc_on_batch_point(void *ctx, const qv_point_view *p, float scor
     return qv_grpc_on_point(&b->outs[b->cur], p, score);
 }
 
-/* Runs n queries in one pass (qv_collection_query) and collects each one's
+static bool qv_grpc_on_batch_ordered(void *ctx, const qv_point_view *p, const qv_order_value *v) {
+    qv_grpc_batch *b = ctx;
+    return qv_grpc_on_ordered(&b->outs[b->cur], p, v);
+}
+
+/* Runs n queries in one pass (qv_collection_query; with order_by queries,
+ * obs[i] != NULL, qv_collection_query_ordered) and collects each one's
  * ScoredPoints into outs[i] (whose selectors the caller has set). */
-static qv_rc qv_grpc_run_queries(qv_grpc_req *rq, const char *name, qv_query *qs, qv_grpc_out *outs,
-                                 size_t n, const qv_read_opts *opts, qv_err *err) {
+static qv_rc qv_grpc_run_queries(qv_grpc_req *rq, const char *name, qv_query *qs,
+                                 const qv_order_by *const *obs, qv_grpc_out *outs, size_t n,
+                                 const qv_read_opts *opts, qv_err *err) {
     qv_collection *c = qv_grpc_collection(rq, name, err);
     if (!c) return err->kind;
     qv_rc rc = QV_OK;
-    for (size_t i = 0; i < n && !rc; i++) rc = qv_grpc_out_init(&outs[i], rq, c, true, err);
+    bool ordered = false;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = qv_grpc_out_init(&outs[i], rq, c, true, err);
+        ordered |= obs && obs[i];
+    }
     qv_grpc_batch b = {outs, 0};
-    if (!rc && n > 0)
+    if (!rc && n > 0 && ordered)
+        rc = qv_collection_query_ordered(c, qs, obs, n, opts, qv_grpc_on_begin,
+                                         qv_grpc_on_batch_point, qv_grpc_on_batch_ordered, &b, err);
+    else if (!rc && n > 0)
         rc = qv_collection_query(c, qs, n, opts, qv_grpc_on_begin, qv_grpc_on_batch_point, &b, err);
     qv_collection_release(c);
     return rc;
 }
 
-/* Query.nearest -> NEAREST (dense) or NEAREST_ID. */
-static qv_rc qv_grpc_query_kind(const Qdrant__QueryPoints *qp, qv_query *q, qv_err *err) {
+/* Query.nearest -> NEAREST (dense) or NEAREST_ID; Query.order_by -> *ob
+ * (q->kind stays NONE; *ordered says so). */
+static qv_rc qv_grpc_query_kind(qv_grpc_req *rq, const Qdrant__QueryPoints *qp, qv_query *q,
+                                qv_order_by *ob, bool *ordered, qv_err *err) {
+    *ordered = false;
     if (qp->n_prefetch) return qv_grpc_unsupported(err, "prefetch");
     if (!qp->_query_case || !qp->query) {
         q->kind = QV_QUERY_NONE;
@@ -676,6 +789,11 @@ static qv_rc qv_grpc_query_kind(const Qdrant__QueryPoints *qp, qv_query *q, qv_e
     /* An empty oneof is bad input (Qdrant's texts), not a missing feature. */
     if (qq->variant_case == QDRANT__QUERY__VARIANT__NOT_SET)
         return qv_fail(err, QV_EBADINPUT, "Query variant is missing");
+    if (qq->variant_case == QDRANT__QUERY__VARIANT_ORDER_BY && qq->order_by) {
+        q->kind = QV_QUERY_NONE;
+        *ordered = true;
+        return qv_grpc_order_by_in(rq, qq->order_by, ob, err);
+    }
     if (qq->variant_case != QDRANT__QUERY__VARIANT_NEAREST || !qq->nearest)
         return qv_grpc_unsupported(err, "This query variant");
     const Qdrant__VectorInput *vi = qq->nearest;
@@ -719,13 +837,15 @@ static qv_rc qv_grpc_search_params(const Qdrant__SearchParams *sp, qv_query *q, 
     return QV_OK;
 }
 
-/* QueryPoints -> qv_query and the output selectors. */
+/* QueryPoints -> qv_query (and *ob with *ordered for the order_by
+ * variant) and the output selectors. */
 static qv_rc qv_grpc_query_in(qv_grpc_req *rq, const Qdrant__QueryPoints *qp, qv_query *q,
-                              qv_grpc_out *o, qv_err *err) {
+                              qv_order_by *ob, bool *ordered, qv_grpc_out *o, qv_err *err) {
     memset(q, 0, sizeof *q);
+    *ordered = false;
     if (qp->_lookup_from_case) return qv_grpc_unsupported(err, "lookup_from");
     qv_filter *filter = NULL;
-    qv_rc rc = qv_grpc_query_kind(qp, q, err);
+    qv_rc rc = qv_grpc_query_kind(rq, qp, q, ob, ordered, err);
     if (!rc) rc = qv_grpc_filter_in(rq, qp->_filter_case ? qp->filter : NULL, &filter, err);
     if (rc) return rc;
     q->filter = filter;
@@ -770,10 +890,14 @@ static qv_rc qv_grpc_search_in(qv_grpc_req *rq, const Qdrant__SearchPoints *sp, 
 qv_rc qv_grpc_h_query(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) {
     const Qdrant__QueryPoints *qp = (const Qdrant__QueryPoints *)in;
     qv_query q;
+    qv_order_by ob;
+    bool ordered = false;
     qv_grpc_out o;
-    qv_rc rc = qv_grpc_query_in(rq, qp, &q, &o, err);
+    qv_rc rc = qv_grpc_query_in(rq, qp, &q, &ob, &ordered, &o, err);
+    const qv_order_by *obs[1] = {ordered ? &ob : NULL};
     qv_read_opts opts = {false, qp->_timeout_case != 0, qp->timeout};
-    if (rc || (rc = qv_grpc_run_queries(rq, qp->collection_name, &q, &o, 1, &opts, err))) return rc;
+    if (rc || (rc = qv_grpc_run_queries(rq, qp->collection_name, &q, obs, &o, 1, &opts, err)))
+        return rc;
     Qdrant__QueryResponse *r = QV_GRPC_NEW(rq, Qdrant__QueryResponse, qdrant__query_response__init);
     r->n_result = o.n;
     r->result = (Qdrant__ScoredPoint **)o.items;
@@ -788,7 +912,8 @@ qv_rc qv_grpc_h_search(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err)
     qv_grpc_out o;
     qv_rc rc = qv_grpc_search_in(rq, sp, &q, &o, err);
     qv_read_opts opts = {false, sp->_timeout_case != 0, sp->timeout};
-    if (rc || (rc = qv_grpc_run_queries(rq, sp->collection_name, &q, &o, 1, &opts, err))) return rc;
+    if (rc || (rc = qv_grpc_run_queries(rq, sp->collection_name, &q, NULL, &o, 1, &opts, err)))
+        return rc;
     Qdrant__SearchResponse *r =
         QV_GRPC_NEW(rq, Qdrant__SearchResponse, qdrant__search_response__init);
     r->n_result = o.n;
@@ -813,12 +938,17 @@ qv_rc qv_grpc_h_query_batch(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err 
     const Qdrant__QueryBatchPoints *b = (const Qdrant__QueryBatchPoints *)in;
     size_t n = b->n_query_points;
     qv_query *qs = qv_grpc_alloc(rq, n * sizeof *qs);
+    qv_order_by *ob = qv_grpc_alloc(rq, n * sizeof *ob);
+    const qv_order_by **obs = qv_grpc_alloc(rq, n * sizeof *obs);
     qv_grpc_out *outs = qv_grpc_alloc(rq, n * sizeof *outs);
     qv_rc rc = QV_OK;
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = qv_grpc_query_in(rq, b->query_points[i], &qs[i], &outs[i], err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        bool ordered = false;
+        rc = qv_grpc_query_in(rq, b->query_points[i], &qs[i], &ob[i], &ordered, &outs[i], err);
+        obs[i] = ordered ? &ob[i] : NULL;
+    }
     qv_read_opts opts = {true, b->_timeout_case != 0, b->timeout};
-    if (rc || (rc = qv_grpc_run_queries(rq, b->collection_name, qs, outs, n, &opts, err)))
+    if (rc || (rc = qv_grpc_run_queries(rq, b->collection_name, qs, obs, outs, n, &opts, err)))
         return rc;
     Qdrant__QueryBatchResponse *r =
         QV_GRPC_NEW(rq, Qdrant__QueryBatchResponse, qdrant__query_batch_response__init);
@@ -838,12 +968,62 @@ qv_rc qv_grpc_h_search_batch(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err
     for (size_t i = 0; i < n && !rc; i++)
         rc = qv_grpc_search_in(rq, b->search_points[i], &qs[i], &outs[i], err);
     qv_read_opts opts = {true, b->_timeout_case != 0, b->timeout};
-    if (rc || (rc = qv_grpc_run_queries(rq, b->collection_name, qs, outs, n, &opts, err)))
+    if (rc || (rc = qv_grpc_run_queries(rq, b->collection_name, qs, NULL, outs, n, &opts, err)))
         return rc;
     Qdrant__SearchBatchResponse *r =
         QV_GRPC_NEW(rq, Qdrant__SearchBatchResponse, qdrant__search_batch_response__init);
     r->n_result = n;
     r->result = qv_grpc_batch_results(rq, outs, n);
+    r->time = qv_grpc_elapsed(rq);
+    rq->reply = &r->base;
+    return QV_OK;
+}
+
+/* ---- Facet ------------------------------------------------------------------ */
+
+static Qdrant__FacetHit *qv_grpc_facet_hit_out(qv_grpc_req *rq, const qv_facet_hit *h) {
+    Qdrant__FacetHit *o = QV_GRPC_NEW(rq, Qdrant__FacetHit, qdrant__facet_hit__init);
+    Qdrant__FacetValue *v = QV_GRPC_NEW(rq, Qdrant__FacetValue, qdrant__facet_value__init);
+    if (h->kind == QV_FACET_STR) {
+        v->variant_case = QDRANT__FACET_VALUE__VARIANT_STRING_VALUE;
+        v->string_value = qv_grpc_strdup(rq, h->s, h->len);
+    } else if (h->kind == QV_FACET_INT) {
+        v->variant_case = QDRANT__FACET_VALUE__VARIANT_INTEGER_VALUE, v->integer_value = h->i;
+    } else {
+        v->variant_case = QDRANT__FACET_VALUE__VARIANT_BOOL_VALUE, v->bool_value = h->b;
+    }
+    o->value = v;
+    o->count = h->count;
+    return o;
+}
+
+/* FacetCounts: key, filter, limit (default 10, >= 1), exact. */
+qv_rc qv_grpc_h_facet(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) {
+    const Qdrant__FacetCounts *f = (const Qdrant__FacetCounts *)in;
+    if (f->_shard_key_selector_case) return qv_grpc_unsupported(err, "shard_key_selector");
+    qv_facet_req req;
+    memset(&req, 0, sizeof req);
+    qv_filter *filter = NULL;
+    qv_rc rc = qv_grpc_key_in(rq, f->key, &req.key, err);
+    if (rc || (rc = qv_grpc_filter_in(rq, f->_filter_case ? f->filter : NULL, &filter, err)))
+        return rc;
+    req.filter = filter;
+    req.exact = f->_exact_case && f->exact;
+    req.limit = f->_limit_case ? (size_t)f->limit : 10;
+    if (req.limit == 0)
+        return qv_fail(err, QV_EBADINPUT, "limit: value 0 invalid, must be 1 or larger");
+    qv_collection *c = qv_grpc_collection(rq, f->collection_name, err);
+    if (!c) return err->kind;
+    qv_facet_hit *hits = NULL;
+    size_t n = 0;
+    qv_read_opts opts = {false, f->_timeout_case != 0, f->timeout};
+    rc = qv_collection_facet(c, &req, &opts, &rq->arena, &hits, &n, err);
+    qv_collection_release(c);
+    if (rc) return rc;
+    Qdrant__FacetResponse *r = QV_GRPC_NEW(rq, Qdrant__FacetResponse, qdrant__facet_response__init);
+    r->n_hits = n;
+    r->hits = qv_grpc_alloc(rq, n * sizeof *r->hits);
+    for (size_t i = 0; i < n; i++) r->hits[i] = qv_grpc_facet_hit_out(rq, &hits[i]);
     r->time = qv_grpc_elapsed(rq);
     rq->reply = &r->base;
     return QV_OK;

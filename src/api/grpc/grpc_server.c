@@ -142,6 +142,7 @@ static const qv_grpc_route qv_grpc_routes[] = {
     {"/qdrant.Points/OverwritePayload", qv_grpc_h_overwrite_payload},
     {"/qdrant.Points/DeletePayload", qv_grpc_h_delete_payload},
     {"/qdrant.Points/ClearPayload", qv_grpc_h_clear_payload},
+    {"/qdrant.Points/Facet", qv_grpc_h_facet},
 };
 
 static qv_grpc_handler qv_grpc_route_of(const char *path);

@@ -18,8 +18,9 @@
  * specific message instead of serde's "did not match any variant".
  *
  * What it does not do: sparse vectors, multi-vectors, inference objects,
- * prefetch, shard keys and the non-nearest query kinds are recognised and
- * answered with QV_EUNIMPLEMENTED, never silently dropped.
+ * prefetch, shard keys and the query kinds other than nearest and order_by
+ * are recognised and answered with QV_EUNIMPLEMENTED, never silently
+ * dropped.
  */
 #include "api/rest/decode.h"
 
@@ -714,9 +715,64 @@ static qv_rc qv_rest_query_common(qv_arena *a, const jv *body, qv_rest_query *ou
 
 /* The query kinds of the universal API that are not implemented yet. */
 static const char *const qv_rest_other_queries[] = {
-    "recommend", "discover", "context", "order_by",           "fusion",
-    "rrf",       "formula",  "sample",  "relevance_feedback",
+    "recommend", "discover", "context", "fusion", "rrf", "formula", "sample", "relevance_feedback",
 };
+
+/* ---- order_by ---------------------------------------------------------------
+ * OrderByInterface is serde-untagged (a key path string, or OrderBy {key,
+ * direction, start_from}), so any error inside it is reported as the
+ * enum's "did not match any variant" (enum_name: OrderByInterface, or
+ * QueryInterface when it is the query's order_by variant, whose untagged
+ * parent swallows the inner message too).  StartFrom is untagged as well:
+ * an integer that fits i64, else a number (f64), else a datetime string
+ * (kept as microseconds since the epoch, as Qdrant compares it). */
+
+static qv_rc qv_rest_order_fail(qv_err *err, const char *enum_name) {
+    return qv_fail(err, QV_EFORMAT, "data did not match any variant of untagged enum %s",
+                   enum_name);
+}
+
+static bool qv_rest_start_from(const jv *v, qv_order_value *out) {
+    memset(out, 0, sizeof *out);
+    if (jv_to_i64(v, &out->i)) return true;
+    if (jv_is_number(v)) {
+        out->is_float = true;
+        return jv_to_f64(v, &out->f);
+    }
+    qv_filter_time t;
+    if (v->type != JV_STR || !qv_filter_parse_time(v->v.s, v->len, &t)) return false;
+    out->i = t.sec * 1000000 + t.nsec / 1000;
+    return true;
+}
+
+static qv_rc qv_rest_order_by(qv_arena *a, const jv *v, const char *enum_name, qv_order_by *out,
+                              qv_err *err) {
+    memset(out, 0, sizeof *out);
+    const jv *key = v, *dir = NULL, *start = NULL;
+    if (v && v->type == JV_OBJ) {
+        key = jv_get(v, "key");
+        dir = qv_rest_field(v, "direction");
+        start = qv_rest_field(v, "start_from");
+    }
+    if (!key || key->type != JV_STR) return qv_rest_order_fail(err, enum_name);
+    qv_keypath *kp = NULL;
+    qv_err perr;
+    if (qv_keypath_parse(a, key->v.s, key->len, &kp, &perr)) {
+        if (perr.kind == QV_ENOMEM) return qv_rest_oom(err);
+        return qv_rest_order_fail(err, enum_name);
+    }
+    out->key = kp;
+    if (dir) {
+        if (dir->type != JV_STR || (strcmp(dir->v.s, "asc") && strcmp(dir->v.s, "desc")))
+            return qv_rest_order_fail(err, enum_name);
+        out->desc = strcmp(dir->v.s, "desc") == 0;
+    }
+    if (start) {
+        if (!qv_rest_start_from(start, &out->start)) return qv_rest_order_fail(err, enum_name);
+        out->has_start = true;
+    }
+    return QV_OK;
+}
 
 /* VectorInput: a dense vector or a point ID (others unimplemented). */
 static qv_rc qv_rest_vector_input(qv_arena *a, const jv *v, qv_query *q, qv_err *err) {
@@ -735,13 +791,21 @@ static qv_rc qv_rest_vector_input(qv_arena *a, const jv *v, qv_query *q, qv_err 
                    "QueryInterface");
 }
 
-/* query: VectorInput | {"nearest": VectorInput, "mmr"?} | other kinds. */
-static qv_rc qv_rest_query_field(qv_arena *a, const jv *v, qv_query *q, qv_err *err) {
+/* query: VectorInput | {"nearest": VectorInput, "mmr"?} | {"order_by":
+ * OrderByInterface} | other kinds. */
+static qv_rc qv_rest_query_field(qv_arena *a, const jv *v, qv_rest_query *out, qv_err *err) {
+    qv_query *q = &out->q;
     if (v->type != JV_OBJ) return qv_rest_vector_input(a, v, q, err);
     const jv *near = qv_rest_field(v, "nearest");
     if (near) {
         if (qv_rest_field(v, "mmr")) return qv_rest_unimpl(err, "MMR (nearest with mmr)");
         return qv_rest_vector_input(a, near, q, err);
+    }
+    const jv *ob = jv_get(v, "order_by");
+    if (ob) {
+        q->kind = QV_QUERY_NONE;
+        out->has_order_by = true;
+        return qv_rest_order_by(a, ob, "QueryInterface", &out->order_by, err);
     }
     for (size_t i = 0; i < sizeof qv_rest_other_queries / sizeof *qv_rest_other_queries; i++) {
         if (jv_get(v, qv_rest_other_queries[i])) {
@@ -762,7 +826,7 @@ qv_rc qv_rest_decode_query(qv_arena *a, const jv *body, qv_rest_query *out, qv_e
     if (pf && !(pf->type == JV_ARR && pf->len == 0)) return qv_rest_unimpl(err, "prefetch");
     if (qv_rest_field(body, "lookup_from")) return qv_rest_unimpl(err, "lookup_from");
     const jv *qv = qv_rest_field(body, "query");
-    if (qv && (rc = qv_rest_query_field(a, qv, &out->q, err))) return rc;
+    if (qv && (rc = qv_rest_query_field(a, qv, out, err))) return rc;
     const char *using = NULL;
     if ((rc = qv_rest_opt_str(body, "using", &using, err))) return rc;
     if (using) out->q.using = using;
@@ -831,7 +895,11 @@ qv_rc qv_rest_decode_scroll(qv_arena *a, const jv *body, qv_rest_scroll *out, qv
     qv_rc rc = qv_rest_need_object(body, "struct ScrollRequest", err);
     if (rc) return rc;
     if ((rc = qv_rest_no_shard_key(body, err))) return rc;
-    if (qv_rest_field(body, "order_by")) return qv_rest_unimpl(err, "order_by");
+    const jv *ob = qv_rest_field(body, "order_by");
+    if (ob) {
+        if ((rc = qv_rest_order_by(a, ob, "OrderByInterface", &out->order_by, err))) return rc;
+        out->has_order_by = true;
+    }
     const jv *off = qv_rest_field(body, "offset");
     if (off) {
         if ((rc = qv_rest_decode_pointid(off, &out->offset, err))) return rc;
@@ -866,6 +934,25 @@ qv_rc qv_rest_decode_count(qv_arena *a, const jv *body, qv_rest_count *out, qv_e
     bool has;
     if ((rc = qv_rest_opt_bool(body, "exact", &has, &out->exact, err))) return rc;
     return qv_rest_filter(a, body, &out->filter, err);
+}
+
+qv_rc qv_rest_decode_facet(qv_arena *a, const jv *body, qv_facet_req *out, qv_err *err) {
+    memset(out, 0, sizeof *out);
+    qv_rc rc = qv_rest_need_object(body, "struct FacetRequest", err);
+    if (rc) return rc;
+    if ((rc = qv_rest_no_shard_key(body, err))) return rc;
+    const jv *key = qv_rest_field(body, "key");
+    if (!key) return qv_rest_missing(err, "key");
+    if (key->type != JV_STR) return qv_rest_bad_type(err, key, "a string");
+    qv_keypath *kp = NULL;
+    if ((rc = qv_keypath_parse(a, key->v.s, key->len, &kp, err))) return rc;
+    out->key = kp;
+    struct qv_filter *f = NULL;
+    if ((rc = qv_rest_filter(a, body, &f, err))) return rc;
+    out->filter = f;
+    bool has;
+    if ((rc = qv_rest_opt_bool(body, "exact", &has, &out->exact, err))) return rc;
+    return qv_rest_limit(body, 10, &out->limit, err);
 }
 
 /* ======================================================================

@@ -64,6 +64,8 @@ typedef struct qv_rest_query {
     qv_query q;
     qv_rest_payload_sel with_payload;
     qv_rest_vector_sel with_vector;
+    bool has_order_by; /* query: {"order_by": ...} (q.kind is then QV_QUERY_NONE) */
+    qv_order_by order_by;
 } qv_rest_query;
 
 typedef struct qv_rest_scroll {
@@ -73,6 +75,8 @@ typedef struct qv_rest_scroll {
     size_t limit;
     qv_rest_payload_sel with_payload;
     qv_rest_vector_sel with_vector;
+    bool has_order_by; /* order_by given: an offset is refused by the handler */
+    qv_order_by order_by;
 } qv_rest_scroll;
 
 typedef struct qv_rest_retrieve {
@@ -100,6 +104,9 @@ qv_rc qv_rest_decode_search_batch(qv_arena *a, const jv *body, qv_rest_query **o
 qv_rc qv_rest_decode_scroll(qv_arena *a, const jv *body, qv_rest_scroll *out, qv_err *err);
 qv_rc qv_rest_decode_retrieve(qv_arena *a, const jv *body, qv_rest_retrieve *out, qv_err *err);
 qv_rc qv_rest_decode_count(qv_arena *a, const jv *body, qv_rest_count *out, qv_err *err);
+/* POST /collections/{c}/facet body (FacetRequest): key, limit (>= 1,
+ * default 10), filter, exact (default false). */
+qv_rc qv_rest_decode_facet(qv_arena *a, const jv *body, qv_facet_req *out, qv_err *err);
 
 /* ---- Writes --------------------------------------------------------------- */
 

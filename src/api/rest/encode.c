@@ -2,9 +2,10 @@
  * encode.c - engine results -> Qdrant's REST JSON (see encode.h).
  *
  * Points.  Record and ScoredPoint always carry "payload" and "vector" (null
- * when not requested, as Qdrant's serializer writes its Option fields), and
- * never "shard_key" / "order_value".  An unnamed vector prints as an array,
- * named vectors as an object of the requested names the point has.
+ * when not requested, as Qdrant's serializer writes its Option fields),
+ * "order_value" only for order_by results (Qdrant skips it when unset), and
+ * never "shard_key".  An unnamed vector prints as an array, named vectors
+ * as an object of the requested names the point has.
  *
  * Payload selectors.  with_payload include/exclude take key paths
  * ("a.b", "a[].c"); the payload is printed through Qdrant's value filter
@@ -294,15 +295,38 @@ static void qv_rest_encode_vectors(jw *w, const qv_rest_point_fmt *f, const qv_p
     jw_obj_end(w);
 }
 
-void qv_rest_encode_record(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p) {
-    jw_obj_begin(w);
-    jw_key(w, "id");
-    qv_rest_encode_pointid(w, &p->id);
+void qv_rest_encode_order_value(jw *w, const qv_order_value *v) {
+    if (v->is_float)
+        jw_f64(w, v->f);
+    else
+        jw_i64(w, v->i);
+}
+
+/* The members after "id" (and ScoredPoint's version and score):
+ * "payload", "vector", then "order_value" when there is one. */
+static void qv_rest_encode_point_rest(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p,
+                                      const qv_order_value *ov) {
     jw_key(w, "payload");
     qv_rest_encode_payload(w, f, p->payload);
     jw_key(w, "vector");
     qv_rest_encode_vectors(w, f, p);
+    if (ov) {
+        jw_key(w, "order_value");
+        qv_rest_encode_order_value(w, ov);
+    }
     jw_obj_end(w);
+}
+
+void qv_rest_encode_record(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p) {
+    qv_rest_encode_record_ordered(w, f, p, NULL);
+}
+
+void qv_rest_encode_record_ordered(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p,
+                                   const qv_order_value *ov) {
+    jw_obj_begin(w);
+    jw_key(w, "id");
+    qv_rest_encode_pointid(w, &p->id);
+    qv_rest_encode_point_rest(w, f, p, ov);
 }
 
 void qv_rest_encode_scored(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p, float score) {
@@ -313,10 +337,41 @@ void qv_rest_encode_scored(jw *w, const qv_rest_point_fmt *f, const qv_point_vie
     jw_u64(w, p->version);
     jw_key(w, "score");
     jw_f32(w, score);
-    jw_key(w, "payload");
-    qv_rest_encode_payload(w, f, p->payload);
-    jw_key(w, "vector");
-    qv_rest_encode_vectors(w, f, p);
+    qv_rest_encode_point_rest(w, f, p, NULL);
+}
+
+/* Qdrant answers query results that have no score (order_by, like the
+ * other scroll-backed queries) with version 0 and score 1. */
+void qv_rest_encode_scored_ordered(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p,
+                                   const qv_order_value *ov) {
+    jw_obj_begin(w);
+    jw_key(w, "id");
+    qv_rest_encode_pointid(w, &p->id);
+    jw_key(w, "version");
+    jw_u64(w, 0);
+    jw_key(w, "score");
+    jw_f32(w, 1.0f);
+    qv_rest_encode_point_rest(w, f, p, ov);
+}
+
+void qv_rest_encode_facet(jw *w, const qv_facet_hit *hits, size_t n) {
+    jw_obj_begin(w);
+    jw_key(w, "hits");
+    jw_arr_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        jw_obj_begin(w);
+        jw_key(w, "value");
+        if (hits[i].kind == QV_FACET_STR)
+            jw_strn(w, hits[i].s, hits[i].len);
+        else if (hits[i].kind == QV_FACET_INT)
+            jw_i64(w, hits[i].i);
+        else
+            jw_bool(w, hits[i].b);
+        jw_key(w, "count");
+        jw_u64(w, hits[i].count);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
     jw_obj_end(w);
 }
 

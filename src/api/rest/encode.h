@@ -10,8 +10,8 @@
  * result straight from the engine's callbacks.  Floats (vectors, scores) go
  * through jw_f32: shortest round-trip text, as Qdrant prints them.
  *
- * What it does not do: no HTTP, no lookups; shard_key and order_value are
- * never written (no custom sharding, no order_by yet).
+ * What it does not do: no HTTP, no lookups; shard_key is never written (no
+ * custom sharding yet).
  */
 #ifndef QV_API_REST_ENCODE_H
 #define QV_API_REST_ENCODE_H
@@ -64,10 +64,23 @@ void qv_rest_encode_record(jw *w, const qv_rest_point_fmt *f, const qv_point_vie
 /* ScoredPoint: {"id","version","score","payload","vector"} */
 void qv_rest_encode_scored(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p, float score);
 
+/* The same with "order_value" last (order_by results): a Record, and a
+ * ScoredPoint of the query's order_by variant (version 0, score 1, as
+ * Qdrant gives results that have no score). */
+void qv_rest_encode_record_ordered(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p,
+                                   const qv_order_value *ov);
+void qv_rest_encode_scored_ordered(jw *w, const qv_rest_point_fmt *f, const qv_point_view *p,
+                                   const qv_order_value *ov);
+/* OrderValue: an integer or a float. */
+void qv_rest_encode_order_value(jw *w, const qv_order_value *v);
+
 /* Writes the payload as the selector shapes it (exported for tests). */
 void qv_rest_encode_payload(jw *w, const qv_rest_point_fmt *f, const jv *payload);
 
 /* ---- Other results ------------------------------------------------------ */
+
+/* FacetResponse: {"hits": [{"value": v, "count": n}, ...]} */
+void qv_rest_encode_facet(jw *w, const qv_facet_hit *hits, size_t n);
 
 /* {"operation_id": N, "status": "acknowledged" | "completed"} */
 void qv_rest_encode_update_result(jw *w, uint64_t op_num, qv_write_status st);

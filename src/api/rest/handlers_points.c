@@ -1,7 +1,7 @@
 /*
  * handlers_points.c - point writes (upsert, delete, payload and vector
  * edits, batches) and point reads by id or order (get, retrieve, scroll,
- * count).
+ * scroll by a payload key, count, facet).
  *
  * Writes (and payload index declarations, which are update operations
  * too): body -> qv_update_op (decode.c) -> qv_collection_update, which
@@ -265,6 +265,32 @@ void qv_rest_h_retrieve(qv_rest_req *rq, qv_rest_resp *rs) {
     jw_free(&w);
 }
 
+static bool qv_rest_on_ordered_record(void *ctx, const qv_point_view *p, const qv_order_value *v) {
+    qv_rest_rec_ctx *x = ctx;
+    qv_rest_encode_record_ordered(x->w, x->fmt, p, v);
+    x->n++;
+    return true;
+}
+
+/* Scroll's two orders: by ID from the offset (next_page_offset the ID
+ * after the page), or by a payload key (order_by: no offset, no next page,
+ * as Qdrant; the offset check comes after the collection lookup, as in
+ * Qdrant's collection layer). */
+static qv_rc qv_rest_scroll_run(qv_collection *c, const qv_rest_scroll *s, const qv_read_opts *opts,
+                                qv_rest_rec_ctx *x, qv_pointid *next, bool *has_next, qv_err *err) {
+    *has_next = false;
+    if (!s->has_order_by)
+        return qv_collection_scroll(c, s->filter, s->has_offset ? &s->offset : NULL, s->limit, opts,
+                                    qv_rest_on_record, x, next, has_next, err);
+    if (s->has_offset)
+        return qv_fail(err, QV_EBADINPUT,
+                       "Cannot use an `offset` when using `order_by`. The alternative for paging "
+                       "is to use `order_by.start_from` and a filter to exclude the IDs that "
+                       "you've already seen for the `order_by.start_from` value");
+    return qv_collection_scroll_ordered(c, s->filter, &s->order_by, 0, s->limit, opts,
+                                        qv_rest_on_ordered_record, x, err);
+}
+
 /* POST /points/scroll: {"points": [Record], "next_page_offset": id|null} */
 void qv_rest_h_scroll(qv_rest_req *rq, qv_rest_resp *rs) {
     qv_err err;
@@ -289,8 +315,7 @@ void qv_rest_h_scroll(qv_rest_req *rq, qv_rest_resp *rs) {
     qv_pointid next;
     bool has_next = false;
     qv_read_opts opts = qv_rest_read_opts(rq);
-    qv_rc rc = qv_collection_scroll(c, s.filter, s.has_offset ? &s.offset : NULL, s.limit, &opts,
-                                    qv_rest_on_record, &x, &next, &has_next, &err);
+    qv_rc rc = qv_rest_scroll_run(c, &s, &opts, &x, &next, &has_next, &err);
     qv_collection_release(c);
     jw_arr_end(&w);
     jw_key(&w, "next_page_offset");
@@ -334,6 +359,36 @@ void qv_rest_h_count(qv_rest_req *rq, qv_rest_resp *rs) {
     jw_key(&w, "count");
     jw_u64(&w, n);
     jw_obj_end(&w);
+    qv_rest_reply_jw(rq, rs, &w);
+    jw_free(&w);
+}
+
+/* POST /collections/{c}/facet: {"hits": [{"value", "count"}, ...]}. */
+void qv_rest_h_facet(qv_rest_req *rq, qv_rest_resp *rs) {
+    qv_err err;
+    qv_err_clear(&err);
+    jv body;
+    qv_facet_req req;
+    if (qv_rest_body_json(rq, false, &body, &err) ||
+        qv_rest_decode_facet(&rq->arena, &body, &req, &err)) {
+        qv_rest_reply_err(rq, rs, &err);
+        return;
+    }
+    qv_collection *c = qv_rest_collection(rq, rs);
+    if (!c) return;
+    qv_facet_hit *hits = NULL;
+    size_t n = 0;
+    qv_read_opts opts = qv_rest_read_opts(rq);
+    qv_rc rc = qv_collection_facet(c, &req, &opts, &rq->arena, &hits, &n, &err);
+    qv_collection_release(c);
+    if (rc) {
+        qv_rest_reply_err(rq, rs, &err);
+        return;
+    }
+    jw w;
+    jw_init(&w);
+    qv_rest_envelope_begin(&w);
+    qv_rest_encode_facet(&w, hits, n);
     qv_rest_reply_jw(rq, rs, &w);
     jw_free(&w);
 }

@@ -13,6 +13,10 @@
  *   search batch [[...], ...]
  * Each query of a batch keeps its own with_payload / with_vector.
  *
+ * The query's order_by variant is a scroll by a payload key: a batch with
+ * such queries goes through qv_collection_query_ordered (values.c), which
+ * runs them apart and the others as before.
+ *
  * Not here: prefetch, fusion, recommend/discover/context queries, groups
  * (decode.c refuses them with 501).
  */
@@ -78,6 +82,14 @@ static bool qv_rest_on_hit(void *ctx, const qv_point_view *p, float score) {
     return true;
 }
 
+/* A result of a query's order_by variant (with its order_value). */
+static bool qv_rest_on_ordered(void *ctx, const qv_point_view *p, const qv_order_value *v) {
+    qv_rest_search_ctx *x = ctx;
+    if (x->opened == 0) qv_rest_on_begin(x, 0);
+    qv_rest_encode_scored_ordered(x->w, &x->fmts[x->cur], p, v);
+    return true;
+}
+
 /* Runs n decoded queries against the collection of the request and replies
  * in the given shape. */
 static void qv_rest_run_queries(qv_rest_req *rq, qv_rest_resp *rs, qv_rest_query *qs, size_t n,
@@ -89,9 +101,13 @@ static void qv_rest_run_queries(qv_rest_req *rq, qv_rest_resp *rs, qv_rest_query
     const qv_collection_config *cfg = qv_collection_config_get(c);
     qv_rest_point_fmt *fmts = qv_arena_calloc(&rq->arena, sizeof *fmts * (n ? n : 1));
     qv_query *plain = qv_arena_calloc(&rq->arena, sizeof *plain * (n ? n : 1));
-    qv_rc rc = fmts && plain ? QV_OK : qv_fail(&err, QV_ENOMEM, "out of memory");
+    const qv_order_by **obs = qv_arena_calloc(&rq->arena, sizeof *obs * (n ? n : 1));
+    bool ordered = false; /* some query is an order_by query (values.c runs those) */
+    qv_rc rc = fmts && plain && obs ? QV_OK : qv_fail(&err, QV_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
         plain[i] = qs[i].q;
+        obs[i] = qs[i].has_order_by ? &qs[i].order_by : NULL;
+        ordered |= qs[i].has_order_by;
         rc = qv_rest_point_fmt_init(&fmts[i], cfg, &qs[i].with_payload, &qs[i].with_vector,
                                     &rq->arena, &err);
     }
@@ -101,7 +117,10 @@ static void qv_rest_run_queries(qv_rest_req *rq, qv_rest_resp *rs, qv_rest_query
     if (qv_rest_is_batch(shape)) jw_arr_begin(&w);
     qv_rest_search_ctx x = {&w, shape, fmts, 0, 0};
     qv_read_opts opts = {qv_rest_is_batch(shape), rq->has_timeout, rq->timeout_sec};
-    if (!rc && n > 0)
+    if (!rc && n > 0 && ordered)
+        rc = qv_collection_query_ordered(c, plain, obs, n, &opts, qv_rest_on_begin, qv_rest_on_hit,
+                                         qv_rest_on_ordered, &x, &err);
+    else if (!rc && n > 0)
         rc = qv_collection_query(c, plain, n, &opts, qv_rest_on_begin, qv_rest_on_hit, &x, &err);
     qv_collection_release(c);
     while (!rc && x.opened < n) qv_rest_group_open(&x);

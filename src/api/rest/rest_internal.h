@@ -145,6 +145,7 @@ void qv_rest_h_get_point(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_retrieve(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_scroll(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_count(qv_rest_req *rq, qv_rest_resp *rs);
+void qv_rest_h_facet(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_query(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_optimizations(qv_rest_req *rq, qv_rest_resp *rs);
 void qv_rest_h_query_batch(qv_rest_req *rq, qv_rest_resp *rs);

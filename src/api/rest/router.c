@@ -119,7 +119,7 @@ static const qv_rest_route_row qv_rest_routes[] = {
     {POST, "/collections/{c}/points/recommend/groups", UNIMPL, "Recommendation"},
     {POST, "/collections/{c}/points/discover", UNIMPL, "Discovery"},
     {POST, "/collections/{c}/points/discover/batch", UNIMPL, "Discovery"},
-    {POST, "/collections/{c}/facet", UNIMPL, "Facets"},
+    {POST, "/collections/{c}/facet", qv_rest_h_facet, "facet"},
     {GET, "/collections/{c}/points/{id}", qv_rest_h_get_point, "get point"},
 };
 
