@@ -44,7 +44,7 @@ else
   $(error unknown BUILD=$(BUILD): use release, asan or tsan)
 endif
 
-PKGS := libmicrohttpd yaml-0.1 zlib grpc libprotobuf-c
+PKGS := libmicrohttpd yaml-0.1 zlib grpc libprotobuf-c icu-uc icu-i18n
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -53,7 +53,8 @@ CFLAGS_ALL := $(BASE_CFLAGS) -I$(GEN) $(OPT) $(SAN) $(PKG_CFLAGS) $(EXTRA_CFLAGS
 # Generated code: the same flags without -Werror and the stricter warnings.
 GEN_CFLAGS := $(filter-out -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla,$(CFLAGS_ALL)) -w
 LDFLAGS_ALL := -pthread $(SAN) $(LDFLAGS)
-LIBS := $(PKG_LIBS) -lm
+# libstemmer (Snowball) ships no pkg-config file.
+LIBS := $(PKG_LIBS) -lstemmer -lm
 
 LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 # ---- protobuf code generation ----
@@ -150,7 +151,7 @@ $(FB)/obj/%.o: src/%.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FB)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS) -lstemmer -lm
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \

@@ -3,7 +3,8 @@
 # only when one is missing, so repeated runs cost nothing.
 set -euo pipefail
 BUILD_PKGS=(build-essential pkg-config libmicrohttpd-dev libyaml-dev zlib1g-dev libcmocka-dev
-    libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev)
+    libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
+    libstemmer-dev libicu-dev)
 TEST_PKGS=(clang-14 libclang-rt-14-dev clang-format valgrind python3-venv curl
     protobuf-compiler libprotobuf-dev protobuf-c-compiler libprotobuf-c-dev)
 want=("${BUILD_PKGS[@]}")

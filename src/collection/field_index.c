@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "collection/collection_impl.h"
+#include "collection/text_params.h"
 #include "core/pointid.h"
 #include "index/filter.h"
 
@@ -253,6 +254,15 @@ static void decl_opts(const qv_field_index *fi, qv_pindex_opts *o) {
     qv_arena_free(&a);
 }
 
+/* A new index for a declaration; NULL when it cannot be had. */
+static qv_pindex *decl_index(const qv_field_index *fi) {
+    qv_pindex_opts o;
+    decl_opts(fi, &o);
+    if (fi->type == QV_PT_TEXT && !(o.text = qv_text_params_analyzer(fi->params, NULL)))
+        return NULL;
+    return qv_pindex_new(fi->field, &o);
+}
+
 void qv_shard_sync_pindexes(const qv_collection *c, qv_segment *seg) {
     /* drop what is no longer declared as it is */
     for (uint32_t i = qv_segment_npindex(seg); i-- > 0;) {
@@ -268,9 +278,7 @@ void qv_shard_sync_pindexes(const qv_collection *c, qv_segment *seg) {
         for (uint32_t i = 0; i < qv_segment_npindex(seg) && !have; i++)
             have = strcmp(qv_pindex_field(qv_segment_pindex_at(seg, i)), fi->field) == 0;
         if (have) continue;
-        qv_pindex_opts o;
-        decl_opts(fi, &o);
-        qv_pindex *pi = qv_pindex_new(fi->field, &o);
+        qv_pindex *pi = decl_index(fi);
         if (pi) qv_segment_add_pindex(seg, pi); /* without memory: no index, filters scan */
     }
 }

@@ -16,12 +16,12 @@
  * (indexes.qvi, see qv_index_set_save) because the WAL is truncated behind
  * them.
  *
- * What it deliberately does not do yet: there are no index data structures.
- * Filters are still evaluated by scan (index/filter.c), so results are the
- * same with or without a declaration; the per-field point counts of
- * payload_schema are computed by scan when asked (see
- * qv_collection_payload_schema).  Issue 5 builds the real indexes behind
- * these declarations.
+ * What a declaration becomes: every segment of the collection builds a
+ * qv_pindex for it (index/payload_index.h) from its payloads and keeps it
+ * current (qv_shard_sync_pindexes, called when a declaration changes, when
+ * a segment is loaded or made); the indexes themselves are not saved, they
+ * are rebuilt from the payloads on load.  Filters are planned from them
+ * (collection/plan.h); results are the same with or without a declaration.
  *
  * Threading: a qv_index_set has no lock of its own; the collection's `lock`
  * protects it (collection_impl.h).

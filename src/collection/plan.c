@@ -26,11 +26,14 @@
 #include <string.h>
 
 #include "core/bitset.h"
+#include "index/text.h"
 
 typedef struct nres {
     uint64_t *bits;
     bool exact;
 } nres;
+
+static const nres ALL_INEXACT = {NULL, false};
 
 static uint64_t *own(qv_fplan *p, uint64_t *b) {
     if (!b) return NULL;
@@ -57,17 +60,76 @@ static uint64_t *copy_of(qv_fplan *p, const uint64_t *src) {
     return b;
 }
 
-static void remember(qv_fplan *p, const qv_filter_cond *c, const uint64_t *bits) {
+static bool remember_ex(qv_fplan *p, const qv_filter_cond *c, const uint64_t *bits, bool exact,
+                        qv_text_query *text) {
     if (p->nknown == p->capknown) {
         uint32_t cap = p->capknown ? p->capknown * 2 : 8;
         qv_fplan_known *k = realloc(p->known, cap * sizeof *k);
-        if (!k) return; /* it is then evaluated from the payload: slower, same answer */
+        if (!k) return false;
         p->known = k, p->capknown = cap;
     }
-    p->known[p->nknown++] = (qv_fplan_known){c, bits};
+    p->known[p->nknown++] = (qv_fplan_known){c, bits, exact, text};
+    return true;
 }
 
-static const nres ALL_INEXACT = {NULL, false};
+/* An exactly answered condition; without room to remember it, it is
+ * evaluated from the payload: slower, the same answer. */
+static void remember(qv_fplan *p, const qv_filter_cond *c, const uint64_t *bits) {
+    remember_ex(p, c, bits, true, NULL);
+}
+
+static bool own_query(qv_fplan *p, qv_text_query *q) {
+    if (p->nqueries == p->capqueries) {
+        uint32_t cap = p->capqueries ? p->capqueries * 2 : 4;
+        qv_text_query **a = realloc(p->queries, cap * sizeof *a);
+        if (!a) {
+            qv_text_query_free(q);
+            return false;
+        }
+        p->queries = a, p->capqueries = cap;
+    }
+    p->queries[p->nqueries++] = q;
+    return true;
+}
+
+/* match.text / text_any / phrase on a field with a full-text index: the
+ * query is tokenized as the index tokenizes; text needs every token's
+ * posting, text_any one, phrase every one and then the order, which only
+ * the payload shows. */
+static nres text_leaf(qv_fplan *p, const qv_filter_cond *c, const qv_pindex *pi) {
+    const qv_filter_matcher *m = &c->u.match;
+    qv_text_match_kind kind = m->kind == QV_FILTER_MATCH_TEXT       ? QV_TEXT_MATCH_TEXT
+                              : m->kind == QV_FILTER_MATCH_TEXT_ANY ? QV_TEXT_MATCH_ANY
+                                                                    : QV_TEXT_MATCH_PHRASE;
+    qv_text_query *q = NULL;
+    if (qv_text_query_new(qv_pindex_analyzer(pi), kind, m->v.str.s, m->v.str.len, &q) != QV_OK ||
+        !own_query(p, q))
+        return ALL_INEXACT;
+    if (p->no_bits) {
+        remember_ex(p, c, NULL, false, q);
+        return ALL_INEXACT;
+    }
+    uint64_t *b = fresh(p), *t = kind == QV_TEXT_MATCH_ANY ? NULL : fresh(p);
+    if (!b || (kind != QV_TEXT_MATCH_ANY && !t)) {
+        remember_ex(p, c, NULL, false, q);
+        return ALL_INEXACT;
+    }
+    size_t nt = qv_text_query_matches_nothing(q) ? 0 : qv_text_query_ntokens(q);
+    for (size_t i = 0; i < nt; i++) {
+        size_t len;
+        const char *tok = qv_text_query_token(q, i, &len);
+        uint32_t n;
+        const uint32_t *offs = qv_pindex_token_posting(pi, tok, len, &n);
+        uint64_t *dst = kind == QV_TEXT_MATCH_ANY || i == 0 ? b : t;
+        if (dst == t) memset(t, 0, qv_bits_words(p->n) * sizeof *t);
+        for (uint32_t k = 0; k < n; k++)
+            if (offs[k] < p->n) qv_bits_set(dst, offs[k]);
+        if (dst == t) qv_bits_and(b, t, p->n);
+    }
+    bool exact = kind != QV_TEXT_MATCH_PHRASE;
+    if (!remember_ex(p, c, b, exact, q)) return ALL_INEXACT;
+    return (nres){b, exact};
+}
 
 static nres node(qv_fplan *p, const qv_filter *f);
 
@@ -79,6 +141,7 @@ static nres leaf(qv_fplan *p, const qv_filter_cond *c) {
         return r;
     }
     case QV_FILTER_COND_HAS_ID: {
+        if (p->no_bits) return ALL_INEXACT;
         uint64_t *b = fresh(p);
         if (!b) return ALL_INEXACT;
         for (size_t i = 0; i < c->u.ids.n; i++) {
@@ -95,6 +158,12 @@ static nres leaf(qv_fplan *p, const qv_filter_cond *c) {
     case QV_FILTER_COND_GEO_RADIUS:
     case QV_FILTER_COND_GEO_POLYGON: {
         const qv_pindex *pi = qv_segment_pindex(p->seg, c->key->text, c->key->text_len);
+        if (pi && c->kind == QV_FILTER_COND_MATCH && qv_pindex_opts_of(pi)->type == QV_PT_TEXT &&
+            (c->u.match.kind == QV_FILTER_MATCH_TEXT ||
+             c->u.match.kind == QV_FILTER_MATCH_TEXT_ANY ||
+             c->u.match.kind == QV_FILTER_MATCH_PHRASE))
+            return text_leaf(p, c, pi);
+        if (p->no_bits) return ALL_INEXACT;
         uint64_t est;
         if (!pi || qv_pindex_estimate(pi, c, &est) == QV_PI_NONE) return ALL_INEXACT;
         uint64_t *b = fresh(p);
@@ -228,7 +297,23 @@ qv_rc qv_fplan_build(qv_fplan *p, const qv_collection *c, const qv_segment *seg,
     return QV_OK;
 }
 
+qv_rc qv_fplan_build_scan(qv_fplan *p, const qv_collection *c, const qv_segment *seg,
+                          const qv_filter *filter) {
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    p->seg = seg;
+    p->filter = filter;
+    p->n = qv_segment_size(seg);
+    p->ncand = qv_segment_live_count(seg);
+    p->no_bits = true;
+    p->exact = !filter;
+    if (filter && p->n) node(p, filter); /* only text conditions are remembered */
+    return QV_OK;
+}
+
 void qv_fplan_free(qv_fplan *p) {
+    for (uint32_t i = 0; i < p->nqueries; i++) qv_text_query_free(p->queries[i]);
+    free(p->queries);
     for (uint32_t i = 0; i < p->nowned; i++) free(p->owned[i]);
     free(p->owned);
     free(p->known);
@@ -248,12 +333,47 @@ static bool chk_has_vector(void *ctx, const char *name) {
     return vi >= 0 && qv_segment_has_vector(x->seg, (uint32_t)vi, x->off);
 }
 
+typedef struct text_all {
+    qv_text_str *v;
+    size_t n;
+} text_all;
+
+static void count_str(void *ctx, const jv *v) {
+    if (v->type == JV_STR) (*(size_t *)ctx)++;
+}
+
+static void collect_str(void *ctx, const jv *v) {
+    text_all *t = ctx;
+    if (v->type == JV_STR) t->v[t->n++] = (qv_text_str){v->v.s, v->len};
+}
+
+/* A text condition decided by the index's tokenization over every string
+ * value of the point at the key (as one document, in order). */
+static bool text_check(const qv_text_query *q, const qv_keypath *key, const jv *payload) {
+    size_t n = 0;
+    qv_keypath_values(key, payload, count_str, &n);
+    if (!n) return false;
+    qv_text_str local[32];
+    text_all all = {n <= 32 ? local : malloc(n * sizeof(qv_text_str)), 0};
+    if (!all.v) return false;
+    qv_keypath_values(key, payload, collect_str, &all);
+    bool hit = false;
+    if (qv_text_query_match_values(q, all.v, all.n, &hit) != QV_OK) hit = false;
+    if (all.v != local) free(all.v);
+    return hit;
+}
+
 static int chk_known(void *ctx, const qv_filter_cond *c) {
     const chk_ctx *x = ctx;
     if (!x->p) return -1;
-    for (uint32_t i = 0; i < x->p->nknown; i++)
-        if (x->p->known[i].cond == c)
-            return !x->p->known[i].bits || qv_bits_test(x->p->known[i].bits, x->off);
+    for (uint32_t i = 0; i < x->p->nknown; i++) {
+        const qv_fplan_known *k = &x->p->known[i];
+        if (k->cond != c) continue;
+        if (k->bits && !qv_bits_test(k->bits, x->off)) return 0;
+        if (k->exact) return 1;
+        if (k->text) return text_check(k->text, c->key, qv_segment_payload(x->seg, x->off));
+        return -1;
+    }
     return -1;
 }
 
@@ -263,11 +383,6 @@ static bool eval_at(const qv_fplan *p, const qv_collection *c, const qv_segment 
     qv_filter_point fp = {qv_segment_id(seg, off), qv_segment_payload(seg, off), chk_has_vector, &x,
                           p && p->nknown ? chk_known : NULL};
     return qv_filter_match(f, &fp);
-}
-
-bool qv_fplan_check_scan(const qv_collection *c, const qv_segment *seg, const qv_filter *filter,
-                         uint32_t off) {
-    return qv_segment_is_live(seg, off) && (!filter || eval_at(NULL, c, seg, filter, off));
 }
 
 bool qv_fplan_check(const qv_fplan *p, uint32_t off) {

@@ -34,9 +34,18 @@
 #include "collection/collection_impl.h"
 #include "index/filter.h"
 
+struct qv_text_query;
+
+/* A condition whose answer the plan knows better than a payload reading:
+ * bits (when not NULL) hold every point that satisfies it, exactly when
+ * exact; text (match.text / text_any / phrase on a field with a full-text
+ * index) decides the others by the index's tokenization (index/text.h),
+ * which is what such a condition means on such a field. */
 typedef struct qv_fplan_known {
     const qv_filter_cond *cond;
-    const uint64_t *bits; /* NULL: the condition holds for every point */
+    const uint64_t *bits; /* NULL: no bit set (then text decides, or it always holds) */
+    bool exact;
+    struct qv_text_query *text;
 } qv_fplan_known;
 
 typedef struct qv_fplan {
@@ -51,6 +60,9 @@ typedef struct qv_fplan {
     uint32_t nknown, capknown;
     uint64_t **owned; /* bit sets to free */
     uint32_t nowned, capowned;
+    struct qv_text_query **queries; /* prepared text conditions to free */
+    uint32_t nqueries, capqueries;
+    bool no_bits; /* built by qv_fplan_build_scan */
 } qv_fplan;
 
 /* Builds the plan of filter (may be NULL) over seg.  QV_ENOMEM leaves a
@@ -66,9 +78,10 @@ bool qv_fplan_check(const qv_fplan *p, uint32_t off);
 /* Expected number of live points that pass (see above). */
 uint64_t qv_fplan_estimate(const qv_fplan *p);
 
-/* Payload-evaluation of the filter at off (no index); for tests of the
- * plan's equivalence and for callers without a plan. */
-bool qv_fplan_check_scan(const qv_collection *c, const qv_segment *seg, const qv_filter *filter,
-                         uint32_t off);
+/* The reference plan: no candidates, every point checked from its payload
+ * (text conditions still by their index's tokenization).  For tests of a
+ * plan's equivalence. */
+qv_rc qv_fplan_build_scan(qv_fplan *p, const qv_collection *c, const qv_segment *seg,
+                          const qv_filter *filter);
 
 #endif

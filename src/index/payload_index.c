@@ -36,6 +36,7 @@
 #include "core/arena.h"
 #include "core/bitset.h"
 #include "core/pointid.h"
+#include "index/text.h"
 
 /* ---- value types ---------------------------------------------------------------- */
 
@@ -372,8 +373,16 @@ static void ord_bounds(const pi_ord *o, const pi_span *s, size_t *from, size_t *
 
 typedef struct pi_gpt {
     double lat, lon;
+    double x, y, z; /* the point on the unit sphere, for radius pre-checks */
     uint32_t off;
 } pi_gpt;
+
+static void gpt_unit(pi_gpt *g) {
+    double la = g->lat * (M_PI / 180.0), lo = g->lon * (M_PI / 180.0);
+    g->x = cos(la) * cos(lo);
+    g->y = cos(la) * sin(lo);
+    g->z = sin(la);
+}
 
 typedef struct pi_geo {
     pi_gpt *a; /* sorted by lat, then lon, then off */
@@ -461,9 +470,10 @@ struct qv_pindex {
     qv_arena path_arena;
     qv_keypath *path;
     bool ok;
-    pi_map map; /* keyword, uuid, bool, integer (lookup) */
-    pi_ord ord; /* integer (range), float, datetime */
-    pi_geo geo; /* geo */
+    pi_map map;           /* keyword, uuid, bool, integer (lookup); text: tokens */
+    qv_text_analyzer *an; /* text */
+    pi_ord ord;           /* integer (range), float, datetime */
+    pi_geo geo;           /* geo */
     pi_post foreign;
     uint32_t *nvals; /* indexed values per offset */
     uint32_t nvals_cap;
@@ -483,9 +493,23 @@ static bool uses_ord(const qv_pindex *pi) {
 
 qv_pindex *qv_pindex_new(const char *field, const qv_pindex_opts *opts) {
     qv_pindex *pi = calloc(1, sizeof *pi);
-    if (!pi) return NULL;
+    if (!pi) {
+        qv_text_analyzer_free(opts->text);
+        return NULL;
+    }
     pi->opts = *opts;
+    pi->opts.text = NULL;
+    pi->an = opts->text;
     pi->ok = true;
+    if (opts->type == QV_PT_TEXT && !pi->an) {
+        qv_text_opts to;
+        qv_text_opts_init(&to);
+        pi->an = qv_text_analyzer_new(&to, NULL);
+        if (!pi->an) {
+            free(pi);
+            return NULL;
+        }
+    }
     qv_arena_init(&pi->path_arena);
     qv_arena_init(&pi->map.keys);
     pi->field = strdup(field);
@@ -508,6 +532,7 @@ void qv_pindex_free(qv_pindex *pi) {
     free(pi->geo.t);
     free(pi->foreign.offs);
     free(pi->nvals);
+    qv_text_analyzer_free(pi->an);
     free(pi);
 }
 
@@ -565,6 +590,21 @@ typedef struct upd_ctx {
     bool foreign;
 } upd_ctx;
 
+/* One token of a text value: into (or out of) its posting. */
+static bool upd_token(void *ctx, const char *tok, size_t len, uint32_t pos) {
+    (void)pos;
+    upd_ctx *u = ctx;
+    qv_pindex *pi = u->pi;
+    if (u->add) {
+        pi_entry *e = map_get(&pi->map, tok, len);
+        if (!e || !post_add(&e->post, u->off)) pi->ok = false;
+    } else {
+        pi_entry *e = map_find(&pi->map, tok, len);
+        if (e) post_remove(&e->post, u->off);
+    }
+    return pi->ok;
+}
+
 static void upd_value(void *ctx, const jv *v) {
     upd_ctx *u = ctx;
     qv_pindex *pi = u->pi;
@@ -574,6 +614,9 @@ static void upd_value(void *ctx, const jv *v) {
         return;
     }
     u->nvals++;
+    if (pi->opts.type == QV_PT_TEXT &&
+        qv_text_doc_tokens(pi->an, v->v.s, v->len, upd_token, u) != QV_OK)
+        pi->ok = false;
     if (uses_map(pi)) {
         uint8_t buf[8];
         const void *key;
@@ -596,9 +639,10 @@ static void upd_value(void *ctx, const jv *v) {
         }
     }
     if (pi->opts.type == QV_PT_GEO) {
-        pi_gpt p = {0, 0, u->off};
+        pi_gpt p = {0, 0, 0, 0, 0, u->off};
         pi_geopt(v, &p.lat, &p.lon);
         if (p.lat == 0) p.lat = 0; /* -0 sorts with +0 */
+        gpt_unit(&p);
         if (u->add) {
             if (!geo_add(&pi->geo, p)) pi->ok = false;
         } else {
@@ -917,6 +961,39 @@ static bool geo_check(const qv_filter_cond *c, const pi_gpt *g) {
     return qv_filter_value_match(c, &obj);
 }
 
+/* A radius condition pre-checked on the unit sphere: the dot product of two
+ * points is the cosine of the angle between them, which the haversine
+ * distance measures, so points clearly inside or outside (by a margin far
+ * above the rounding of either formula) are decided with a few
+ * multiplications, and only those near the circle take the filter's own
+ * haversine.  Circles reaching the antipode take it always. */
+typedef struct radius_pre {
+    bool on;
+    double x, y, z, cos_r;
+} radius_pre;
+
+#define RADIUS_MARGIN 1e-9
+
+static radius_pre radius_pre_of(const qv_filter_cond *c) {
+    radius_pre r = {false, 0, 0, 0, 0};
+    if (c->kind != QV_FILTER_COND_GEO_RADIUS) return r;
+    double theta = c->u.radius.radius / EARTH_RADIUS_M;
+    if (!(theta >= 0 && theta < M_PI - 1e-6)) return r;
+    pi_gpt ctr = {c->u.radius.center.lat, c->u.radius.center.lon, 0, 0, 0, 0};
+    gpt_unit(&ctr);
+    r = (radius_pre){true, ctr.x, ctr.y, ctr.z, cos(theta)};
+    return r;
+}
+
+static bool geo_match(const qv_filter_cond *c, const radius_pre *r, const pi_gpt *g) {
+    if (r->on) {
+        double d = g->x * r->x + g->y * r->y + g->z * r->z;
+        if (d > r->cos_r + RADIUS_MARGIN) return true;
+        if (d < r->cos_r - RADIUS_MARGIN) return false;
+    }
+    return geo_check(c, g);
+}
+
 qv_pi_answer qv_pindex_eval(const qv_pindex *pi, const qv_filter_cond *c, uint64_t *bits,
                             uint32_t nbits) {
     pi_plan p = plan_of(pi, c);
@@ -941,12 +1018,13 @@ qv_pi_answer qv_pindex_eval(const qv_pindex *pi, const qv_filter_cond *c, uint64
         break;
     }
     case PP_GEO: {
+        radius_pre r = radius_pre_of(c);
         size_t to, from = geo_band(&pi->geo, &p, &to);
         for (size_t i = from; i < to; i++)
-            if (pi->geo.a[i].off < nbits && geo_check(c, &pi->geo.a[i]))
+            if (pi->geo.a[i].off < nbits && geo_match(c, &r, &pi->geo.a[i]))
                 qv_bits_set(bits, pi->geo.a[i].off);
         for (size_t i = 0; i < pi->geo.nt; i++)
-            if (pi->geo.t[i].off < nbits && geo_check(c, &pi->geo.t[i]))
+            if (pi->geo.t[i].off < nbits && geo_match(c, &r, &pi->geo.t[i]))
                 qv_bits_set(bits, pi->geo.t[i].off);
         break;
     }
@@ -955,6 +1033,17 @@ qv_pi_answer qv_pindex_eval(const qv_pindex *pi, const qv_filter_cond *c, uint64
     }
     if (!p.exact) post_to_bits(&pi->foreign, bits, nbits);
     return p.exact ? QV_PI_EXACT : QV_PI_SUPERSET;
+}
+
+const qv_text_analyzer *qv_pindex_analyzer(const qv_pindex *pi) {
+    return pi->an;
+}
+
+const uint32_t *qv_pindex_token_posting(const qv_pindex *pi, const char *tok, size_t len,
+                                        uint32_t *n) {
+    const pi_entry *e = pi->opts.type == QV_PT_TEXT ? map_find(&pi->map, tok, len) : NULL;
+    *n = e ? e->post.n : 0;
+    return e && e->post.n ? e->post.offs : NULL;
 }
 
 bool qv_pindex_foreach_value(const qv_pindex *pi,

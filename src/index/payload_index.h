@@ -20,7 +20,8 @@
  * Results are therefore identical with and without an index.
  *
  * Structures: a hash map from value to a sorted posting list of offsets
- * (keyword, uuid, bool, integer lookups, text tokens); a sorted array of
+ * (keyword, uuid, bool, integer lookups; text: the tokens of the values,
+ * as the index's analyzer makes them, index/text.h); a sorted array of
  * (key, offset) pairs with a small unsorted tail that writers merge in
  * (integer ranges, float, datetime); for geo a latitude-sorted array of
  * points, searched by latitude band and checked exactly with the filter's
@@ -63,8 +64,14 @@ typedef enum qv_payload_type {
  * strings). */
 bool qv_payload_type_accepts(uint32_t t, const jv *value);
 
+struct qv_text_analyzer;
+
 typedef struct qv_pindex_opts {
-    uint32_t type;      /* qv_payload_type */
+    uint32_t type; /* qv_payload_type */
+    /* text: how values are tokenized (index/text.h); given to the index,
+     * which frees it (even when qv_pindex_new fails); NULL = Qdrant's
+     * defaults */
+    struct qv_text_analyzer *text;
     bool lookup, range; /* integer: which conditions it serves (Qdrant's defaults: both) */
     uint64_t sig;       /* the owner's tag for the declaration it was built from */
 } qv_pindex_opts;
@@ -106,6 +113,13 @@ qv_pi_answer qv_pindex_estimate(const qv_pindex *pi, const qv_filter_cond *c, ui
  * (the segment removes them). */
 qv_pi_answer qv_pindex_eval(const qv_pindex *pi, const qv_filter_cond *c, uint64_t *bits,
                             uint32_t nbits);
+
+/* Text indexes: the analyzer, and the sorted offsets whose values hold a
+ * token (NULL with *n = 0 when none does).  match.text / text_any / phrase
+ * on the key are planned from these by the caller (collection/plan.c). */
+const struct qv_text_analyzer *qv_pindex_analyzer(const qv_pindex *pi);
+const uint32_t *qv_pindex_token_posting(const qv_pindex *pi, const char *tok, size_t len,
+                                        uint32_t *n);
 
 /* A distinct value of a keyword, uuid, integer (lookup) or bool index. */
 typedef struct qv_pi_value {

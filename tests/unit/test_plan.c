@@ -18,6 +18,7 @@
  */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,9 @@ static const char *const UUIDS[] = {"550e8400-e29b-41d4-a716-446655440000",
 static const char *const TIMES[] = {"2024-01-01T00:00:00Z",      "2024-01-01",
                                     "2023-06-15T12:30:00+02:00", "2024-01-01T00:00:00.5Z",
                                     "1969-12-31T23:59:59Z",      "yesterday"};
+static const char *const TEXTS[] = {"The quick brown fox", "quick foxes jumped", "brown dogs",
+                                    "a QUICK fox, brown",  "jumping fox",        ""};
+#define NTEXTS (sizeof TEXTS / sizeof *TEXTS)
 #define NTIMES (sizeof TIMES / sizeof *TIMES)
 
 static void scalar_of(sbuf *b, char kind) {
@@ -82,6 +86,9 @@ static void scalar_of(sbuf *b, char kind) {
         break;
     case 'u':
         put(b, "\"%s\"", UUIDS[rnd(3)]);
+        break;
+    case 't':
+        put(b, "\"%s\"", TEXTS[rnd(NTEXTS)]);
         break;
     case 'g':
         put(b, "{\"lat\": %d.%d, \"lon\": %d.%d}", (int)rnd(181) - 90, (int)rnd(10),
@@ -122,8 +129,8 @@ static qv_payload *random_payload(void) {
     static const struct {
         const char *key;
         char kind;
-    } fields[] = {{"k", 'k'}, {"i", 'i'}, {"f", 'f'}, {"b", 'b'},
-                  {"d", 'd'}, {"u", 'u'}, {"g", 'g'}, {"j", 'i'}};
+    } fields[] = {{"k", 'k'}, {"i", 'i'}, {"f", 'f'}, {"b", 'b'}, {"d", 'd'},
+                  {"u", 'u'}, {"g", 'g'}, {"j", 'i'}, {"t", 't'}};
     sbuf b = {.n = 0};
     put(&b, "{");
     bool first = true;
@@ -185,8 +192,15 @@ static void filter_of(sbuf *b, int depth) {
 static bool pure;
 
 static void cond_of(sbuf *b, int depth) {
-    uint32_t r = rnd(depth < 2 ? 17 : 16);
+    uint32_t r = rnd(depth < 2 ? 18 : 17);
     if (pure && r >= 13 && r <= 15) r = rnd(13);
+    if (r == 16) {
+        static const char *const Q[] = {"quick fox", "brown", "fox quick",  "jumped",
+                                        "the",       "",      "quick brown"};
+        static const char *const K[] = {"text", "text_any", "phrase"};
+        put(b, "{\"key\": \"t\", \"match\": {\"%s\": \"%s\"}}", K[rnd(3)], Q[rnd(7)]);
+        return;
+    }
     switch (r) {
     case 0:
         put(b, "{\"key\": \"k\", \"match\": {\"value\": \"%s\"}}", WORDS[rnd(NWORDS)]);
@@ -275,6 +289,7 @@ static const char *const IDX[][2] = {
     {"b", "bool"},    {"d", "datetime"},  {"u", "uuid"},
     {"g", "geo"},     {"n.k", "keyword"}, {"arr[].k", "keyword"},
 };
+/* and "j" (integer with params) and "t" (text with params), below */
 #define NIDX (sizeof IDX / sizeof *IDX)
 
 static void declare_all(qv_collection *c, bool int_range_only) {
@@ -290,6 +305,13 @@ static void declare_all(qv_collection *c, bool int_range_only) {
                                        : "{\"type\":\"integer\",\"lookup\":true,\"range\":false}";
     assert_int_equal(jv_parse(&a, ptext, strlen(ptext), &params, NULL), QV_OK);
     assert_int_equal(qv_index_set_put(&c->indexes, "j", QV_PT_INTEGER, &params), QV_OK);
+    /* "t": full text with stemming and phrases */
+    const char *ttext = "{\"type\":\"text\",\"tokenizer\":\"word\",\"lowercase\":true,"
+                        "\"phrase_matching\":true,\"stemmer\":{\"type\":\"snowball\","
+                        "\"language\":\"english\"}}";
+    jv tparams;
+    assert_int_equal(jv_parse(&a, ttext, strlen(ttext), &tparams, NULL), QV_OK);
+    assert_int_equal(qv_index_set_put(&c->indexes, "t", QV_PT_TEXT, &tparams), QV_OK);
     qv_arena_free(&a);
 }
 
@@ -311,11 +333,12 @@ static void check_filters(qv_collection *c, qv_segment *seg, int nfilters) {
             print_error("filter %s: %s\n", b.s, err.msg);
             fail();
         }
-        qv_fplan p;
+        qv_fplan p, ref;
         assert_int_equal(qv_fplan_build(&p, c, seg, filter), QV_OK);
+        assert_int_equal(qv_fplan_build_scan(&ref, c, seg, filter), QV_OK);
         uint64_t matches = 0;
         for (uint32_t off = 0; off < qv_segment_size(seg); off++) {
-            bool want = qv_fplan_check_scan(c, seg, filter, off);
+            bool want = qv_fplan_check(&ref, off);
             bool got = qv_fplan_check(&p, off);
             if (want != got) {
                 print_error("offset %u: scan %d, plan %d, filter %s\n", off, want, got, b.s);
@@ -330,6 +353,7 @@ static void check_filters(qv_collection *c, qv_segment *seg, int nfilters) {
         }
         checked++;
         qv_fplan_free(&p);
+        qv_fplan_free(&ref);
         qv_arena_free(&a);
     }
 }
@@ -387,7 +411,7 @@ static void run(bool int_range_only) {
     }
     declare_all(&c, int_range_only);
     qv_shard_sync_pindexes(&c, seg);
-    assert_int_equal(qv_segment_npindex(seg), NIDX + 1);
+    assert_int_equal(qv_segment_npindex(seg), NIDX + 2);
     for (uint32_t i = 200; i < 400; i++) {
         qv_pointid id = qv_pointid_num(i);
         assert_int_equal(qv_segment_put(seg, i + 1, &id, vecs, random_payload()), QV_OK);
@@ -434,9 +458,140 @@ static void test_plans_equal_scan(void **state) {
     assert_true(exact_plans * 5 > checked);
 }
 
+/* A full-text field means the index's tokenization, with or without the
+ * index's bits: stems and phrases, not substrings. */
+static void test_text_semantics(void **state) {
+    (void)state;
+    qv_collection c;
+    memset(&c, 0, sizeof c);
+    qv_collection_config_defaults(&c.cfg);
+    uint32_t dims[1] = {2};
+    qv_segment *seg = qv_segment_new(1, dims, NULL);
+    float v[2] = {1, 0};
+    const float *vecs[1] = {v};
+    for (uint32_t i = 0; i < NTEXTS; i++) {
+        char doc[128];
+        snprintf(doc, sizeof doc, "{\"t\": \"%s\"}", TEXTS[i]);
+        qv_arena a;
+        qv_arena_init(&a);
+        jv root;
+        assert_int_equal(jv_parse(&a, doc, strlen(doc), &root, NULL), QV_OK);
+        qv_pointid id = qv_pointid_num(i);
+        assert_int_equal(qv_segment_put(seg, i + 1, &id, vecs, qv_payload_new(&root)), QV_OK);
+        qv_arena_free(&a);
+    }
+    declare_all(&c, true);
+    qv_shard_sync_pindexes(&c, seg);
+    static const struct {
+        const char *filter;
+        uint32_t want; /* bit i: TEXTS[i] matches */
+    } cases[] = {
+        /* jumped ~ jump ~ jumping; foxes ~ fox */
+        {"{\"must\": [{\"key\": \"t\", \"match\": {\"text\": \"jumped\"}}]}", 0x12},
+        {"{\"must\": [{\"key\": \"t\", \"match\": {\"text\": \"FOX\"}}]}", 0x1b},
+        {"{\"must\": [{\"key\": \"t\", \"match\": {\"phrase\": \"quick brown\"}}]}", 0x01},
+        {"{\"must\": [{\"key\": \"t\", \"match\": {\"text_any\": \"dog jumped\"}}]}", 0x16},
+        {"{\"must\": [{\"key\": \"t\", \"match\": {\"text\": \"row\"}}]}", 0x00},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        qv_arena a;
+        qv_arena_init(&a);
+        jv json;
+        assert_int_equal(jv_parse(&a, cases[k].filter, strlen(cases[k].filter), &json, NULL),
+                         QV_OK);
+        qv_filter *f;
+        assert_int_equal(qv_filter_from_json(&a, &json, &f, NULL), QV_OK);
+        qv_fplan p, ref;
+        qv_fplan_build(&p, &c, seg, f);
+        qv_fplan_build_scan(&ref, &c, seg, f);
+        for (uint32_t i = 0; i < NTEXTS; i++) {
+            bool want = (cases[k].want >> i) & 1;
+            if (qv_fplan_check(&p, i) != want || qv_fplan_check(&ref, i) != want) {
+                print_error("%s on \"%s\": want %d\n", cases[k].filter, TEXTS[i], want);
+                fail();
+            }
+        }
+        qv_fplan_free(&p);
+        qv_fplan_free(&ref);
+        qv_arena_free(&a);
+    }
+    qv_segment_free(seg);
+    qv_index_set_free(&c.indexes);
+    qv_collection_config_free(&c.cfg);
+}
+
+/* Points on and next to a circle's border: the index's quick sphere test
+ * must leave every close call to the filter's haversine. */
+static void test_radius_border(void **state) {
+    (void)state;
+    qv_collection c;
+    memset(&c, 0, sizeof c);
+    qv_collection_config_defaults(&c.cfg);
+    uint32_t dims[1] = {2};
+    qv_segment *seg = qv_segment_new(1, dims, NULL);
+    float v[2] = {1, 0};
+    const float *vecs[1] = {v};
+    const double R = 6371008.8, rad = 3.14159265358979323846 / 180.0;
+    const double radius = 111195.0, clat = 10.0, clon = 20.0;
+    uint32_t n = 0;
+    for (int dir = 0; dir < 8; dir++) {
+        double bearing = dir * 45 * rad, ang = radius / R;
+        /* destination point at exactly the radius, then nudged in and out */
+        double la1 = clat * rad, lo1 = clon * rad;
+        double la2 = asin(sin(la1) * cos(ang) + cos(la1) * sin(ang) * cos(bearing));
+        double lo2 =
+            lo1 + atan2(sin(bearing) * sin(ang) * cos(la1), cos(ang) - sin(la1) * sin(la2));
+        for (int k = -3; k <= 3; k++) {
+            double lat = la2 / rad + k * 1e-12, lon = lo2 / rad - k * 1e-12;
+            char doc[160];
+            snprintf(doc, sizeof doc, "{\"g\": {\"lat\": %.17g, \"lon\": %.17g}}", lat, lon);
+            qv_arena a;
+            qv_arena_init(&a);
+            jv root;
+            assert_int_equal(jv_parse(&a, doc, strlen(doc), &root, NULL), QV_OK);
+            jv_resolve_numbers(&root);
+            qv_pointid id = qv_pointid_num(n);
+            assert_int_equal(qv_segment_put(seg, n + 1, &id, vecs, qv_payload_new(&root)), QV_OK);
+            n++;
+            qv_arena_free(&a);
+        }
+    }
+    declare_all(&c, true);
+    qv_shard_sync_pindexes(&c, seg);
+    char ftext[256];
+    snprintf(ftext, sizeof ftext,
+             "{\"must\": [{\"key\": \"g\", \"geo_radius\": {\"center\": {\"lat\": %g, "
+             "\"lon\": %g}, \"radius\": %.17g}}]}",
+             clat, clon, radius);
+    qv_arena a;
+    qv_arena_init(&a);
+    jv json;
+    assert_int_equal(jv_parse(&a, ftext, strlen(ftext), &json, NULL), QV_OK);
+    jv_resolve_numbers(&json);
+    qv_filter *f;
+    assert_int_equal(qv_filter_from_json(&a, &json, &f, NULL), QV_OK);
+    qv_fplan p, ref;
+    qv_fplan_build(&p, &c, seg, f);
+    qv_fplan_build_scan(&ref, &c, seg, f);
+    uint32_t inside = 0;
+    for (uint32_t off = 0; off < n; off++) {
+        assert_int_equal(qv_fplan_check(&p, off), qv_fplan_check(&ref, off));
+        inside += qv_fplan_check(&ref, off);
+    }
+    assert_true(inside > 0 && inside < n); /* the points do straddle the border */
+    qv_fplan_free(&p);
+    qv_fplan_free(&ref);
+    qv_arena_free(&a);
+    qv_segment_free(seg);
+    qv_index_set_free(&c.indexes);
+    qv_collection_config_free(&c.cfg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plans_equal_scan),
+        cmocka_unit_test(test_text_semantics),
+        cmocka_unit_test(test_radius_border),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
