@@ -19,6 +19,8 @@
  */
 #include "api/json_filter.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -323,8 +325,9 @@ static qv_rc qv_fdec_geo_radius(qv_fdec *d, const jv *v, qv_filter_geo_radius *r
     return qv_fdec_f64(d, rad, &r->radius);
 }
 
-/* A ring must have at least 4 points and be closed (Qdrant's GeoPolygon
- * checks this while decoding, so it is a format error). */
+/* A ring must have at least 4 points and be closed, its ends differing by at
+ * most f64::EPSILON in each coordinate (Qdrant's GeoPolygon checks this while
+ * decoding, so it is a format error). */
 static qv_rc qv_fdec_geo_ring(qv_fdec *d, const jv *v, qv_geo_ring *ring) {
     static const char *const fields[] = {"points", NULL};
     qv_rc rc = qv_fdec_struct(d, v, "struct GeoLineString", fields);
@@ -338,9 +341,10 @@ static qv_rc qv_fdec_geo_ring(qv_fdec *d, const jv *v, qv_geo_ring *ring) {
     for (uint32_t k = 0; k < pts->len; k++)
         if ((rc = qv_fdec_geo_point(d, &pts->v.items[k], &ring->pts[k]))) return rc;
     if (ring->n < 4)
-        return qv_fail(d->err, QV_EFORMAT, "polygon invalid, the size must be at least 4");
+        return qv_fail(d->err, QV_EFORMAT, "polygon invalid, the size must be at least 4, got %zu",
+                       ring->n);
     const qv_geo_point *f = &ring->pts[0], *l = &ring->pts[ring->n - 1];
-    if (f->lat != l->lat || f->lon != l->lon)
+    if (fabs(f->lat - l->lat) > DBL_EPSILON || fabs(f->lon - l->lon) > DBL_EPSILON)
         return qv_fail(d->err, QV_EFORMAT,
                        "polygon invalid, the first and the last points should be the same to "
                        "form a closed line");

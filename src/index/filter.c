@@ -51,7 +51,8 @@ static bool qv_keypath_read_name(qv_arena *a, const char *s, size_t len, size_t 
     size_t start = *i, end;
     if (start < len && s[start] == '"') {
         const char *q = memchr(s + start + 1, '"', len - start - 1);
-        if (!q) return false;
+        /* no escapes: Qdrant's quoted segment refuses a backslash */
+        if (!q || memchr(s + start + 1, '\\', (size_t)(q - s) - start - 1)) return false;
         end = (size_t)(q - s);
         seg->name = qv_arena_strndup(a, s + start + 1, end - start - 1);
         seg->len = (uint32_t)(end - start - 1);
@@ -179,27 +180,72 @@ void qv_keypath_values_raw(const qv_keypath *p, const jv *payload,
 /* ======================================================================
  * Datetimes
  *
- * Qdrant accepts a fixed list of chrono formats (types.rs); the Python local
- * mode mirrors them with strptime.  One reader covers them all: a date, an
- * optional time (minutes required, seconds optional), an optional fraction
- * after seconds and an optional offset after seconds.  Local mode truncates
- * fractions to microseconds; we keep nanoseconds as the server does.
+ * What Qdrant 1.19 accepts (DateTimePayloadType::from_str in its types.rs, the
+ * same for payload values and range bounds) is whatever one of these chrono
+ * parsers accepts, tried in order:
+ *   R   DateTime<FixedOffset>::from_str, chrono's "relaxed RFC 3339" (it also
+ *       covers parse_from_rfc3339, which the server tries first)
+ *   F3  "%Y-%m-%dT%H:%M:%S%.f%#z"      F5  "%Y-%m-%dT%H:%M:%S%.f" (UTC)
+ *   F4  "%Y-%m-%d %H:%M:%S%.f%#z"      F6  "%Y-%m-%d %H:%M:%S%.f" (UTC)
+ *   F7  "%Y-%m-%d %H:%M" (UTC)         F8  "%Y-%m-%d" (midnight UTC)
+ * chrono's rules that shape the accepted set, all reproduced here:
+ *  - every number may be preceded by whitespace (Unicode White_Space, as
+ *    Rust's char::is_whitespace); a ' ' in a format matches any run of
+ *    whitespace, including none ("2024-01-1510:00" is F7); literals ('-',
+ *    ':', 'T') match exactly, 'T' in F3/F5 in upper case only;
+ *  - %Y takes 1-4 digits, or a sign and any number of digits ("24-01-15" is
+ *    the year 24, "+12024-01-01" and "-0044-03-15" are years too); month,
+ *    day, hour, minute and second take 1-2 digits; the second may be 60 (a
+ *    leap second, kept as nanoseconds 1e9..2e9-1 of second 59 so that it
+ *    sorts after :59.999999999 and before the next minute, as chrono does);
+ *  - a fraction is '.' and 1-9 digits (more are read and ignored);
+ *  - an offset is 'Z'/'z', or '+', '-' or U+2212 with two hour digits,
+ *    then (R, %#z) any run of ':' and whitespace, then two minute digits
+ *    (00-59) - optional in %#z only - and must stay within +-23:59; %#z may
+ *    be preceded by whitespace;
+ *  - R: the date and the time are separated by exactly one 'T', 't' or ' ';
+ *    whitespace may surround every '-' and ':'; seconds are required; the
+ *    offset (or "UTC" in any case) may follow whitespace and whitespace may
+ *    trail it; nothing else may.  The F forms allow nothing after the end;
+ *  - dates run from -262143-01-01 to 262142-12-31 (chrono's NaiveDate), after
+ *    the offset is applied too.
+ * The Python client's local mode uses strptime and differs (it takes
+ * "YYYY-MM-DDTHH:MM" and "+HH:MM:SS" offsets, refuses leap seconds, years
+ * outside 1-9999, 1-3 digit years, and cuts fractions to microseconds); we
+ * follow the server.
  * ====================================================================== */
+
+/* The fields one parse attempt collects (chrono's Parsed). */
+typedef struct qv_dt_fields {
+    int64_t year;
+    int month, day, hour, minute, second;
+    int32_t nano;
+    int offset; /* seconds east of UTC */
+} qv_dt_fields;
 
 typedef struct qv_dt_cursor {
     const char *s;
     size_t len, i;
 } qv_dt_cursor;
 
-/* Reads between min and max digits as a number; false if fewer than min. */
-static bool qv_dt_digits(qv_dt_cursor *c, int min, int max, int *out) {
-    int v = 0, n = 0;
-    while (n < max && c->i < c->len && c->s[c->i] >= '0' && c->s[c->i] <= '9') {
-        v = v * 10 + (c->s[c->i++] - '0');
-        n++;
-    }
-    *out = v;
-    return n >= min;
+/* Bytes of the White_Space character at c->s[i], 0 if there is none. */
+static size_t qv_dt_ws_len(const qv_dt_cursor *c, size_t i) {
+    const unsigned char *u = (const unsigned char *)c->s + i;
+    size_t n = c->len - i;
+    if (n == 0) return 0;
+    if (u[0] == ' ' || (u[0] >= '\t' && u[0] <= '\r')) return 1;
+    if (n >= 2 && u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0)) return 2; /* U+0085, U+00A0 */
+    if (n < 3) return 0;
+    uint32_t cp = ((uint32_t)(u[0] & 0x0F) << 12) | ((uint32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+    if ((u[0] & 0xF0) != 0xE0 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80) return 0;
+    bool ws = cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+              cp == 0x202F || cp == 0x205F || cp == 0x3000;
+    return ws ? 3 : 0;
+}
+
+static void qv_dt_skip_ws(qv_dt_cursor *c) {
+    size_t n;
+    while ((n = qv_dt_ws_len(c, c->i)) != 0) c->i += n;
 }
 
 static bool qv_dt_lit(qv_dt_cursor *c, char ch) {
@@ -210,17 +256,163 @@ static bool qv_dt_lit(qv_dt_cursor *c, char ch) {
     return false;
 }
 
-static bool qv_dt_leap(int y) {
+/* Reads min..max digits (chrono's scan::number; it stops at max even when
+ * more digits follow).  False if fewer than min or the value passes i64. */
+static bool qv_dt_number(qv_dt_cursor *c, int min, int max, int64_t *out) {
+    int64_t v = 0;
+    int n = 0;
+    while (n < max && c->i < c->len && c->s[c->i] >= '0' && c->s[c->i] <= '9') {
+        int d = c->s[c->i++] - '0';
+        if (v > (INT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+        n++;
+    }
+    *out = v;
+    return n >= min;
+}
+
+/* A numeric item: whitespace, then 1..width digits (an int field). */
+static bool qv_dt_num_item(qv_dt_cursor *c, int width, int *out) {
+    int64_t v;
+    qv_dt_skip_ws(c);
+    if (!qv_dt_number(c, 1, width, &v)) return false;
+    *out = (int)v;
+    return true;
+}
+
+/* %Y: whitespace, then a sign and any number of digits, or 1-4 digits. */
+static bool qv_dt_year(qv_dt_cursor *c, int64_t *year) {
+    qv_dt_skip_ws(c);
+    if (c->i < c->len && (c->s[c->i] == '-' || c->s[c->i] == '+')) {
+        bool neg = c->s[c->i++] == '-';
+        if (!qv_dt_number(c, 1, INT32_MAX, year)) return false;
+        if (neg) *year = -*year;
+        return true;
+    }
+    return qv_dt_number(c, 1, 4, year);
+}
+
+/* %.f: optional; '.' then 1-9 digits scaled to nanoseconds, further digits
+ * skipped. */
+static bool qv_dt_fraction(qv_dt_cursor *c, int32_t *nano) {
+    if (!qv_dt_lit(c, '.')) return true;
+    int64_t v;
+    size_t start = c->i;
+    if (!qv_dt_number(c, 1, 9, &v)) return false;
+    for (size_t k = c->i - start; k < 9; k++) v *= 10;
+    while (c->i < c->len && c->s[c->i] >= '0' && c->s[c->i] <= '9') c->i++;
+    *nano = (int32_t)v;
+    return true;
+}
+
+/* chrono's scan::timezone_offset with 'Z'/'z' allowed, U+2212 taken as a
+ * minus sign and colon_or_space between hours and minutes.  missing_minutes
+ * is %#z's leniency. */
+static bool qv_dt_offset(qv_dt_cursor *c, bool missing_minutes, int *secs) {
+    const unsigned char *u = (const unsigned char *)c->s;
+    int sign;
+    if (c->i < c->len && (u[c->i] == 'Z' || u[c->i] == 'z')) {
+        c->i++;
+        *secs = 0;
+        return true;
+    }
+    if (c->i < c->len && (u[c->i] == '+' || u[c->i] == '-')) {
+        sign = u[c->i++] == '-' ? -1 : 1;
+    } else if (c->len - c->i >= 3 && u[c->i] == 0xE2 && u[c->i + 1] == 0x88 &&
+               u[c->i + 2] == 0x92) {
+        sign = -1, c->i += 3; /* U+2212 MINUS SIGN */
+    } else {
+        return false;
+    }
+    if (c->len - c->i < 2 || !(u[c->i] >= '0' && u[c->i] <= '9') ||
+        !(u[c->i + 1] >= '0' && u[c->i + 1] <= '9'))
+        return false;
+    int hh = (u[c->i] - '0') * 10 + (u[c->i + 1] - '0'), mm = 0;
+    c->i += 2;
+    for (size_t n;;) { /* colon_or_space */
+        if (qv_dt_lit(c, ':')) continue;
+        if ((n = qv_dt_ws_len(c, c->i)) == 0) break;
+        c->i += n;
+    }
+    size_t left = c->len - c->i;
+    if (left >= 2) {
+        if (!(u[c->i] >= '0' && u[c->i] <= '5') || !(u[c->i + 1] >= '0' && u[c->i + 1] <= '9'))
+            return false;
+        mm = (u[c->i] - '0') * 10 + (u[c->i + 1] - '0');
+        c->i += 2;
+    } else if (!missing_minutes || left == 1) {
+        return false;
+    }
+    *secs = sign * (hh * 3600 + mm * 60);
+    return hh * 3600 + mm * 60 < 86400; /* FixedOffset's range */
+}
+
+/* The date items of every form: %Y-%m-%d, with R's optional whitespace
+ * before each '-'. */
+static bool qv_dt_date(qv_dt_cursor *c, bool relaxed, qv_dt_fields *f) {
+    if (!qv_dt_year(c, &f->year)) return false;
+    if (relaxed) qv_dt_skip_ws(c);
+    if (!qv_dt_lit(c, '-') || !qv_dt_num_item(c, 2, &f->month)) return false;
+    if (relaxed) qv_dt_skip_ws(c);
+    return qv_dt_lit(c, '-') && qv_dt_num_item(c, 2, &f->day);
+}
+
+/* %H:%M[:%S%.f], with R's optional whitespace before each ':'. */
+static bool qv_dt_clock(qv_dt_cursor *c, bool relaxed, bool seconds, qv_dt_fields *f) {
+    if (!qv_dt_num_item(c, 2, &f->hour)) return false;
+    if (relaxed) qv_dt_skip_ws(c);
+    if (!qv_dt_lit(c, ':') || !qv_dt_num_item(c, 2, &f->minute)) return false;
+    if (!seconds) return true;
+    if (relaxed) qv_dt_skip_ws(c);
+    return qv_dt_lit(c, ':') && qv_dt_num_item(c, 2, &f->second) && qv_dt_fraction(c, &f->nano);
+}
+
+/* R: chrono's relaxed RFC 3339 (DateTime<FixedOffset>::from_str). */
+static bool qv_dt_relaxed(qv_dt_cursor *c, qv_dt_fields *f) {
+    if (!qv_dt_date(c, true, f) || c->i == c->len) return false;
+    char sep = c->s[c->i++];
+    if (sep != 'T' && sep != 't' && sep != ' ') return false;
+    if (!qv_dt_clock(c, true, true, f)) return false;
+    qv_dt_skip_ws(c);
+    if (c->len - c->i >= 3 && (c->s[c->i] | 32) == 'u' && (c->s[c->i + 1] | 32) == 't' &&
+        (c->s[c->i + 2] | 32) == 'c') {
+        c->i += 3;
+        f->offset = 0;
+    } else if (!qv_dt_offset(c, false, &f->offset)) {
+        return false;
+    }
+    qv_dt_skip_ws(c);
+    return c->i == c->len;
+}
+
+/* The strftime forms F3-F8: sep is 'T' (a literal) or ' ' (any whitespace);
+ * what follows the date is selected by the other flags. */
+static bool qv_dt_format(qv_dt_cursor *c, char sep, bool time, bool seconds, bool offset,
+                         qv_dt_fields *f) {
+    if (!qv_dt_date(c, false, f)) return false;
+    if (time) {
+        if (sep == 'T' && !qv_dt_lit(c, 'T')) return false;
+        if (sep == ' ') qv_dt_skip_ws(c);
+        if (!qv_dt_clock(c, false, seconds, f)) return false;
+        if (offset) {
+            qv_dt_skip_ws(c);
+            if (!qv_dt_offset(c, true, &f->offset)) return false;
+        }
+    }
+    return c->i == c->len;
+}
+
+static bool qv_dt_leap(int64_t y) {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int qv_dt_mdays(int y, int m) {
+static int qv_dt_mdays(int64_t y, int m) {
     static const int md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && qv_dt_leap(y) ? 29 : md[m - 1];
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
-static int64_t qv_dt_days(int y, int m, int d) {
+static int64_t qv_dt_days(int64_t y, int m, int d) {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     int64_t yoe = y - era * 400;
@@ -229,73 +421,45 @@ static int64_t qv_dt_days(int y, int m, int d) {
     return era * 146097 + doe - 719468;
 }
 
-/* Offset "Z", "+HH:MM", "+HHMM", "+HH" or "UTC" (after a space) to seconds
- * east of UTC; must consume the rest of the string. */
-static bool qv_dt_offset(qv_dt_cursor *c, bool after_space, int *secs) {
-    const char *r = c->s + c->i;
-    size_t n = c->len - c->i;
-    *secs = 0;
-    if (n == 1 && (r[0] == 'Z' || r[0] == 'z')) return true;
-    if (n == 3 && after_space && memcmp(r, "UTC", 3) == 0) return true;
-    if (r[0] != '+' && r[0] != '-') return false;
-    int sign = r[0] == '-' ? -1 : 1, hh, mm = 0;
-    c->i++;
-    if (!qv_dt_digits(c, 2, 2, &hh) || hh > 23) return false;
-    if (c->i < c->len) {
-        qv_dt_lit(c, ':');
-        if (!qv_dt_digits(c, 2, 2, &mm) || mm > 59) return false;
-    }
-    *secs = sign * (hh * 3600 + mm * 60);
-    return c->i == c->len;
-}
+#define QV_DT_MIN_YEAR (-262143)
+#define QV_DT_MAX_YEAR 262142
 
-/* Reads ".fraction" (any number of digits, nanoseconds kept). */
-static bool qv_dt_fraction(qv_dt_cursor *c, int32_t *nsec) {
-    int32_t v = 0;
-    int n = 0;
-    while (c->i < c->len && c->s[c->i] >= '0' && c->s[c->i] <= '9') {
-        if (n < 9) v = v * 10 + (c->s[c->i] - '0');
-        n++;
-        c->i++;
-    }
-    if (n == 0) return false;
-    for (; n < 9; n++) v *= 10;
-    *nsec = v;
+/* Checks the fields as chrono does and converts them to UTC. */
+static bool qv_dt_finish(const qv_dt_fields *f, qv_filter_time *out) {
+    if (f->year < QV_DT_MIN_YEAR || f->year > QV_DT_MAX_YEAR || f->month < 1 || f->month > 12 ||
+        f->day < 1 || f->day > qv_dt_mdays(f->year, f->month) || f->hour > 23 || f->minute > 59 ||
+        f->second > 60)
+        return false;
+    bool leap = f->second == 60;
+    int64_t sec = qv_dt_days(f->year, f->month, f->day) * 86400 + f->hour * 3600 + f->minute * 60 +
+                  (leap ? 59 : f->second) - f->offset;
+    static const int64_t lo = -96465292 * (int64_t)86400;    /* -262143-01-01T00:00:00Z */
+    static const int64_t hi = 95026237 * (int64_t)86400 - 1; /* 262142-12-31T23:59:59Z */
+    if (sec < lo || sec > hi) return false;
+    out->sec = sec;
+    out->nsec = f->nano + (leap ? 1000000000 : 0);
     return true;
-}
-
-/* Reads the time part after the date separator; returns seconds of day. */
-static bool qv_dt_time(qv_dt_cursor *c, int64_t *tod, int32_t *nsec, int *off) {
-    int hh, mi, ss = 0;
-    if (!qv_dt_digits(c, 1, 2, &hh) || hh > 23 || !qv_dt_lit(c, ':')) return false;
-    if (!qv_dt_digits(c, 1, 2, &mi) || mi > 59) return false;
-    *tod = hh * 3600 + mi * 60;
-    if (c->i == c->len) return true; /* "%H:%M" has no offset form */
-    if (!qv_dt_lit(c, ':') || !qv_dt_digits(c, 1, 2, &ss) || ss > 59) return false;
-    *tod += ss;
-    if (qv_dt_lit(c, '.') && !qv_dt_fraction(c, nsec)) return false;
-    if (c->i == c->len) return true;
-    bool space = qv_dt_lit(c, ' ');
-    return c->i < c->len && qv_dt_offset(c, space, off);
 }
 
 bool qv_filter_parse_time(const char *s, size_t len, qv_filter_time *out) {
+    /* {sep, time, seconds, offset} of F3..F8 */
+    static const struct {
+        char sep;
+        bool time, seconds, offset;
+    } forms[] = {{'T', true, true, true},  {' ', true, true, true},   {'T', true, true, false},
+                 {' ', true, true, false}, {' ', true, false, false}, {' ', false, false, false}};
+    qv_dt_fields f;
     qv_dt_cursor c = {s, len, 0};
-    while (c.i < len && (s[c.i] == ' ' || (s[c.i] >= '\t' && s[c.i] <= '\r'))) c.i++;
-    int y, m, d, off = 0;
-    int64_t tod = 0;
-    int32_t nsec = 0;
-    if (!qv_dt_digits(&c, 4, 4, &y) || y < 1 || !qv_dt_lit(&c, '-')) return false;
-    if (!qv_dt_digits(&c, 1, 2, &m) || m < 1 || m > 12 || !qv_dt_lit(&c, '-')) return false;
-    if (!qv_dt_digits(&c, 1, 2, &d) || d < 1 || d > qv_dt_mdays(y, m)) return false;
-    if (c.i < len) {
-        if (s[c.i] != 'T' && s[c.i] != ' ') return false;
-        c.i++;
-        if (!qv_dt_time(&c, &tod, &nsec, &off)) return false;
+    memset(&f, 0, sizeof f);
+    if (qv_dt_relaxed(&c, &f) && qv_dt_finish(&f, out)) return true;
+    for (size_t k = 0; k < sizeof forms / sizeof forms[0]; k++) {
+        c.i = 0;
+        memset(&f, 0, sizeof f);
+        if (qv_dt_format(&c, forms[k].sep, forms[k].time, forms[k].seconds, forms[k].offset, &f) &&
+            qv_dt_finish(&f, out))
+            return true;
     }
-    out->sec = qv_dt_days(y, m, d) * 86400 + tod - off;
-    out->nsec = nsec;
-    return true;
+    return false;
 }
 
 static int qv_filter_time_cmp(const qv_filter_time *a, const qv_filter_time *b) {

@@ -27,15 +27,23 @@
  *    equals 1.0 or true.  any [] matches nothing; except [] matches any
  *    non-null value; except never matches a null.
  *  - range compares numbers (never booleans) as doubles; a range with
- *    RFC 3339 strings compares payload strings parsed as datetimes.
+ *    datetime strings compares payload strings parsed as datetimes
+ *    (qv_filter_parse_time: the server's formats, nanoseconds kept).
  *  - is_empty: no values at all, or every value is null or [].
  *    is_null: some value is null or an array holding a null (one level).
  *  - values_count: each selected value counts 1, an array its length, null
  *    0; a missing key counts 0; it matches if one count satisfies every bound.
- *  - geo: the value must be an object with finite numeric lat/lon; borders
- *    are exclusive (bounding box, radius); a polygon excludes its boundary
- *    and its holes.  Radius uses the haversine formula on a sphere of
- *    6,371,008.8 m.
+ *  - geo: the value must be an object with finite numeric lat/lon (their
+ *    range is not checked: {"lat":95,...} is a point to every condition, and
+ *    an index must keep it); borders are exclusive (bounding box, radius).
+ *    A box whose top_left.lon is east of its bottom_right.lon crosses the
+ *    antimeridian; a latitude border of +-90 excludes the pole itself.
+ *    Radius uses the haversine formula on a sphere of 6,371,008.8 m, so a
+ *    circle may cover a pole or cross the antimeridian.  Polygons are planar
+ *    in (lat, lon) as in Qdrant (geo crate) and local mode: a polygon never
+ *    wraps; it excludes its boundary and its holes, a hole's boundary
+ *    included; a degenerate (collinear) polygon contains nothing.  A ring
+ *    is closed when its ends differ by at most DBL_EPSILON per coordinate.
  *  - nested {key, filter}: the filter runs on each object element of the
  *    arrays at key (key may end in "[]"); non-objects are skipped.  Inside
  *    it has_id, has_vector and slice never match (there is no point).
@@ -67,9 +75,10 @@
  *
  * Grammar: segment ('.' segment | '[' ']' | '[' digits ']')*, where a segment
  * is a run of letters, digits, '_' and '-' (any non-ASCII UTF-8 byte counts
- * as a letter), or a double-quoted name without escapes ("b.c" may hold dots,
- * spaces, anything but '"').  Brackets follow a segment directly:
- * "a[].b", "a[0][1]", "\"x y\"[]".  The empty path, a leading '[' or '.', a
+ * as a letter: Qdrant takes Unicode alphanumerics only, so a few keys it
+ * refuses, such as emoji, pass here), or a double-quoted name without
+ * escapes ("b.c" may hold dots, spaces, anything but '"' and a backslash).  Brackets follow a
+ * segment directly: "a[].b", "a[0][1]", "\"x y\"[]".  The empty path, a leading '[' or '.', a
  * trailing '.', "a..b" and "a[x]" are invalid.
  * ====================================================================== */
 
@@ -185,7 +194,10 @@ typedef struct qv_filter_range {
     double gt, gte, lt, lte;
 } qv_filter_range;
 
-/* A point in time: seconds since 1970-01-01T00:00:00Z and nanoseconds. */
+/* A point in time: seconds since 1970-01-01T00:00:00Z and nanoseconds.  A
+ * leap second (second 60) is second 59 with nsec 1e9..2e9-1, so that it sorts
+ * after :59.999999999 and before the next minute (chrono's representation);
+ * compare (sec, nsec) in that order. */
 typedef struct qv_filter_time {
     int64_t sec;
     int32_t nsec;
@@ -276,11 +288,14 @@ bool qv_filter_set_ids(qv_arena *a, qv_filter_cond *c, const qv_pointid *ids, si
 
 /* ---- Datetimes ---------------------------------------------------------- */
 
-/* Parses a datetime as Qdrant accepts it in payloads and ranges:
- * "YYYY-MM-DD", optionally followed by 'T' or ' ' and "HH:MM", ":SS",
- * ".fraction" (1-9 digits) and an offset ("Z", "z", "+HH:MM", "+HHMM", "+HH",
- * " UTC", or any of these after a space); no offset means UTC.  Leading
- * whitespace is skipped.  False if s is not such a datetime. */
+/* Parses a datetime exactly as Qdrant's server does in payloads and ranges
+ * (DateTimePayloadType::from_str; the accepted grammar is spelled out above
+ * its implementation in filter.c).  In short: "YYYY-MM-DD", then 'T' or
+ * whitespace and "HH:MM:SS" with an optional ".fraction" (1-9 digits kept)
+ * and an optional offset ("Z", "z", "+HH:MM", "+HHMM", "+HH", "UTC", U+2212
+ * as minus); or "YYYY-MM-DD HH:MM"; no offset means UTC.  Whitespace may
+ * precede every number; "YYYY-MM-DDTHH:MM" is NOT accepted (the Python
+ * client's local mode accepts it).  False if s[0..len) is not a datetime. */
 bool qv_filter_parse_time(const char *s, size_t len, qv_filter_time *out);
 
 /* ---- Evaluation --------------------------------------------------------- */

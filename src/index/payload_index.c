@@ -374,10 +374,17 @@ static void ord_bounds(const pi_ord *o, const pi_span *s, size_t *from, size_t *
 typedef struct pi_gpt {
     double lat, lon;
     double x, y, z; /* the point on the unit sphere, for radius pre-checks */
+    int32_t row;    /* floor(lat), 90 in row 89: the grid row */
     uint32_t off;
 } pi_gpt;
 
+static int32_t lat_row(double lat) {
+    double f = floor(lat);
+    return f < -90 ? -90 : f > 89 ? 89 : (int32_t)f;
+}
+
 static void gpt_unit(pi_gpt *g) {
+    g->row = lat_row(g->lat);
     double la = g->lat * (M_PI / 180.0), lo = g->lon * (M_PI / 180.0);
     g->x = cos(la) * cos(lo);
     g->y = cos(la) * sin(lo);
@@ -385,15 +392,16 @@ static void gpt_unit(pi_gpt *g) {
 }
 
 typedef struct pi_geo {
-    pi_gpt *a; /* sorted by lat, then lon, then off */
+    pi_gpt *a; /* sorted by row, lon, lat, off: one-degree rows, by longitude */
     size_t n, cap;
     pi_gpt *t;
     size_t nt, capt;
 } pi_geo;
 
 static int gpt_cmp(const pi_gpt *x, const pi_gpt *y) {
-    if (x->lat != y->lat) return x->lat < y->lat ? -1 : 1;
+    if (x->row != y->row) return x->row < y->row ? -1 : 1;
     if (x->lon != y->lon) return x->lon < y->lon ? -1 : 1;
+    if (x->lat != y->lat) return x->lat < y->lat ? -1 : 1;
     return x->off < y->off ? -1 : x->off > y->off;
 }
 
@@ -435,11 +443,12 @@ static bool geo_add(pi_geo *g, pi_gpt p) {
     return true;
 }
 
-static size_t geo_lower_lat(const pi_geo *g, double lat) {
+/* First position in the sorted part at or after (row, lon). */
+static size_t geo_lower(const pi_geo *g, int32_t row, double lon) {
     size_t lo = 0, hi = g->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (g->a[mid].lat < lat)
+        if (g->a[mid].row < row || (g->a[mid].row == row && g->a[mid].lon < lon))
             lo = mid + 1;
         else
             hi = mid;
@@ -448,8 +457,8 @@ static size_t geo_lower_lat(const pi_geo *g, double lat) {
 }
 
 static void geo_remove(pi_geo *g, pi_gpt p) {
-    size_t at = geo_lower_lat(g, p.lat);
-    for (; at < g->n && g->a[at].lat == p.lat; at++)
+    size_t at = geo_lower(g, p.row, p.lon);
+    for (; at < g->n && g->a[at].row == p.row && g->a[at].lon == p.lon; at++)
         if (gpt_cmp(&g->a[at], &p) == 0) {
             memmove(&g->a[at], &g->a[at + 1], (g->n - at - 1) * sizeof *g->a);
             g->n--;
@@ -639,7 +648,7 @@ static void upd_value(void *ctx, const jv *v) {
         }
     }
     if (pi->opts.type == QV_PT_GEO) {
-        pi_gpt p = {0, 0, 0, 0, 0, u->off};
+        pi_gpt p = {0, 0, 0, 0, 0, 0, u->off};
         pi_geopt(v, &p.lat, &p.lon);
         if (p.lat == 0) p.lat = 0; /* -0 sorts with +0 */
         gpt_unit(&p);
@@ -709,8 +718,10 @@ typedef struct pi_plan {
     const qv_filter_matcher *m;
     /* PP_SPAN */
     pi_span span;
-    /* PP_GEO */
+    /* PP_GEO: a latitude band and up to two longitude intervals */
     double lat_lo, lat_hi;
+    double lon_lo[2], lon_hi[2];
+    int nlon;
 } pi_plan;
 
 static void span_from_range(const qv_filter_range *r, pi_span *s) {
@@ -760,19 +771,51 @@ static void span_from_dt(const qv_filter_dtrange *r, pi_span *s) {
 #define EARTH_RADIUS_M 6371008.8
 
 static bool plan_geo(const qv_filter_cond *c, pi_plan *p) {
+    p->nlon = 1;
+    p->lon_lo[0] = -180, p->lon_hi[0] = 180;
     switch (c->kind) {
-    case QV_FILTER_COND_GEO_BOX:
-        p->lat_lo = c->u.box.bottom_right.lat;
-        p->lat_hi = c->u.box.top_left.lat;
+    case QV_FILTER_COND_GEO_BOX: {
+        const qv_filter_geo_box *b = &c->u.box;
+        p->lat_lo = b->bottom_right.lat;
+        p->lat_hi = b->top_left.lat;
+        if (b->top_left.lon > b->bottom_right.lon) { /* across the antimeridian */
+            p->nlon = 2;
+            p->lon_lo[0] = b->top_left.lon, p->lon_hi[0] = 180;
+            p->lon_lo[1] = -180, p->lon_hi[1] = b->bottom_right.lon;
+        } else {
+            p->lon_lo[0] = b->top_left.lon, p->lon_hi[0] = b->bottom_right.lon;
+        }
         break;
+    }
     case QV_FILTER_COND_GEO_RADIUS: {
         /* a great circle is never shorter than its meridian part: every point
          * within r metres is within r / R radians of latitude (plus slack for
          * rounding) */
-        double d = c->u.radius.radius / EARTH_RADIUS_M * (180.0 / M_PI) * (1 + 1e-9) + 1e-9;
-        if (!(d >= 0)) return false;
-        p->lat_lo = c->u.radius.center.lat - d;
-        p->lat_hi = c->u.radius.center.lat + d;
+        double theta = c->u.radius.radius / EARTH_RADIUS_M;
+        double d = theta * (180.0 / M_PI) * (1 + 1e-9) + 1e-9;
+        double clat = c->u.radius.center.lat, clon = c->u.radius.center.lon;
+        if (!(d >= 0) || isnan(clon)) return false;
+        p->lat_lo = clat - d;
+        p->lat_hi = clat + d;
+        /* a circle that stays off the poles spans asin(sin r / cos lat_c) of
+         * longitude either side of its centre */
+        double cl = cos(clat * (M_PI / 180.0));
+        if (theta < M_PI / 2 && p->lat_hi < 90 - 1e-6 && p->lat_lo > -90 + 1e-6 &&
+            sin(theta) < cl * (1 - 1e-9)) {
+            double w = asin(sin(theta) / cl) * (180.0 / M_PI) * (1 + 1e-9) + 1e-9;
+            double lo = clon - w, hi = clon + w;
+            if (lo < -180) {
+                p->nlon = 2;
+                p->lon_lo[0] = -180, p->lon_hi[0] = hi;
+                p->lon_lo[1] = lo + 360, p->lon_hi[1] = 180;
+            } else if (hi > 180) {
+                p->nlon = 2;
+                p->lon_lo[0] = lo, p->lon_hi[0] = 180;
+                p->lon_lo[1] = -180, p->lon_hi[1] = hi - 360;
+            } else {
+                p->lon_lo[0] = lo, p->lon_hi[0] = hi;
+            }
+        }
         break;
     }
     case QV_FILTER_COND_GEO_POLYGON: {
@@ -782,9 +825,12 @@ static bool plan_geo(const qv_filter_cond *c, pi_plan *p) {
             break;
         }
         p->lat_lo = p->lat_hi = r->pts[0].lat;
+        p->lon_lo[0] = p->lon_hi[0] = r->pts[0].lon;
         for (size_t i = 1; i < r->n; i++) {
             if (r->pts[i].lat < p->lat_lo) p->lat_lo = r->pts[i].lat;
             if (r->pts[i].lat > p->lat_hi) p->lat_hi = r->pts[i].lat;
+            if (r->pts[i].lon < p->lon_lo[0]) p->lon_lo[0] = r->pts[i].lon;
+            if (r->pts[i].lon > p->lon_hi[0]) p->lon_hi[0] = r->pts[i].lon;
         }
         break;
     }
@@ -792,6 +838,8 @@ static bool plan_geo(const qv_filter_cond *c, pi_plan *p) {
         return false;
     }
     if (isnan(p->lat_lo) || isnan(p->lat_hi)) return false;
+    for (int k = 0; k < p->nlon; k++)
+        if (isnan(p->lon_lo[k]) || isnan(p->lon_hi[k])) return false;
     p->kind = PP_GEO;
     return true;
 }
@@ -906,12 +954,23 @@ static bool prefix_of(const pi_entry *e, const qv_filter_str *p) {
     return e->klen >= p->len && memcmp(e->key, p->s, p->len) == 0;
 }
 
-static size_t geo_band(const pi_geo *g, const pi_plan *p, size_t *to) {
-    size_t from = geo_lower_lat(g, p->lat_lo);
-    size_t end = from;
-    while (end < g->n && g->a[end].lat <= p->lat_hi) end++;
-    *to = end;
-    return from;
+/* Calls fn for every sorted geo point in the plan's rows and longitude
+ * intervals (a superset of the matches; the tail is the caller's). */
+static void geo_each(const pi_geo *g, const pi_plan *p, void (*fn)(void *ctx, const pi_gpt *pt),
+                     void *ctx) {
+    if (p->lat_lo > p->lat_hi) return;
+    int32_t r0 = lat_row(p->lat_lo), r1 = lat_row(p->lat_hi);
+    for (int32_t row = r0; row <= r1; row++)
+        for (int k = 0; k < p->nlon; k++) {
+            size_t at = geo_lower(g, row, p->lon_lo[k]);
+            for (; at < g->n && g->a[at].row == row && g->a[at].lon <= p->lon_hi[k]; at++)
+                fn(ctx, &g->a[at]);
+        }
+}
+
+static void geo_count(void *ctx, const pi_gpt *pt) {
+    (void)pt;
+    (*(uint64_t *)ctx)++;
 }
 
 qv_pi_answer qv_pindex_estimate(const qv_pindex *pi, const qv_filter_cond *c, uint64_t *count) {
@@ -933,11 +992,10 @@ qv_pi_answer qv_pindex_estimate(const qv_pindex *pi, const qv_filter_cond *c, ui
             x.n += span_has(&p.span, pi->ord.t[i].hi, pi->ord.t[i].lo);
         break;
     }
-    case PP_GEO: {
-        size_t to, from = geo_band(&pi->geo, &p, &to);
-        x.n = to - from + pi->geo.nt;
+    case PP_GEO:
+        geo_each(&pi->geo, &p, geo_count, &x.n);
+        x.n += pi->geo.nt;
         break;
-    }
     default:
         return QV_PI_NONE;
     }
@@ -979,7 +1037,7 @@ static radius_pre radius_pre_of(const qv_filter_cond *c) {
     if (c->kind != QV_FILTER_COND_GEO_RADIUS) return r;
     double theta = c->u.radius.radius / EARTH_RADIUS_M;
     if (!(theta >= 0 && theta < M_PI - 1e-6)) return r;
-    pi_gpt ctr = {c->u.radius.center.lat, c->u.radius.center.lon, 0, 0, 0, 0};
+    pi_gpt ctr = {c->u.radius.center.lat, c->u.radius.center.lon, 0, 0, 0, 0, 0};
     gpt_unit(&ctr);
     r = (radius_pre){true, ctr.x, ctr.y, ctr.z, cos(theta)};
     return r;
@@ -992,6 +1050,18 @@ static bool geo_match(const qv_filter_cond *c, const radius_pre *r, const pi_gpt
         if (d < r->cos_r - RADIUS_MARGIN) return false;
     }
     return geo_check(c, g);
+}
+
+typedef struct geo_eval_ctx {
+    const qv_filter_cond *c;
+    radius_pre r;
+    uint64_t *bits;
+    uint32_t nbits;
+} geo_eval_ctx;
+
+static void geo_eval_one(void *ctx, const pi_gpt *pt) {
+    geo_eval_ctx *g = ctx;
+    if (pt->off < g->nbits && geo_match(g->c, &g->r, pt)) qv_bits_set(g->bits, pt->off);
 }
 
 qv_pi_answer qv_pindex_eval(const qv_pindex *pi, const qv_filter_cond *c, uint64_t *bits,
@@ -1018,14 +1088,9 @@ qv_pi_answer qv_pindex_eval(const qv_pindex *pi, const qv_filter_cond *c, uint64
         break;
     }
     case PP_GEO: {
-        radius_pre r = radius_pre_of(c);
-        size_t to, from = geo_band(&pi->geo, &p, &to);
-        for (size_t i = from; i < to; i++)
-            if (pi->geo.a[i].off < nbits && geo_match(c, &r, &pi->geo.a[i]))
-                qv_bits_set(bits, pi->geo.a[i].off);
-        for (size_t i = 0; i < pi->geo.nt; i++)
-            if (pi->geo.t[i].off < nbits && geo_match(c, &r, &pi->geo.t[i]))
-                qv_bits_set(bits, pi->geo.t[i].off);
+        geo_eval_ctx g = {c, radius_pre_of(c), bits, nbits};
+        geo_each(&pi->geo, &p, geo_eval_one, &g);
+        for (size_t i = 0; i < pi->geo.nt; i++) geo_eval_one(&g, &pi->geo.t[i]);
         break;
     }
     default:

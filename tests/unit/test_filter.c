@@ -255,9 +255,10 @@ static void test_keypath_parse(void **state) {
                                  "\xc3\xa9t\xc3\xa9",
                                  "a[18446744073709551615]",
                                  "\"a\"[]"};
-    static const char *bad[] = {"",   ".a",    "a.",  "a..b",   "[0]", "a[x]",
-                                "a[", "a[-1]", "a b", "a\"b\"", "\"a", "a[18446744073709551616]",
-                                "a]", "a.[0]"};
+    static const char *bad[] = {"",    ".a",     "a.",         "a..b",
+                                "[0]", "a[x]",   "a[",         "a[-1]",
+                                "a b", "a\"b\"", "\"a",        "a[18446744073709551616]",
+                                "a]",  "a.[0]",  "\"a\\\\b\"", "a.\"\\\\\""};
     qv_arena a;
     qv_arena_init(&a);
     qv_keypath *p;
@@ -333,48 +334,295 @@ static void test_keypath_values(void **state) {
 
 /* ---- datetimes ------------------------------------------------------------ */
 
+typedef struct dt_case {
+    const char *text;
+    int64_t sec;
+    int32_t nsec;
+} dt_case;
+
+/* 2024-01-15T10:00:00Z */
+#define T0 1705312800
+
+/* Every form Qdrant's server reads (chrono's relaxed RFC 3339 and the six
+ * strftime formats of DateTimePayloadType::from_str) and the instant it
+ * denotes; values checked against Python's proleptic calendar. */
+static const dt_case dt_good[] = {
+    /* RFC 3339 and the relaxed form: separators, Z/z, offsets, UTC */
+    {"2024-01-15T10:00:00Z", T0, 0},
+    {"2024-01-15t10:00:00z", T0, 0},
+    {"2024-01-15 10:00:00Z", T0, 0},
+    {"2024-01-15T10:00:00+00:00", T0, 0},
+    {"2024-01-15T10:00:00-00:00", T0, 0},
+    {"2024-01-15T11:00:00+01:00", T0, 0},
+    {"2024-01-15T05:00:00-05:00", T0, 0},
+    {"2024-01-15T15:30:00+05:30", T0, 0},
+    {"2024-01-15T05:00:00\xe2\x88\x92"
+     "05:00",
+     T0, 0}, /* U+2212 MINUS SIGN */
+    {"2024-01-15T11:00:00 +01:00", T0, 0},
+    {"2024-01-15T11:00:00+01 00", T0, 0},
+    {"2024-01-15T11:00:00+01::00", T0, 0},
+    {"2024-01-15T10:00:00 UTC", T0, 0},
+    {"2024-01-15T10:00:00utc", T0, 0},
+    {"2024-01-15 10:00:00 Utc  ", T0, 0},
+    {"2024-01-15T10:00:00Z \t", T0, 0},
+    {" \t2024-01-15T10:00:00Z", T0, 0},
+    {"2024 - 01 - 15T10 : 00 : 00Z", T0, 0},
+    {"2024-1-15T10:0:0Z", T0, 0},
+    {"2024-01-15T23:59:59+23:59", 1705276859, 0},
+    {"2024-01-16T00:00:00-23:59", 1705449540, 0},
+    /* "%Y-%m-%dT%H:%M:%S%.f%#z" and its ' ' twin: +HHMM, +HH, whitespace */
+    {"2024-01-15T11:00:00+0100", T0, 0},
+    {"2024-01-15T11:00:00+01", T0, 0},
+    {"2024-01-15T11:00:00+01:", T0, 0},
+    {"2024-01-15 11:00:00+0100", T0, 0},
+    {"2024-01-1511:00:00+01", T0, 0},
+    {"2024-01-15T10:00:00\t\xc2\xa0Z", T0, 0}, /* U+00A0 before the offset */
+    {"2024- 01- 15T 11: 00: 00 +01", T0, 0},
+    /* naive forms: UTC */
+    {"2024-01-15T10:00:00", T0, 0},
+    {"2024-01-15 10:00:00", T0, 0},
+    {"2024-01-15   10:00:00", T0, 0},
+    {"2024-01-15 10:00", T0, 0},
+    {"2024-01-1510:00", T0, 0},
+    {"2024-01-15\xe3\x80\x80"
+     "10:00",
+     T0, 0}, /* U+3000 IDEOGRAPHIC SPACE */
+    {"2024-01-15", 1705276800, 0},
+    {" 2024-1-5", 1704412800, 0},
+    {"2024-1-5 3:04:05", 1704423845, 0},
+    /* fractions: 1-9 digits kept, more read and dropped */
+    {"2024-01-15T11:00:00.5+01:00", T0, 500000000},
+    {"2024-01-15T10:00:00.123456789Z", T0, 123456789},
+    {"2024-01-15T10:00:00.1234567891234Z", T0, 123456789},
+    {"2024-01-15T10:00:00.000000001", T0, 1},
+    {"2024-01-15 10:00:00.120+00", T0, 120000000},
+    {"1969-12-31T23:59:59.000000001Z", -1, 1},
+    /* years before 1970 and after 2038, year 0, short and signed years */
+    {"1970-01-01T00:00:00Z", 0, 0},
+    {"1900-01-01", -2208988800LL, 0},
+    {"1066-10-14T09:00:00Z", -28502722800LL, 0},
+    {"0001-01-01", -62135596800LL, 0},
+    {"0000-01-01", -62167219200LL, 0},
+    {"24-01-15", -61408627200LL, 0},
+    {"-0044-03-15", -63549360000LL, 0},
+    {"+12024-01-01", 317273587200LL, 0},
+    {"+0000000000002024-01-15", 1705276800, 0},
+    {"2038-01-19T03:14:08Z", 2147483648LL, 0},
+    {"2100-03-01", 4107542400LL, 0},
+    {"9999-12-31T23:59:59Z", 253402300799LL, 0},
+    {"-262143-01-01", -8334601228800LL, 0},
+    {"+262142-12-31", 8210266790400LL, 0},
+    /* leap days and leap seconds (second 60, at any minute, as chrono) */
+    {"2024-02-29", 1709164800, 0},
+    {"2000-02-29", 951782400, 0},
+    {"2016-12-31T23:59:60Z", 1483228799, 1000000000},
+    {"2016-12-31T23:59:60.5Z", 1483228799, 1500000000},
+    {"2024-01-15T10:30:60", 1705314659, 1000000000},
+};
+
+/* Near misses the server refuses. */
+static const char *const dt_bad[] = {
+    "",
+    " ",
+    "x",
+    "2024",
+    "2024-01",
+    "2024-01-15T",
+    "2024-01-15 ",
+    "2024-01-15Z",
+    "2024-01-15T10",
+    "2024-01-15T10:00",  /* local mode reads it; the server has no T%H:%M form */
+    "2024-01-15T10:00Z", /* minutes-only forms take no offset */
+    "2024-01-15 10:00Z",
+    "2024-01-15 10:00 ",
+    "2024-01-15 10:00:00 ", /* trailing whitespace only after an offset */
+    "2024-01-15t10:00:00",  /* lower-case t needs an offset */
+    "2024-01-15X10:00:00Z",
+    "2024-13-01",
+    "2024-00-10",
+    "2024-01-00",
+    "2024-01-32",
+    "2023-02-29",
+    "1900-02-29",
+    "2024-01-15T24:00:00Z",
+    "2024-01-15T10:60:00Z",
+    "2024-01-15T10:00:61Z",
+    "2024-01-15T10:00:00+24:00",
+    "2024-01-15T10:00:00-24:00",
+    "2024-01-15T10:00:00+01:60",
+    "2024-01-15T10:00:00+1:00",
+    "2024-01-15T10:00:00+01:0",
+    "2024-01-15T10:00:00+01:00:00",
+    "2024-01-15T10:00:00+01:00x",
+    "2024-01-15T10:00:00 GMT",
+    "2024-01-15T10:00:00Z x",
+    "2024-01-15T10:00:00.",
+    "2024-01-15T10:00:00.Z",
+    "2024-01-15T10:00:00,5Z",
+    "2024-01-15T10:00:00 .5Z",
+    "2024/01/15",
+    "15-01-2024",
+    "20240115",
+    "2024-01-15T100000Z",
+    "\xe2\x88\x92"
+    "2024-01-15", /* U+2212 is no sign for a year */
+    "+262143-01-01",
+    "-262144-12-31",
+    "+262142-12-31T23:59:59-01:00", /* past the last date once in UTC */
+    "2024-01-15\x1c"
+    "10:00", /* U+001C is not White_Space to Rust */
+    "99999999999999999999-01-01",
+};
+
 static void test_datetimes(void **state) {
     (void)state;
-    static const char *good[] = {"2024-01-15",
-                                 "2024-01-15T10:00",
-                                 "2024-01-15 10:00:00",
-                                 "2024-01-15T10:00:00Z",
-                                 "2024-01-15T10:00:00.123+01:00",
-                                 "2024-01-15T10:00:00-0130",
-                                 "2024-01-15T10:00:00 +01:00",
-                                 "2024-01-15T10:00:00+01",
-                                 "2024-01-15 10:00:00 UTC",
-                                 " 2024-1-5T1:2:3z",
-                                 "2024-02-29",
-                                 "2000-02-29",
-                                 "0001-01-01"};
-    static const char *bad[] = {"2024-01-15T",
-                                "2024-01-15Z",
-                                "2024-01-15T10",
-                                "2024-01-15T10:00Z",
-                                "2024-13-01",
-                                "2023-02-29",
-                                "1900-02-29",
-                                "2024-01-15T24:00:00",
-                                "2024-01-15T10:00:60",
-                                "2024-01-15T10:00:00+24:00",
-                                "2024-01-15T10:00:00UTC",
-                                "24-01-15",
-                                "2024-01-15T10:00:00.",
-                                "0000-01-01",
-                                "2024-01-15T10:00:00+01:0",
-                                "x"};
     qv_filter_time t;
-    for (size_t k = 0; k < sizeof good / sizeof *good; k++)
-        if (!qv_filter_parse_time(good[k], strlen(good[k]), &t)) fail_msg("rejected %s", good[k]);
-    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
-        if (qv_filter_parse_time(bad[k], strlen(bad[k]), &t)) fail_msg("accepted %s", bad[k]);
-    assert_true(qv_filter_parse_time("1970-01-01T00:00:00Z", 20, &t));
-    assert_true(t.sec == 0 && t.nsec == 0);
-    assert_true(qv_filter_parse_time("2024-01-15T10:00:00.5+01:00", 27, &t));
-    assert_true(t.sec == 1705309200 && t.nsec == 500000000);
-    assert_true(qv_filter_parse_time("1969-12-31T23:59:59.000000001Z", 30, &t));
-    assert_true(t.sec == -1 && t.nsec == 1);
+    for (size_t k = 0; k < sizeof dt_good / sizeof *dt_good; k++) {
+        const dt_case *c = &dt_good[k];
+        if (!qv_filter_parse_time(c->text, strlen(c->text), &t))
+            fail_msg("rejected \"%s\"", c->text);
+        if (t.sec != c->sec || t.nsec != c->nsec)
+            fail_msg("\"%s\": %lld.%09d, want %lld.%09d", c->text, (long long)t.sec, (int)t.nsec,
+                     (long long)c->sec, (int)c->nsec);
+    }
+    for (size_t k = 0; k < sizeof dt_bad / sizeof *dt_bad; k++)
+        if (qv_filter_parse_time(dt_bad[k], strlen(dt_bad[k]), &t))
+            fail_msg("accepted \"%s\"", dt_bad[k]);
+    /* the length bounds the text: a valid prefix is no datetime */
+    assert_false(qv_filter_parse_time("2024-01-15T10:00:00Z", 13, &t));
+    assert_true(qv_filter_parse_time("2024-01-15T10:00:00Z", 10, &t) && t.sec == 1705276800);
+}
+
+/* Range conditions compare instants: offsets, fractions and leap seconds. */
+static void test_datetime_ranges(void **state) {
+    (void)state;
+    const char *gte = "{\"must\":{\"key\":\"t\",\"range\":{\"gte\":\"2024-01-15T10:00:00Z\"}}}";
+    const char *lt = "{\"must\":{\"key\":\"t\",\"range\":{\"lt\":\"2024-01-15T11:00:00+01:00\"}}}";
+    assert_true(eval("{\"t\":\"2024-01-15T05:00:00-05:00\"}", gte));
+    assert_false(eval("{\"t\":\"2024-01-15T05:00:00-05:00\"}", lt));
+    assert_true(eval("{\"t\":\"2024-01-15T09:59:59.999999999Z\"}", lt));
+    assert_false(eval("{\"t\":\"2024-01-15T09:59:59.999999999Z\"}", gte));
+    /* the server keeps nanoseconds (local mode cuts them to microseconds) */
+    assert_true(eval("{\"t\":\"2024-01-15T10:00:00.0000001Z\"}",
+                     "{\"must\":{\"key\":\"t\",\"range\":{\"gt\":\"2024-01-15T10:00:00Z\"}}}"));
+    /* a leap second sorts after :59.999999999 and before the next minute */
+    const char *leap = "{\"t\":\"2016-12-31T23:59:60.5Z\"}";
+    assert_true(eval(
+        leap, "{\"must\":{\"key\":\"t\",\"range\":{\"gt\":\"2016-12-31T23:59:59.999999999Z\"}}}"));
+    assert_true(
+        eval(leap, "{\"must\":{\"key\":\"t\",\"range\":{\"lt\":\"2017-01-01T00:00:00Z\"}}}"));
+    assert_true(eval(leap, "{\"must\":{\"key\":\"t\",\"range\":{\"gte\":\"2016-12-31T23:59:60.5Z\","
+                           "\"lte\":\"2016-12-31 23:59:60.500000000+00:00\"}}}"));
+    /* bounds in any accepted form; forms the server refuses do not decode */
+    assert_true(eval("{\"t\":\"1900-01-01\"}",
+                     "{\"must\":{\"key\":\"t\",\"range\":{\"lt\":\"1900-01-01 00:00:01\"}}}"));
+    assert_true(eval("{\"t\":\"2100-01-01T00:00:00+14:00\"}",
+                     "{\"must\":{\"key\":\"t\",\"range\":{\"lt\":\"2100-01-01\"}}}"));
+    assert_false(eval("{\"t\":\"2024-01-15T10:00\"}", gte)); /* not a datetime: no value */
+    expect_error("{\"must\":{\"key\":\"t\",\"range\":{\"gt\":\"2024-01-15T10:00\"}}}", QV_EFORMAT,
+                 "data did not match any variant of untagged enum Condition");
+}
+
+/* ---- geo edge cases --------------------------------------------------------- */
+
+/* Evaluates the geo condition cond_json (the value of a FieldCondition on key
+ * "g") on each point "lat,lon;lat,lon;..." and compares with want ("1010..."). */
+static void check_geo(const char *cond_json, const char *points, const char *want) {
+    char filter[1024], payload[128];
+    snprintf(filter, sizeof filter, "{\"must\":{\"key\":\"g\",%s}}", cond_json);
+    const char *p = points;
+    for (size_t k = 0; want[k]; k++) {
+        double lat, lon;
+        int used = 0;
+        if (sscanf(p, "%lf,%lf%n", &lat, &lon, &used) != 2) fail_msg("bad point list %s", points);
+        p += used + (p[used] == ';');
+        snprintf(payload, sizeof payload, "{\"g\":{\"lat\":%.17g,\"lon\":%.17g}}", lat, lon);
+        if (eval(payload, filter) != (want[k] == '1'))
+            fail_msg("%s on %s: want %c", cond_json, payload, want[k]);
+    }
+}
+
+#define GP(lat, lon)      "{\"lat\":" #lat ",\"lon\":" #lon "}"
+#define RING4(a, b, c, d) "{\"points\":[" a "," b "," c "," d "," a "]}"
+
+/* Poles, the antimeridian, holes, boundaries and degenerate polygons, with the
+ * server's rules (borders exclusive; a hole's border is outside), checked
+ * against local mode's answers point by point. */
+static void test_geo_edges(void **state) {
+    (void)state;
+    /* a box whose left edge is east of its right edge wraps the antimeridian */
+    check_geo(
+        "\"geo_bounding_box\":{\"top_left\":" GP(10, 170) ",\"bottom_right\":" GP(-10, -170) "}",
+        "0,175;0,-175;0,180;0,-180;0,0;0,170;0,-170;10,175", "11110000");
+    /* the poles: a latitude border of 90 is exclusive too */
+    check_geo(
+        "\"geo_bounding_box\":{\"top_left\":" GP(90, -180) ",\"bottom_right\":" GP(80, 180) "}",
+        "90,0;89.99,0;85,-180;85,179.9;80,0", "01010");
+    check_geo(
+        "\"geo_bounding_box\":{\"top_left\":" GP(-80, -180) ",\"bottom_right\":" GP(-90, 180) "}",
+        "-90,0;-89.99,10", "01");
+    /* circles over a pole (any longitude at the pole is the same point), across
+     * the antimeridian, and of radius 0 (strictly closer than the radius) */
+    check_geo("\"geo_radius\":{\"center\":" GP(90, 0) ",\"radius\":200000}",
+              "89,100;88,-170;90,123;-90,0", "1010");
+    check_geo("\"geo_radius\":{\"center\":" GP(0, 179.5) ",\"radius\":200000}",
+              "0,-179.5;0,178;0,-178;0,180", "1101");
+    check_geo("\"geo_radius\":{\"center\":" GP(10, 10) ",\"radius\":0}", "10,10", "0");
+    check_geo("\"geo_radius\":{\"center\":" GP(-89, 45) ",\"radius\":300000}",
+              "-90,0;-89,-135;-87,45", "111");
+    /* a hole: its inside and its border are out, as are the exterior's border
+     * and vertices */
+    check_geo("\"geo_polygon\":{\"exterior\":" RING4(
+                  GP(0, 0), GP(10, 0), GP(10, 10),
+                  GP(0, 10)) ",\"interiors\":[" RING4(GP(2, 2), GP(4, 2), GP(4, 4), GP(2, 4)) "]}",
+              "5,5;3,3;2,3;2,2;0,5;0,0;10,10;11,5;1,1", "100000001");
+    /* a hole covering the whole polygon leaves nothing */
+    check_geo(
+        "\"geo_polygon\":{\"exterior\":" RING4(
+            GP(0, 0), GP(10, 0), GP(10, 10),
+            GP(0, 10)) ",\"interiors\":[" RING4(GP(0, 0), GP(10, 0), GP(10, 10), GP(0, 10)) "]}",
+        "5,5", "0");
+    /* degenerate: collinear, a single repeated point */
+    check_geo("\"geo_polygon\":{\"exterior\":" RING4(GP(0, 0), GP(5, 5), GP(10, 10), GP(0, 0)) "}",
+              "5,5;2,3;0,0", "000");
+    check_geo("\"geo_polygon\":{\"exterior\":" RING4(GP(2, 2), GP(2, 2), GP(2, 2), GP(2, 2)) "}",
+              "2,2", "0");
+    /* concave */
+    check_geo("\"geo_polygon\":{\"exterior\":{\"points\":[" GP(0, 0) "," GP(10, 0) "," GP(
+                  10, 4) "," GP(4, 4) "," GP(4, 10) "," GP(0, 10) "," GP(0, 0) "]}}",
+              "7,7;2,7;7,2;4,7;4,4", "01100");
+    /* planar in (lat, lon): a cap around the pole, a strip along the antimeridian */
+    check_geo("\"geo_polygon\":{\"exterior\":" RING4(GP(85, -180), GP(85, 180), GP(90, 180),
+                                                     GP(90, -180)) "}",
+              "89,0;90,0;85,10;87,-180", "1000");
+    check_geo("\"geo_polygon\":{\"exterior\":" RING4(
+                  GP(-60, 170), GP(60, 170), GP(60, 180),
+                  GP(-60, 180)) ",\"interiors\":[" RING4(GP(-10, 175), GP(10, 175), GP(10, 179),
+                                                         GP(-10, 179)) "]}",
+              "0,172;0,177;0,180;0,-179;20,176", "10001");
+    /* a ring is closed when its ends differ by at most f64::EPSILON per
+     * coordinate, as Qdrant checks */
+    check_geo("\"geo_polygon\":{\"exterior\":{\"points\":[" GP(0, 0) "," GP(10, 0) "," GP(
+                  10, 10) "," GP(0, 10) "," GP(1e-17, -1e-17) "]}}",
+              "5,5", "1");
+    expect_error("{\"must\":{\"key\":\"g\",\"geo_polygon\":{\"exterior\":{\"points\":[" GP(
+                     0, 0) "," GP(10, 0) "," GP(10, 10) "," GP(0, 10) "," GP(1e-15, 0) "]}}}}",
+                 QV_EFORMAT, "data did not match any variant of untagged enum Condition");
+    /* payload points need finite numeric lat and lon; range is not checked */
+    assert_true(eval(
+        "{\"g\":{\"lat\":95,\"lon\":10}}",
+        "{\"must\":{\"key\":\"g\",\"geo_radius\":{\"center\":" GP(90, 10) ",\"radius\":1e6}}}"));
+    assert_false(
+        eval("{\"g\":{\"lat\":\"1\",\"lon\":2}}",
+             "{\"must\":{\"key\":\"g\",\"geo_radius\":{\"center\":" GP(1, 2) ",\"radius\":1e6}}}"));
+    /* every point of an array is a value; nested arrays are not points */
+    assert_true(
+        eval("{\"g\":[" GP(50, 50) "," GP(1, 1) "]}",
+             "{\"must\":{\"key\":\"g\",\"geo_radius\":{\"center\":" GP(1, 1) ",\"radius\":10}}}"));
+    assert_false(
+        eval("{\"g\":[[" GP(1, 1) "]]}",
+             "{\"must\":{\"key\":\"g\",\"geo_radius\":{\"center\":" GP(1, 1) ",\"radius\":10}}}"));
 }
 
 /* ---- decoding errors ---------------------------------------------------- */
@@ -502,6 +750,8 @@ int main(void) {
         cmocka_unit_test(test_keypath_parse),
         cmocka_unit_test(test_keypath_values),
         cmocka_unit_test(test_datetimes),
+        cmocka_unit_test(test_datetime_ranges),
+        cmocka_unit_test(test_geo_edges),
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_decode_accepts),
     };

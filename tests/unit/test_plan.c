@@ -582,6 +582,51 @@ static void test_radius_border(void **state) {
     qv_fplan_free(&p);
     qv_fplan_free(&ref);
     qv_arena_free(&a);
+    /* many more points anywhere (poles and antimeridian included), and
+     * circles and boxes of every size anywhere */
+    for (uint32_t i = 0; i < 3000; i++, n++) {
+        char doc[160];
+        double lat = i % 50 == 0  ? (i % 100 ? 90.0 : -90.0)
+                     : i % 7 == 0 ? 80 + rnd(1000) / 100.0
+                                  : asin(rnd(2000001) / 1e6 - 1) / rad;
+        double lon = i % 11 == 0 ? (i % 22 ? 180.0 : -180.0) : rnd(3600001) / 1e4 - 180;
+        snprintf(doc, sizeof doc, "{\"g\": {\"lat\": %.17g, \"lon\": %.17g}}", lat, lon);
+        qv_arena_init(&a);
+        jv root;
+        assert_int_equal(jv_parse(&a, doc, strlen(doc), &root, NULL), QV_OK);
+        jv_resolve_numbers(&root);
+        qv_pointid id = qv_pointid_num(n);
+        assert_int_equal(qv_segment_put(seg, n + 1, &id, vecs, qv_payload_new(&root)), QV_OK);
+        qv_arena_free(&a);
+    }
+    for (int k = 0; k < 400; k++) {
+        double clat2 = rnd(1801) / 10.0 - 90, clon2 = rnd(3601) / 10.0 - 180;
+        if (k % 2)
+            snprintf(ftext, sizeof ftext,
+                     "{\"must\": [{\"key\": \"g\", \"geo_radius\": {\"center\": {\"lat\": "
+                     "%g, \"lon\": %g}, \"radius\": %u}}]}",
+                     clat2, clon2, 1000 + rnd(12000000));
+        else
+            snprintf(ftext, sizeof ftext,
+                     "{\"must\": [{\"key\": \"g\", \"geo_bounding_box\": {\"top_left\": "
+                     "{\"lat\": %g, \"lon\": %g}, \"bottom_right\": {\"lat\": %g, \"lon\": "
+                     "%g}}}]}",
+                     clat2 / 2 + 45, clon2, clat2 / 2 - 44, rnd(3601) / 10.0 - 180);
+        qv_arena_init(&a);
+        assert_int_equal(jv_parse(&a, ftext, strlen(ftext), &json, NULL), QV_OK);
+        jv_resolve_numbers(&json);
+        assert_int_equal(qv_filter_from_json(&a, &json, &f, NULL), QV_OK);
+        qv_fplan_build(&p, &c, seg, f);
+        qv_fplan_build_scan(&ref, &c, seg, f);
+        for (uint32_t off = 0; off < n; off++)
+            if (qv_fplan_check(&p, off) != qv_fplan_check(&ref, off)) {
+                print_error("offset %u: %s\n", off, ftext);
+                fail();
+            }
+        qv_fplan_free(&p);
+        qv_fplan_free(&ref);
+        qv_arena_free(&a);
+    }
     qv_segment_free(seg);
     qv_index_set_free(&c.indexes);
     qv_collection_config_free(&c.cfg);
