@@ -720,7 +720,9 @@ qv_rc qv_grpc_h_count(qv_grpc_req *rq, const ProtobufCMessage *in, qv_err *err) 
     if (!c) return err->kind;
     uint64_t n = 0;
     qv_read_opts opts = {false, q->_timeout_case != 0, q->timeout};
-    rc = qv_collection_count(c, filter, &opts, &n, err);
+    bool exact = !q->_exact_case || q->exact; /* default true */
+    rc = exact ? qv_collection_count(c, filter, &opts, &n, err)
+               : qv_collection_count_approx(c, filter, &opts, &n, err);
     qv_collection_release(c);
     if (rc) return rc;
     Qdrant__CountResponse *r = QV_GRPC_NEW(rq, Qdrant__CountResponse, qdrant__count_response__init);

@@ -331,7 +331,8 @@ void qv_rest_h_scroll(qv_rest_req *rq, qv_rest_resp *rs) {
     jw_free(&w);
 }
 
-/* POST /points/count: {"count": N}.  `exact: false` is answered exactly. */
+/* POST /points/count: {"count": N}; `exact: false` gives the estimate the
+ * payload indexes make (qv_collection_count_approx). */
 void qv_rest_h_count(qv_rest_req *rq, qv_rest_resp *rs) {
     qv_err err;
     qv_err_clear(&err);
@@ -346,7 +347,8 @@ void qv_rest_h_count(qv_rest_req *rq, qv_rest_resp *rs) {
     if (!c) return;
     uint64_t n = 0;
     qv_read_opts opts = qv_rest_read_opts(rq);
-    qv_rc rc = qv_collection_count(c, q.filter, &opts, &n, &err);
+    qv_rc rc = q.exact ? qv_collection_count(c, q.filter, &opts, &n, &err)
+                       : qv_collection_count_approx(c, q.filter, &opts, &n, &err);
     qv_collection_release(c);
     if (rc) {
         qv_rest_reply_err(rq, rs, &err);
