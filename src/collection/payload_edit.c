@@ -126,7 +126,13 @@ static jv edit_at(edit *e, const jv *node, const qv_keypath *p, uint32_t i) {
         return edit_member(e, &base, p, i);
     }
     if (node->type == JV_ARR) return edit_elements(e, node, p, i);
-    return *node; /* [] or [n] on a non-array: nothing to edit */
+    if (e->remove) return *node; /* [] or [n] on a non-array: nothing to remove */
+    /* setting through [] or [n] where there is no array makes it an empty
+     * one (as Qdrant's JSON paths do): no element to set into */
+    jv arr;
+    memset(&arr, 0, sizeof arr);
+    arr.type = JV_ARR;
+    return arr;
 }
 
 static qv_payload *finish(qv_arena *a, jv root) {

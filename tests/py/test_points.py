@@ -316,6 +316,22 @@ def test_set_payload_with_key(client, filled):
     assert payload_of(client, filled, 1)["nested"] == {"x": 1, "y": [1, 2], "z": 9}
 
 
+def test_set_payload_through_array_paths_matches_reference(client, collection_name):
+    """key with [n] / []: elements are edited in place; where the path finds no array
+    (missing, [] or a scalar) it becomes an empty one, as the reference does."""
+    from qdrant_client import QdrantClient
+    cases = [{"items": []}, {"x": 1}, {"items": [{"a": 1}]}, {"items": 5}, {"items": [1, [2]]}]
+    ref = QdrantClient(":memory:")
+    for c in (client, ref):
+        c.create_collection(collection_name, vectors_config=models.VectorParams(size=2, distance="Dot"))
+        c.upsert(collection_name, wait=True, points=[
+            models.PointStruct(id=i, vector=[1, 0], payload=p) for i, p in enumerate(cases)])
+        for key in ("items[0]", "items[].q"):
+            c.set_payload(collection_name, payload={"z": 2}, points=list(range(len(cases))), key=key, wait=True)
+    for i in range(len(cases)):
+        assert payload_of(client, collection_name, i) == payload_of(ref, collection_name, i), cases[i]
+
+
 def test_overwrite_payload(client, filled):
     client.overwrite_payload(filled, payload={"only": True}, points=[1], wait=True)
     assert payload_of(client, filled, 1) == {"only": True}
