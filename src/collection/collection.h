@@ -247,6 +247,8 @@ typedef struct qv_query {
     qv_opt_bool quant_ignore;  /* params.quantization.ignore: search the original vectors */
     qv_opt_bool quant_rescore; /* params.quantization.rescore: re-rank with the originals */
     qv_opt_f64 oversampling;   /* params.quantization.oversampling: fetch limit * this */
+    bool acorn;                /* params.acorn.enable: ACORN walks for selective filters */
+    qv_opt_f64 acorn_max_sel;  /* params.acorn.max_selectivity (default 0.4) */
 } qv_query;
 
 /* Runs n queries in one pass over the data (queries with the same `using`

@@ -51,6 +51,10 @@ typedef struct qv_shard_seg {
     bool optimizing;           /* an optimizer is rebuilding it */
     struct qv_hnsw **hnsw;     /* per named vector, NULL = not indexed; NULL array = none */
     struct qv_qcodes **qcodes; /* per named vector, NULL = not quantized; NULL array = none */
+    /* per named vector with a graph: the largest payload block whose points
+     * got links of their own (qv_hnsw_subgraph_max_block; 0 = none linked),
+     * set when the graph is built or loaded (graph_stats in optimizer.c) */
+    uint32_t blockmax[QV_MAX_NAMED_VECTORS];
 } qv_shard_seg;
 
 struct qv_collection {

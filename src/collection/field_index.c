@@ -251,6 +251,7 @@ static void decl_opts(const qv_field_index *fi, qv_pindex_opts *o) {
                 params.type == JV_OBJ;
     o->lookup = param_bool(have ? &params : NULL, "lookup", true);
     o->range = param_bool(have ? &params : NULL, "range", true);
+    o->no_hnsw = !param_bool(have ? &params : NULL, "enable_hnsw", true);
     qv_arena_free(&a);
 }
 

@@ -185,6 +185,14 @@ static qv_hnsw_store store_of(const qv_segment *s, uint32_t vi) {
                            qv_segment_elem(s, vi)};
 }
 
+/* Fills e->blockmax from its graphs (see collection_impl.h). */
+static void graph_stats(qv_shard_seg *e, uint32_t nvec) {
+    for (uint32_t vi = 0; vi < nvec && vi < QV_MAX_NAMED_VECTORS; vi++) {
+        const qv_hnsw *h = e->hnsw ? e->hnsw[vi] : NULL;
+        e->blockmax[vi] = h && qv_hnsw_subgraph_count(h) ? qv_hnsw_subgraph_max_block(h) : 0;
+    }
+}
+
 qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv_err *err) {
     char dir[4200], path[4400];
     qv_segdir_path(c, uid, dir, sizeof dir);
@@ -241,7 +249,10 @@ qv_rc qv_segdir_load(const qv_collection *c, uint64_t uid, qv_shard_seg *out, qv
             rc = qv_fail(err, QV_ECORRUPT, "%s does not match its segment", path);
     }
     free(body);
-    if (rc) qv_shard_seg_free(out, nvec);
+    if (rc)
+        qv_shard_seg_free(out, nvec);
+    else
+        graph_stats(out, nvec);
     return rc;
 }
 
@@ -364,12 +375,14 @@ typedef struct plan {
 
 /* The HNSW parameters vector vi is to be indexed with: the collection's,
  * overridden by the vector's own hnsw_config. */
-static void hnsw_params(const qv_collection_config *cfg, uint32_t vi, uint32_t *m, uint32_t *efc) {
+static void hnsw_params(const qv_collection_config *cfg, uint32_t vi, uint32_t *m, uint32_t *efc,
+                        uint32_t *pm) {
     *m = (uint32_t)cfg->hnsw.m;
     *efc = (uint32_t)cfg->hnsw.ef_construct;
+    bool has_pm = cfg->hnsw.payload_m.has;
+    *pm = (uint32_t)cfg->hnsw.payload_m.v;
     const jv *o = &cfg->vectors[vi].hnsw_config;
-    if (o->type != JV_OBJ) return;
-    for (uint32_t i = 0; i < o->len; i++) {
+    for (uint32_t i = 0; o->type == JV_OBJ && i < o->len; i++) {
         const jv_member *mb = &o->v.members[i];
         uint64_t v;
         if (mb->val.type == JV_INT && mb->val.v.i >= 0)
@@ -380,7 +393,9 @@ static void hnsw_params(const qv_collection_config *cfg, uint32_t vi, uint32_t *
             continue;
         if (strcmp(mb->key, "m") == 0) *m = (uint32_t)v;
         if (strcmp(mb->key, "ef_construct") == 0) *efc = (uint32_t)v;
+        if (strcmp(mb->key, "payload_m") == 0) *pm = (uint32_t)v, has_pm = true;
     }
+    if (!has_pm) *pm = *m; /* Qdrant: payload_m defaults to m */
 }
 
 static uint64_t point_bytes(const qv_collection_config *cfg) {
@@ -455,16 +470,19 @@ static bool codes_as_configured(const qv_collection_config *cfg, const qv_shard_
 }
 
 /* Whether an indexed segment's graphs are the ones the configuration asks
- * for: m = 0 means no graph for that vector. */
+ * for: m = 0 means no graph for that vector, unless payload blocks give it
+ * links of their own (a graph without a global part).  A change of
+ * payload_m alone does not rebuild. */
 static bool built_as_configured(const qv_collection_config *cfg, const qv_shard_seg *e) {
     for (uint32_t vi = 0; vi < cfg->nvectors; vi++) {
-        uint32_t m, efc;
-        hnsw_params(cfg, vi, &m, &efc);
+        uint32_t m, efc, pm;
+        hnsw_params(cfg, vi, &m, &efc, &pm);
+        bool want = m > 0 || (pm >= 2 && qv_segment_npindex(e->seg) > 0);
         const qv_hnsw *h = e->hnsw ? e->hnsw[vi] : NULL;
-        if ((m > 0) != (h != NULL)) return false;
+        if (want != (h != NULL)) return false;
         if (!h) continue;
         qv_hnsw_params p = qv_hnsw_get_params(h);
-        if (p.m != m || p.ef_construct != efc) return false;
+        if (p.no_main != (m == 0) || (m > 0 && p.m != m) || p.ef_construct != efc) return false;
     }
     return true;
 }
@@ -610,6 +628,56 @@ static qv_rc copy_sources(qv_collection *c, const plan *p, qv_segment **out, qv_
 }
 
 /* Step 3 (no lock): one graph per named vector. */
+/* ---- payload blocks ------------------------------------------------------------
+ * After a graph is built, every value of a keyword, integer, bool or uuid
+ * index (declared without enable_hnsw: false) that holds enough points to be
+ * searched through the graph (its vectors above full_scan_threshold) but
+ * too few for the main graph alone to stay connected among them
+ * (qv_hnsw_subgraph_max_block) gets a graph of its own, with payload_m
+ * links, merged into the segment's graph (qv_hnsw_add_subgraph): Qdrant's
+ * payload-aware links, which keep a search restricted to one value (one
+ * tenant, one category) connected.  With m = 0 these are the only links. */
+
+typedef struct block_ctx {
+    qv_hnsw *h;
+    uint32_t min, max, pm;
+    unsigned threads;
+    const atomic_bool *halt;
+    qv_err *err;
+    qv_rc rc;
+    uint32_t linked;
+} block_ctx;
+
+static void link_block(void *ctx, const qv_pi_value *v, const uint32_t *offs, uint32_t n) {
+    (void)v;
+    block_ctx *b = ctx;
+    if (b->rc || n < b->min || n > b->max) return;
+    b->rc = qv_hnsw_add_subgraph(b->h, offs, n, b->pm, b->threads, b->halt, b->err);
+    b->linked += b->rc == QV_OK;
+}
+
+static qv_rc link_blocks(const qv_collection_config *cfg, const qv_segment *ns, uint32_t vi,
+                         qv_hnsw *h, uint32_t pm, unsigned threads, const atomic_bool *halt,
+                         qv_err *err) {
+    uint64_t row = (uint64_t)cfg->vectors[vi].size * sizeof(float);
+    uint64_t min = row ? cfg->hnsw.full_scan_threshold * 1024 / row : 0;
+    block_ctx b = {h,
+                   min < 2 ? 2 : (uint32_t)(min > UINT32_MAX ? UINT32_MAX : min),
+                   qv_hnsw_subgraph_max_block(h),
+                   pm,
+                   threads,
+                   halt,
+                   err,
+                   QV_OK,
+                   0};
+    for (uint32_t i = 0; b.rc == QV_OK && i < qv_segment_npindex(ns); i++) {
+        const qv_pindex *pi = qv_segment_pindex_at(ns, i);
+        const qv_pindex_opts *o = qv_pindex_opts_of(pi);
+        if (!o->no_hnsw && o->type != QV_PT_TEXT) qv_pindex_foreach_value(pi, link_block, &b);
+    }
+    return b.rc;
+}
+
 static qv_rc build_graphs(const qv_collection_config *cfg, const qv_segment *ns, qv_hnsw **hnsw,
                           const atomic_bool *halt, qv_err *err) {
     unsigned threads = (unsigned)cfg->hnsw.max_indexing_threads;
@@ -618,15 +686,17 @@ static qv_rc build_graphs(const qv_collection_config *cfg, const qv_segment *ns,
         threads = n > 16 ? 16 : n > 0 ? (unsigned)n : 1;
     }
     for (uint32_t vi = 0; vi < cfg->nvectors; vi++) {
-        uint32_t m, efc;
-        hnsw_params(cfg, vi, &m, &efc);
-        if (m == 0) continue; /* no graph for this vector */
-        qv_hnsw_params hp = {.m = m, .ef_construct = efc, .seed = 0x5157u + vi};
+        uint32_t m, efc, pm;
+        hnsw_params(cfg, vi, &m, &efc, &pm);
+        bool blocks = pm >= 2 && qv_segment_npindex(ns) > 0;
+        if (m == 0 && !blocks) continue; /* no graph for this vector */
+        qv_hnsw_params hp = {.m = m, .ef_construct = efc, .seed = 0x5157u + vi, .no_main = m == 0};
         qv_hnsw_store st = store_of(ns, vi);
         qv_rc rc = qv_hnsw_new(qv_segment_dim(ns, vi), cfg->vectors[vi].distance, &hp, &st,
                                &hnsw[vi], err);
         if (!rc) rc = qv_hnsw_reserve(hnsw[vi], qv_segment_size(ns), err);
         if (!rc) rc = qv_hnsw_build_cancellable(hnsw[vi], qv_segment_size(ns), threads, halt, err);
+        if (!rc && blocks) rc = link_blocks(cfg, ns, vi, hnsw[vi], pm, threads, halt, err);
         if (rc) return rc;
     }
     return QV_OK;
@@ -818,6 +888,7 @@ qv_rc qv_collection_optimize(qv_collection *c, bool *did, qv_err *err) {
     /* the codes and graphs were built on the heap: unless they belong
      * there, they are served from the files just written, as a load would */
     if (!rc) rc = place_built(cdir, &cfg, uid, &ns, err);
+    if (!rc) graph_stats(&ns, nvec);
 
     qv_shard_seg old[8];
     memset(old, 0, sizeof old);

@@ -289,6 +289,14 @@ qv_rc qv_fplan_build(qv_fplan *p, const qv_collection *c, const qv_segment *seg,
     if (p->n == 0) return QV_OK;
     nres r = node(p, filter);
     p->exact = r.exact;
+    const qv_filter_cond *one =
+        filter->must.n == 1 && !filter->should.n && !filter->must_not.n && !filter->min_count
+            ? &filter->must.conds[0]
+            : NULL;
+    p->block =
+        r.exact && one && one->kind == QV_FILTER_COND_MATCH &&
+        (one->u.match.kind == QV_FILTER_MATCH_KEYWORD ||
+         one->u.match.kind == QV_FILTER_MATCH_INTEGER || one->u.match.kind == QV_FILTER_MATCH_BOOL);
     if (r.bits) {
         qv_bits_and(r.bits, qv_segment_live_bits(seg), p->n);
         p->cand = r.bits;

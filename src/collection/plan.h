@@ -63,6 +63,10 @@ typedef struct qv_fplan {
     struct qv_text_query **queries; /* prepared text conditions to free */
     uint32_t nqueries, capqueries;
     bool no_bits; /* built by qv_fplan_build_scan */
+    /* the filter is exactly one must condition matching one value of a
+     * keyword/integer/bool/uuid index: a payload block, which may have
+     * links of its own in the segment's graph */
+    bool block;
 } qv_fplan;
 
 /* Builds the plan of filter (may be NULL) over seg.  QV_ENOMEM leaves a

@@ -723,6 +723,9 @@ static bool scan_batch(qv_collection *c, uint32_t si, qstate **qs, size_t nq, co
 static bool use_graph(qv_collection *c, uint32_t si, const qstate *s) {
     const qv_shard_seg *e = &c->segs[si];
     if (s->q->exact || !e->hnsw || !e->hnsw[s->vi]) return false;
+    /* a graph without global links is only searched from a filter's points */
+    if (qv_hnsw_get_params(e->hnsw[s->vi]).no_main && !(s->plans && s->plans[si].cand))
+        return false;
     uint64_t est = s->plans ? qv_fplan_estimate(&s->plans[si]) : qv_segment_live_count(e->seg);
     uint64_t bytes = est * c->cfg.vectors[s->vi].size * sizeof(float);
     return bytes >= c->cfg.hnsw.full_scan_threshold * 1024;
@@ -744,6 +747,56 @@ static bool accept_cb(void *ctx, uint32_t off) {
         return false;
     if (s->has_exclude && s->exclude_si == a->si && s->exclude_off == off) return false;
     return passes(s->plans, a->si, off);
+}
+
+/* Entry points handed to a filtered graph search: candidates of the plan,
+ * spread over the segment. */
+#define GRAPH_ENTRIES 16
+
+/* The search options for query s in segment si (hnsw.h): the accept
+ * callback, and with a filter where the walk starts and how it treats
+ * rejected points:
+ *   - ACORN (two hops through rejected points) when params.acorn asks for
+ *     it and the filter's estimated selectivity is below max_selectivity
+ *     (default 0.4), as Qdrant;
+ *   - the walk restricted to accepted points when the filter is exactly one
+ *     payload value whose points have links of their own (a payload block
+ *     no larger than the segment's blockmax, optimizer.c), or in a graph
+ *     with no global links (m = 0): it stays inside the block's graph, so
+ *     it costs about what a search of a graph of the block's size does
+ *     (man-lsa-384, keyword at 10%: recall 0.997 at 2,560 QPS against
+ *     0.995 at 500 QPS walking every point);
+ *   - else every point is walked, rejected ones only not returned: the
+ *     robust default, whose recall does not depend on connectivity (on the
+ *     same data a range at 10%: 0.98 at ef 16, where ACORN gives 0.92 and
+ *     the restricted walk 0.38).
+ * Entries: up to GRAPH_ENTRIES of the plan's candidates (with the vector),
+ * so the walk also starts where accepted points are. */
+
+static void graph_opts(const qv_collection *c, uint32_t si, const qstate *s, accept_ctx *ac,
+                       qv_hnsw_search_opts *o, uint32_t *entries) {
+    memset(o, 0, sizeof *o);
+    o->accept = accept_cb;
+    o->accept_ctx = ac;
+    const qv_fplan *p = s->plans ? &s->plans[si] : NULL;
+    const qv_hnsw *h = c->segs[si].hnsw[s->vi];
+    bool no_main = qv_hnsw_get_params(h).no_main;
+    if (!p || !p->filter) return;
+    uint64_t live = qv_segment_live_count(p->seg), est = qv_fplan_estimate(p);
+    double sel = live ? (double)est / (double)live : 1;
+    double max_sel = s->q->acorn_max_sel.has ? s->q->acorn_max_sel.v : 0.4;
+    if (s->q->acorn && sel < max_sel)
+        o->walk = QV_HNSW_WALK_ACORN;
+    else if (no_main || (p->block && est <= c->segs[si].blockmax[s->vi]))
+        o->walk = QV_HNSW_WALK_ACCEPTED;
+    if (p->cand && p->ncand) {
+        uint64_t step = p->ncand / GRAPH_ENTRIES + 1, k = 0;
+        for (size_t i = qv_bits_next(p->cand, 0, p->n); i < p->n && o->nentries < GRAPH_ENTRIES;
+             i = qv_bits_next(p->cand, i + 1, p->n), k++)
+            if (k % step == 0 && qv_segment_has_vector(p->seg, (uint32_t)s->vi, (uint32_t)i))
+                entries[o->nentries++] = (uint32_t)i;
+        o->entries = entries;
+    }
 }
 
 /* How many candidates a search over codes keeps for query s: limit x
@@ -793,8 +846,11 @@ static qv_rc graph_search_codes(qv_collection *c, uint32_t si, qstate *s, size_t
     qv_hnsw_scorer scorer = {qv_qquery_dist_many, &qq};
     accept_ctx ac = {c, e->seg, si, s};
     size_t found = 0;
-    qv_rc rc = qv_hnsw_search_scored(e->hnsw[s->vi], &scorer, kk, ef, accept_cb, &ac, ids, NULL,
-                                     &found, &err);
+    qv_hnsw_search_opts o;
+    uint32_t entries[GRAPH_ENTRIES];
+    graph_opts(c, si, s, &ac, &o, entries);
+    qv_rc rc =
+        qv_hnsw_search_scored_with(e->hnsw[s->vi], &scorer, kk, ef, &o, ids, NULL, &found, &err);
     for (size_t i = 0; rc == QV_OK && i < found; i++)
         offer_candidate(c, si, s, ids[i], qv_qquery_score(&qq, ids[i]));
     qv_qquery_free(&qq);
@@ -815,7 +871,10 @@ static qv_rc graph_search(qv_collection *c, uint32_t si, qstate *s) {
     size_t found = 0;
     accept_ctx ac = {c, e->seg, si, s};
     qv_err err;
-    if (!rc) rc = qv_hnsw_search(h, s->q->vector, k, ef, accept_cb, &ac, ids, scores, &found, &err);
+    qv_hnsw_search_opts o;
+    uint32_t entries[GRAPH_ENTRIES];
+    graph_opts(c, si, s, &ac, &o, entries);
+    if (!rc) rc = qv_hnsw_search_with(h, s->q->vector, k, ef, &o, ids, scores, &found, &err);
     for (size_t i = 0; rc == QV_OK && i < found; i++) {
         if (!passes_threshold(s, scores[i])) continue;
         hit x = {h_of(s, scores[i]), si, ids[i]};

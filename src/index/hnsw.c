@@ -116,6 +116,49 @@
  *     and queries cost +11% (192 / 225 -> 214 / 249).  Prefetching only the
  *     first 8 rows up front in dist_many: no difference above the noise.
  *
+ *  8. Filtered search (Qdrant's payload_m, `m: 0` and `acorn`).  The filter
+ *     callback says which points may be returned; what the level-0 walk
+ *     does with the others is the caller's choice (qv_hnsw_walk).  On
+ *     man-lsa-384 (bench/hnsw_filter_bench.c, ef 64, 1 thread, queries per
+ *     CPU second), a filter accepting 2.2% of the points (source=python):
+ *     walk-all (rejected points scored and expanded too, as before) has
+ *     recall 0.992 but scores every point nearer than the ef-th accepted
+ *     one: 24.8k distances, 194 q/s; the restricted walk (Qdrant's plain
+ *     filtered search: accepted points only) 754 distances, 3.8k q/s,
+ *     recall 0.694, as the accepted points are poorly connected among
+ *     themselves; ACORN-1 (Patel et al., SIGMOD 2024, as Qdrant runs it:
+ *     accepted points only, reached through up to two hops) 1.5k
+ *     distances, 1.3k q/s, recall 0.969 (its two-hop list reads are cache
+ *     misses that no distance count shows).
+ *     Payload blocks (qv_hnsw_add_subgraph): the points holding one value
+ *     get an HNSW graph of their own, built by the code above over the
+ *     block's positions (remap: hnsw_row reads the main store through it),
+ *     and its level 0 is merged into this graph as extra links (minus those
+ *     the main list has).  The restricted walk then stays connected inside
+ *     the block: python 0.988 at 1.3k distances and 3.1k q/s, 16x walk-all.
+ *     Qdrant merges a block graph's links on every level into growable
+ *     lists; Quiver's level-0 slots are fixed, so the extra links live
+ *     beside them (layout below), and only level 0's: the walk enters the
+ *     block from the main descent or the caller's entry points.  A
+ *     restricted walk walks everything until it has found one accepted
+ *     point, so it starts from the query's neighbourhood; entry points
+ *     given by the caller join the descent's seeds and, being accepted,
+ *     restrict the walk from the start: right when the accepted points are
+ *     far from where the descent lands, and cheaper on blocks anyway
+ *     (python: 1.3k -> 0.9k distances, 3.1k -> 7.7k q/s, recall 0.981).
+ *     A no_main graph (Qdrant's `m: 0`, one graph per tenant) has no global
+ *     links and no levels: its blocks' graphs are flat, searched from entry
+ *     points (recall 0.93-0.98 at ef 64 for tenants of 2-64% of man-lsa;
+ *     0.97-0.99 at ef 128).
+ *     Tried and dropped: ACORN taking up to 16 or 64 points per expanded
+ *     node instead of m0 + the longest extra list (16: recall 0.5-1.6
+ *     points lower; 64: 0-0.7 higher for up to 35% more distances);
+ *     prefetching the two-hop ids' tags, list i + 1's while list i is read
+ *     (no change above the noise); 4, 16 or 64 entry points for tenant
+ *     graphs (the same recall); merging the block graph's upper-level links
+ *     into level 0 as long links for the flat tenant graphs (+1.4 points
+ *     for the 64% tenant, none for the others).
+ *
  * Layout, for memory latency (search is bound by it, not by arithmetic):
  *
  *   l0      one flat array of fixed slots, slot i = [count, id_1..id_m0]
@@ -125,6 +168,14 @@
  *           from one arena (one allocation per node at insert, one for all
  *           nodes at load).  Only ~1/m of the nodes have one.
  *   levels  one byte per node.
+ *   extra   after the first qv_hnsw_add_subgraph: xoff, one u64 per node,
+ *           the offset of its extra list [count, ids...] in the pool xl
+ *           (0: the shared empty list at xl[0]).  A block's merge appends
+ *           the new lists of its points (their old ones become garbage,
+ *           compacted when it outweighs the live lists), so a call costs
+ *           O(block) whatever the number of blocks; saved compacted, in id
+ *           order.  A filtered walk prefetches the next candidate's xoff
+ *           with its slot.
  *
  * During a search, the unvisited neighbours of a node are gathered first
  * (their visited tags prefetched), the first cache line of each of their
@@ -132,15 +183,20 @@
  * time while prefetching the rest of the next four.
  *
  * Visited sets are per-search scratch objects with one 16-bit tag per node:
- * a search bumps the scratch's epoch instead of clearing the array (a full
- * clear happens once every 65535 searches).  Idle scratches wait on a small
+ * a search bumps the scratch's epoch by 2 instead of clearing the array
+ * (an ACORN walk tags rejected points seen two hops away with epoch + 1; a
+ * full clear happens once every 32767 searches).  Idle scratches wait on a small
  * stack in the index, so concurrent searches each take their own and a
  * thread that searches repeatedly reuses one without allocating.
  *
  * Concurrency (which lock protects what):
  *   - A finished graph is immutable: searches, saves and checks read it
- *     without locks.  Inserts and builds are serialised by the caller
- *     against everything else (hnsw.h).
+ *     without locks.  Inserts, builds and qv_hnsw_add_subgraph are
+ *     serialised by the caller against everything else (hnsw.h).  A block's
+ *     graph is built (by several threads, as below) in a private qv_hnsw,
+ *     then merged by the calling thread alone.  Extra links grow the
+ *     neighbour buffers a search needs: scratch_take grows an idle scratch
+ *     the first time it serves a graph with longer lists.
  *   - Inside qv_hnsw_build with several threads, inserts run in parallel:
  *       stripes[id % HNSW_STRIPES] serialises the writers of node id's link
  *         lists (all levels), and a thread never holds two stripes; readers
@@ -175,7 +231,9 @@
  * allocation is owned by the qv_hnsw and released by qv_hnsw_free.
  *
  * Not here: the file format (hnsw_io.c), deletion (a filter), quantized
- * traversal, and anything that knows about segments or payloads.
+ * traversal, and anything that knows about segments or payloads: which
+ * points form a block, which blocks are worth links, and which walk a
+ * filter gets are the planner's (collection/).
  */
 #include "index/hnsw.h"
 #include "index/hnsw_impl.h"
@@ -212,8 +270,10 @@ struct hnsw_scratch {
     size_t clvl;
     uint64_t *keys;              /* lvl or prune as packed sort keys (pairs_sort): clvl */
     uint32_t *links;             /* a copied link list: count + m0 ids */
-    uint32_t *todo;              /* unvisited neighbours / prune candidates: m0 + 1 */
-    float *dists;                /* their distances: m0 + 4 */
+    uint32_t *todo;              /* unvisited neighbours / prune candidates: ncap + 1 */
+    float *dists;                /* their distances: ncap + 4 */
+    uint32_t *hop;               /* ACORN: rejected neighbours to look through: ncap */
+    size_t ncap;                 /* m0 + the graph's longest extra list (at least 1) */
     hnsw_pair *prune;            /* prune candidates with distances: m0 + 1 */
     uint32_t *sel;               /* selected neighbours: m0 */
     uint8_t *gone;               /* select_neighbors: candidate dropped, cfwd */
@@ -237,6 +297,7 @@ static void scratch_free(hnsw_scratch *s) {
     free(s->links);
     free(s->todo);
     free(s->dists);
+    free(s->hop);
     free(s->prune);
     free(s->sel);
     free(s->gone);
@@ -248,16 +309,35 @@ static void scratch_free(hnsw_scratch *s) {
     free(s);
 }
 
+/* Grows the neighbour buffers (todo, dists, hop) to ncap neighbours. */
+static bool ncap_reserve(hnsw_scratch *s, size_t ncap) {
+    if (s->ncap >= ncap) return true;
+    uint32_t *t = realloc(s->todo, (ncap + 1) * sizeof *t);
+    if (t) s->todo = t;
+    float *d = realloc(s->dists, (ncap + 4) * sizeof *d);
+    if (d) s->dists = d;
+    uint32_t *hp = realloc(s->hop, ncap * sizeof *hp);
+    if (hp) s->hop = hp;
+    if (!t || !d || !hp) return false;
+    s->ncap = ncap;
+    return true;
+}
+
+/* What a search over h needs of ncap: every link of one node, main and
+ * extra (a no_main graph has m0 = 0). */
+static size_t ncap_of(const qv_hnsw *h) {
+    size_t n = (size_t)h->m0 + h->xmax;
+    return n ? n : 1;
+}
+
 static hnsw_scratch *scratch_new(const qv_hnsw *h) {
     hnsw_scratch *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     size_t m0 = h->m0;
     s->links = malloc((m0 + 1) * sizeof *s->links);
-    s->todo = malloc((m0 + 1) * sizeof *s->todo);
-    s->dists = malloc((m0 + 4) * sizeof *s->dists);
     s->prune = malloc((m0 + 1) * sizeof *s->prune);
-    s->sel = malloc(m0 * sizeof *s->sel);
-    if (!s->links || !s->todo || !s->dists || !s->prune || !s->sel) {
+    s->sel = malloc((m0 + 1) * sizeof *s->sel);
+    if (!s->links || !ncap_reserve(s, ncap_of(h)) || !s->prune || !s->sel) {
         scratch_free(s);
         return NULL;
     }
@@ -319,7 +399,7 @@ static hnsw_scratch *scratch_take(const qv_hnsw *ch, size_t ef) {
         s->epoch = 0;
     }
     size_t clvl = s->clvl;
-    if (!s->tags || !pairs_reserve(&s->res, &s->cres, ef + 2) ||
+    if (!s->tags || !ncap_reserve(s, ncap_of(h)) || !pairs_reserve(&s->res, &s->cres, ef + 2) ||
         !pairs_reserve(&s->cand, &s->ccand, ef + 2) ||
         !pairs_reserve(&s->lvl, &s->clvl, (ef > h->m0 ? ef : h->m0) + 2) ||
         !fwd_reserve(s, (ef > h->m0 ? ef : h->m0) + 2)) {
@@ -344,11 +424,15 @@ static void scratch_put(const qv_hnsw *ch, hnsw_scratch *s) {
     pthread_mutex_unlock(&h->scratch_lock);
 }
 
-/* Starts a new pass: every node unvisited, both heaps empty. */
+/* Starts a new pass: every node unvisited, both heaps empty.  A pass owns
+ * two tag values: epoch (visited) and epoch + 1 (an ACORN walk saw the node
+ * two hops away and found it rejected), so the epoch advances by 2 and the
+ * tags are cleared when it wraps. */
 static void scratch_begin(hnsw_scratch *s) {
-    if (++s->epoch == 0) {
+    s->epoch += 2;
+    if (s->epoch < 2) {
         memset(s->tags, 0, s->ntags * sizeof *s->tags);
-        s->epoch = 1;
+        s->epoch = 2;
     }
     s->ncand = s->nres = 0;
 }
@@ -472,8 +556,10 @@ static void pairs_sort(hnsw_pair *a, size_t n, uint64_t *keys) {
  * Vectors and distances
  * ========================================================================= */
 
-/* Stored row id (dim components of the store's element type). */
+/* Stored row id (dim components of the store's element type); a block
+ * graph's ids are positions in its block (remap). */
 static inline const void *hnsw_row(const qv_hnsw *h, uint32_t id) {
+    if (h->remap) id = h->remap[id];
     if (h->store.base)
         return (const uint8_t *)h->store.base +
                (size_t)id * h->store.stride * qv_elem_size(h->store.elem);
@@ -566,8 +652,10 @@ static uint64_t splitmix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
-/* The level of node id: -ln(u) / ln(m), u in (0, 1] from (seed, id). */
+/* The level of node id: -ln(u) / ln(m), u in (0, 1] from (seed, id); 0 in
+ * a no_main graph. */
 static int level_of(const qv_hnsw *h, uint32_t id) {
+    if (h->m == 0) return 0;
     uint64_t r = splitmix64(h->seed ^ splitmix64(id));
     double u = ((double)(r >> 11) + 1.0) * (1.0 / 9007199254740992.0);
     double l = floor(-log(u) * h->level_mult);
@@ -584,7 +672,7 @@ qv_rc hnsw_alloc(size_t dim, qv_distance dist, uint32_t m, uint32_t ef_construct
     h->m0 = 2 * m;
     h->ef_construct = ef_construct;
     h->seed = seed;
-    h->level_mult = 1.0 / log((double)m);
+    h->level_mult = m ? 1.0 / log((double)m) : 0.0;
     if (store) h->store = *store;
     h->kern = qv_kernels_best();
     h->slot0 = 1 + h->m0;
@@ -609,11 +697,15 @@ qv_rc hnsw_grow(qv_hnsw *h, uint32_t cap, qv_err *err) {
     if (lv) h->levels = lv;
     uint32_t **up = realloc(h->upper, (size_t)cap * sizeof *up);
     if (up) h->upper = up;
-    if (!l0 || !lv || !up) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for %u nodes", cap);
+    uint64_t *xo = h->xoff ? realloc(h->xoff, (size_t)cap * sizeof *xo) : NULL;
+    if (xo) h->xoff = xo;
+    if (!l0 || !lv || !up || (h->xoff && !xo))
+        return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for %u nodes", cap);
     size_t add = cap - h->cap;
     memset(h->l0 + (size_t)h->cap * h->slot0, 0, add * h->slot0 * sizeof *l0);
     memset(h->levels + h->cap, 0, add);
     memset(h->upper + h->cap, 0, add * sizeof *up);
+    if (xo) memset(xo + h->cap, 0, add * sizeof *xo); /* no extra links */
     h->cap = cap;
     return QV_OK;
 }
@@ -878,9 +970,11 @@ static qv_rc insert_node(qv_hnsw *h, hnsw_scratch *s, uint32_t x, bool locked) {
     if (locked) pthread_mutex_lock(&h->entry_lock);
     uint32_t ep = h->entry;
     int top = h->max_level;
-    if (ep == HNSW_NONE) {
-        h->entry = x;
-        h->max_level = lx;
+    if (ep == HNSW_NONE || h->m == 0) { /* the first node; or no links to make */
+        if (ep == HNSW_NONE) {
+            h->entry = x;
+            h->max_level = lx;
+        }
         if (locked) pthread_mutex_unlock(&h->entry_lock);
         return QV_OK;
     }
@@ -1003,7 +1097,7 @@ static qv_rc adopt(qv_hnsw *h, hnsw_scratch *s, uint32_t u, const uint8_t *seen,
  * node it missed (after each adoption, whatever the adopted node leads to
  * counts as reached too). */
 static qv_rc repair(qv_hnsw *h, qv_err *err) {
-    if (h->n < 2) return QV_OK;
+    if (h->n < 2 || h->m == 0) return QV_OK; /* a no_main graph has nothing to reach */
     uint8_t *seen = malloc(h->n);
     uint32_t *queue = malloc((size_t)h->n * sizeof *queue);
     uint32_t *indeg = malloc((size_t)h->n * sizeof *indeg);
@@ -1040,8 +1134,9 @@ qv_rc qv_hnsw_new(size_t dim, qv_distance dist, const qv_hnsw_params *params,
     if (p.m == 0) p.m = 16;
     if (p.ef_construct == 0) p.ef_construct = 100;
     if (dim == 0 || dim > (1u << 20)) return qv_fail(err, QV_EBADINPUT, "hnsw: bad dim %zu", dim);
-    if (p.m < 2 || p.m > QV_HNSW_MAX_M)
+    if (!p.no_main && (p.m < 2 || p.m > QV_HNSW_MAX_M))
         return qv_fail(err, QV_EBADINPUT, "hnsw: m must be in 2..%d", QV_HNSW_MAX_M);
+    if (p.no_main) p.m = 0;
     if ((unsigned)dist > QV_DIST_MANHATTAN)
         return qv_fail(err, QV_EBADINPUT, "hnsw: unknown distance %d", (int)dist);
     if (!store || (!store->base && !store->get) || (store->base && store->stride < dim) ||
@@ -1058,10 +1153,12 @@ void qv_hnsw_free(qv_hnsw *h) {
         scratch_free(s);
     }
     if (h->map) {
-        munmap(h->map, h->map_len); /* levels, l0 and the upper blocks were in it */
+        munmap(h->map, h->map_len); /* levels, l0, upper blocks, extra links were in it */
     } else {
         free(h->l0);
         free(h->levels);
+        free(h->xoff);
+        free(h->xl);
     }
     free(h->upper);
     qv_arena_free(&h->upper_mem);
@@ -1171,7 +1268,7 @@ qv_rc qv_hnsw_build_cancellable(qv_hnsw *h, uint32_t n, unsigned nthreads,
     uint32_t *order = level_order(h, h->n, n);
     if (!order) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory");
     uint32_t cnt = n - h->n;
-    if (nthreads <= 1 || cnt < 2 * nthreads) {
+    if (nthreads <= 1 || cnt < 2 * nthreads || h->m == 0) {
         hnsw_scratch *s = scratch_take(h, h->ef_construct);
         rc = s ? QV_OK : QV_ENOMEM;
         for (uint32_t i = 0; rc == QV_OK && i < cnt; i++)
@@ -1209,8 +1306,433 @@ qv_rc qv_hnsw_repair(qv_hnsw *h, qv_err *err) {
 }
 
 /* =========================================================================
- * Public: search
+ * Payload blocks: extra links (qv_hnsw_add_subgraph)
  * ========================================================================= */
+
+/* Makes room for want more words in the extra-link pool (creating the pool
+ * and xoff on first use).  Changes nothing visible: on failure the graph is
+ * as it was. */
+static bool xl_reserve(qv_hnsw *h, uint64_t want) {
+    if (!h->xoff) {
+        uint64_t *xo = calloc(h->cap ? h->cap : 1, sizeof *xo);
+        uint32_t *xl = malloc(sizeof *xl * 64);
+        if (!xo || !xl) {
+            free(xo);
+            free(xl);
+            return false;
+        }
+        xl[0] = 0; /* the shared empty list */
+        h->xoff = xo;
+        h->xl = xl;
+        h->xl_words = h->xl_live = 1;
+        h->xl_cap = 64;
+    }
+    if (h->xl_words + want <= h->xl_cap) return true;
+    uint64_t nc = h->xl_cap * 2;
+    if (nc < h->xl_words + want) nc = h->xl_words + want;
+    if (nc > SIZE_MAX / sizeof *h->xl) return false;
+    uint32_t *xl = realloc(h->xl, (size_t)nc * sizeof *xl);
+    if (!xl) return false;
+    h->xl = xl;
+    h->xl_cap = nc;
+    return true;
+}
+
+/* Rewrites the pool without the lists replaced since the last compaction,
+ * in id order.  Skipped (nothing lost but memory) if the new pool cannot
+ * be allocated. */
+static void xl_compact(qv_hnsw *h) {
+    uint32_t *nl = malloc((size_t)h->xl_live * sizeof *nl);
+    if (!nl) return;
+    uint64_t at = 1;
+    nl[0] = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        const uint32_t *lst = hnsw_xlinks(h, i);
+        if (lst[0] == 0) continue;
+        memcpy(nl + at, lst, (1 + (size_t)lst[0]) * sizeof *nl);
+        h->xoff[i] = at;
+        at += 1 + (uint64_t)lst[0];
+    }
+    free(h->xl);
+    h->xl = nl;
+    h->xl_words = h->xl_cap = h->xl_live = at;
+}
+
+/* True when id is in the list lst ([count, ids...]). */
+static inline bool list_has(const uint32_t *lst, uint32_t id) {
+    for (uint32_t i = 0; i < lst[0]; i++)
+        if (lst[1 + i] == id) return true;
+    return false;
+}
+
+/* Merges the block graph b's level 0 into h's extra links: each block
+ * point's new list is its old extra list plus the block neighbours it does
+ * not link to yet (main or extra), appended to the pool (the old list
+ * becomes garbage).  The room is reserved first, so a failure changes
+ * nothing. */
+static qv_rc merge_block(qv_hnsw *h, const qv_hnsw *b, qv_err *err) {
+    uint64_t want = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        uint32_t bc = hnsw_links(b, i, 0)[0];
+        if (bc) want += 1 + bc + (h->xoff ? hnsw_xlinks(h, b->remap[i])[0] : 0);
+    }
+    if (!xl_reserve(h, want))
+        return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for the links of a block");
+    bool linked = false;
+    for (uint32_t i = 0; i < b->n; i++) {
+        const uint32_t *bl = hnsw_links(b, i, 0);
+        if (bl[0] == 0) continue; /* (no room was reserved for it) */
+        uint32_t g = b->remap[i];
+        const uint32_t *main = hnsw_links(h, g, 0), *old = hnsw_xlinks(h, g);
+        uint32_t oc = old[0], k = oc;
+        uint32_t *dst = h->xl + h->xl_words;
+        memcpy(dst + 1, old + 1, (size_t)oc * sizeof *dst);
+        dst[0] = oc;
+        for (uint32_t t = 0; t < bl[0]; t++) {
+            uint32_t v = b->remap[bl[1 + t]];
+            if (v == g || list_has(main, v) || list_has(dst, v)) continue;
+            dst[1 + k++] = v;
+            dst[0] = k;
+        }
+        if (k == oc) continue; /* nothing new: keep the old list */
+        h->xoff[g] = h->xl_words;
+        h->xl_words += 1 + (uint64_t)k;
+        h->xl_live += 1 + (uint64_t)k - (oc ? 1 + (uint64_t)oc : 0);
+        if (k > h->xmax) h->xmax = k;
+        linked = true;
+    }
+    if (linked) h->nblocks++;
+    if (h->xl_words - h->xl_live > h->xl_live) {
+        xl_compact(h);
+    } else if (h->xl_cap - h->xl_words > h->xl_words / 8) {
+        /* give back the growth slack (10 blocks of 10% on man-lsa: 15.5 ->
+         * 9.1 MB); a shrinking realloc stays in place */
+        uint32_t *xl = realloc(h->xl, (size_t)h->xl_words * sizeof *xl);
+        if (xl) {
+            h->xl = xl;
+            h->xl_cap = h->xl_words;
+        }
+    }
+    return QV_OK;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Checks a block's ids: in range and distinct (sorted copy in tmp). */
+static qv_rc block_check(const qv_hnsw *h, const uint32_t *ids, uint32_t n, uint32_t *tmp,
+                         qv_err *err) {
+    for (uint32_t i = 0; i < n; i++)
+        if (ids[i] >= h->n)
+            return qv_fail(err, QV_EBADINPUT, "hnsw: block point %u out of range (%u points)",
+                           ids[i], h->n);
+    memcpy(tmp, ids, (size_t)n * sizeof *tmp);
+    qsort(tmp, n, sizeof *tmp, cmp_u32);
+    for (uint32_t i = 1; i < n; i++)
+        if (tmp[i] == tmp[i - 1])
+            return qv_fail(err, QV_EBADINPUT, "hnsw: point %u twice in one block", tmp[i]);
+    return QV_OK;
+}
+
+/* The block graph is an ordinary qv_hnsw over positions 0..n-1 of the
+ * block, reading the main store through remap (hnsw_row), built by the
+ * same code as the main graph (parallel, cancellable, repaired), with the
+ * main graph's distance and ef_construct and the block's m.  Its level
+ * draws are seeded from the main seed and the block's first id and size,
+ * so one-thread builds are deterministic.  Its level 0 is merged into the
+ * main graph's extra links (merge_block); the rest is freed. */
+qv_rc qv_hnsw_add_subgraph(qv_hnsw *h, const uint32_t *ids, uint32_t n, uint32_t m,
+                           unsigned nthreads, const atomic_bool *cancel, qv_err *err) {
+    if (h->map) return qv_fail(err, QV_EBADINPUT, "hnsw: a mapped graph takes no new links");
+    if (m < 2 || m > QV_HNSW_MAX_M)
+        return qv_fail(err, QV_EBADINPUT, "hnsw: payload m must be in 2..%d", QV_HNSW_MAX_M);
+    if (n > 0 && !ids) return qv_fail(err, QV_EBADINPUT, "hnsw: no block ids");
+    if (build_cancelled(cancel)) return build_fail(err, QV_EUNAVAILABLE);
+    uint32_t *remap = malloc(((size_t)n + 1) * sizeof *remap);
+    uint32_t *tmp = malloc(((size_t)n + 1) * sizeof *tmp);
+    qv_rc rc = remap && tmp ? block_check(h, ids, n, tmp, err)
+                            : qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a block");
+    qv_hnsw *b = NULL;
+    if (!rc && n >= 2) {
+        memcpy(remap, ids, (size_t)n * sizeof *remap);
+        uint64_t seed = h->seed ^ splitmix64((uint64_t)n << 32 | ids[0]);
+        rc = hnsw_alloc(h->dim, h->dist, m, h->ef_construct, seed, &h->store, &b, err);
+        if (!rc) {
+            b->remap = remap;
+            rc = qv_hnsw_build_cancellable(b, n, nthreads, cancel, err);
+        }
+        if (!rc && build_cancelled(cancel)) rc = build_fail(err, QV_EUNAVAILABLE);
+        if (!rc) rc = merge_block(h, b, err);
+    }
+    qv_hnsw_free(b);
+    free(remap);
+    free(tmp);
+    return rc;
+}
+
+uint32_t qv_hnsw_subgraph_max_block(const qv_hnsw *h) {
+    if (h->m == 0) return UINT32_MAX;
+    uint64_t links = 0;
+    for (uint32_t i = 0; i < h->n; i++) links += hnsw_links(h, i, 0)[0];
+    uint64_t k = h->n ? links / h->n : 0;
+    if (k < 1) k = 1;
+    uint64_t lim = (uint64_t)h->n / k * 4;
+    return lim > UINT32_MAX ? UINT32_MAX : (uint32_t)lim;
+}
+
+uint32_t qv_hnsw_subgraph_count(const qv_hnsw *h) {
+    return h->nblocks;
+}
+
+/* =========================================================================
+ * Query search on level 0: extra links, filtered walks, entry points
+ * ========================================================================= */
+
+/* What a query's level-0 walk does with the filter (qv_hnsw_walk). */
+typedef struct hnsw_walker {
+    qv_hnsw_accept_fn accept; /* NULL: no filter */
+    void *actx;
+    qv_hnsw_walk walk;
+    bool extra;   /* follow the extra links as well as the main ones */
+    size_t acorn; /* ACORN: most points scored per expanded point */
+} hnsw_walker;
+
+/* The lists a walk follows from node c: its main level-0 list and, if the
+ * walk follows them, its extra list.  Returns how many (1 or 2). */
+static inline int node_lists(const qv_hnsw *h, const hnsw_walker *w, uint32_t c,
+                             const uint32_t *out[2]) {
+    out[0] = hnsw_links(h, c, 0);
+    if (!w->extra) return 1;
+    out[1] = hnsw_xlinks(h, c);
+    return 2;
+}
+
+/* QV_HNSW_WALK_ALL (and no filter): every unvisited neighbour of c is
+ * marked and scored.  Their visited tags are prefetched first.  Extra
+ * links are followed out of accepted nodes only (or in a no_main graph,
+ * where they are the only ones): a rejected node's extra links lead into
+ * its own blocks, which this filter does not ask for (following them cost
+ * walk-all searches ~30% more distances on man-lsa with 11 blocks). */
+static inline uint32_t gather_all(const qv_hnsw *h, hnsw_scratch *s, const hnsw_walker *w,
+                                  uint32_t c) {
+    uint16_t *const tags = s->tags, ep = s->epoch;
+    uint32_t *const todo = s->todo, nt = 0;
+    const uint32_t *lists[2];
+    int nl = node_lists(h, w, c, lists);
+    if (nl == 2 && h->m > 0 && w->accept && !w->accept(w->actx, c)) nl = 1;
+    for (int l = 0; l < nl; l++) {
+        const uint32_t *lst = lists[l];
+        uint32_t cnt = lst[0];
+        for (uint32_t i = 0; i < cnt; i++) __builtin_prefetch(&tags[lst[1 + i]], 1, 3);
+        for (uint32_t i = 0; i < cnt; i++) {
+            uint32_t j = lst[1 + i];
+            if (tags[j] != ep) {
+                tags[j] = ep;
+                todo[nt++] = j;
+            }
+        }
+    }
+    return nt;
+}
+
+/* QV_HNSW_WALK_ACCEPTED: the unvisited neighbours of c are marked; the ones
+ * the filter accepts are scored, the others left alone. */
+static inline uint32_t gather_accepted(const qv_hnsw *h, hnsw_scratch *s, const hnsw_walker *w,
+                                       uint32_t c) {
+    uint16_t *const tags = s->tags, ep = s->epoch;
+    uint32_t *const todo = s->todo, nt = 0;
+    const uint32_t *lists[2];
+    int nl = node_lists(h, w, c, lists);
+    for (int l = 0; l < nl; l++) {
+        const uint32_t *lst = lists[l];
+        uint32_t cnt = lst[0];
+        for (uint32_t i = 0; i < cnt; i++) {
+            uint32_t j = lst[1 + i];
+            if (tags[j] == ep) continue;
+            tags[j] = ep;
+            if (w->accept(w->actx, j)) todo[nt++] = j;
+        }
+    }
+    return nt;
+}
+
+/* QV_HNSW_WALK_ACORN (ACORN-1, Patel et al. 2024, as Qdrant runs it): the
+ * accepted unvisited neighbours of c are scored; each rejected one is looked
+ * through instead, in list order, and its own accepted neighbours are scored
+ * too, until w->acorn points are taken.  Tags: epoch marks a node scored or
+ * looked through (never again from another node); epoch + 1 a rejected node
+ * seen two hops away, whose filter answer is not asked again (it may still
+ * be looked through later, as a direct neighbour).  The filter is asked at
+ * most once per node and pass. */
+static uint32_t gather_acorn(const qv_hnsw *h, hnsw_scratch *s, const hnsw_walker *w, uint32_t c) {
+    uint16_t *const tags = s->tags, ep = s->epoch;
+    uint32_t *const todo = s->todo, *const hop = s->hop, nt = 0, nh = 0;
+    const uint32_t cap = (uint32_t)w->acorn;
+    const uint32_t *lists[2];
+    int nl = node_lists(h, w, c, lists);
+    for (int l = 0; l < nl && nt < cap; l++) {
+        const uint32_t *lst = lists[l];
+        uint32_t cnt = lst[0];
+        for (uint32_t i = 0; i < cnt && nt < cap; i++) {
+            uint32_t j = lst[1 + i];
+            uint16_t t = tags[j];
+            if (t == ep) continue;
+            tags[j] = ep;
+            if (t != (uint16_t)(ep + 1) && w->accept(w->actx, j))
+                todo[nt++] = j;
+            else
+                hop[nh++] = j;
+        }
+    }
+    /* the lists looked through are cache misses: request them all at once
+     * (prefetching their ids' tags as well, list i + 1's while list i is
+     * read, made no difference measurable on man-lsa-384) */
+    for (uint32_t i = 0; i < nh; i++) {
+        __builtin_prefetch(hnsw_links(h, hop[i], 0), 0, 3);
+        if (w->extra) __builtin_prefetch(&h->xoff[hop[i]], 0, 3);
+    }
+    for (uint32_t i = 0; i < nh && nt < cap; i++) {
+        nl = node_lists(h, w, hop[i], lists);
+        for (int l = 0; l < nl && nt < cap; l++) {
+            const uint32_t *lst = lists[l];
+            uint32_t cnt = lst[0];
+            for (uint32_t t = 0; t < cnt && nt < cap; t++) {
+                uint32_t j = lst[1 + t];
+                uint16_t g = tags[j];
+                if (g == ep || g == (uint16_t)(ep + 1)) continue;
+                if (w->accept(w->actx, j)) {
+                    tags[j] = ep;
+                    todo[nt++] = j;
+                } else {
+                    tags[j] = (uint16_t)(ep + 1);
+                }
+            }
+        }
+    }
+    return nt;
+}
+
+/* Best-first search on level 0 for a query, as search_layer, with the
+ * walker's treatment of rejected points (qv_hnsw_walk) and its extra links.
+ * In the restricted walks, expansions walk as QV_HNSW_WALK_ALL while no
+ * accepted point has been found.  Returns false when the candidate heap
+ * could not grow. */
+static bool walk_level0(const qv_hnsw *h, hnsw_scratch *s, const float *q, size_t ef,
+                        const hnsw_walker *w) {
+    float *const dists = s->dists;
+    hnsw_pair *cand = s->cand, *const res = s->res;
+    size_t ncand = s->ncand, nres = s->nres;
+    const bool restricted = w->accept && w->walk != QV_HNSW_WALK_ALL;
+    bool ok = true;
+    while (ncand > 0) {
+        hnsw_pair c = minheap_pop(cand, &ncand);
+        if (nres >= ef && pair_less(res[0], c)) break;
+        if (ncand > 0) {
+            __builtin_prefetch(hnsw_links(h, cand[0].id, 0), 0, 3);
+            if (w->extra) __builtin_prefetch(&h->xoff[cand[0].id], 0, 3);
+        }
+        /* the points gathered for scoring are all accepted, except in a
+         * walk over everything */
+        bool all = !restricted || nres == 0;
+        uint32_t nt = all                                ? gather_all(h, s, w, c.id)
+                      : w->walk == QV_HNSW_WALK_ACCEPTED ? gather_accepted(h, s, w, c.id)
+                                                         : gather_acorn(h, s, w, c.id);
+        if (nt == 0) continue;
+        dist_q(h, s, q, s->todo, nt, dists);
+        if (ncand + nt > s->ccand) {
+            s->ncand = ncand;
+            if (!pairs_reserve(&s->cand, &s->ccand, ncand + nt)) {
+                ok = false;
+                break;
+            }
+            cand = s->cand;
+        }
+        const uint32_t *const todo = s->todo;
+        for (uint32_t i = 0; i < nt; i++) {
+            hnsw_pair x = {dists[i], todo[i]};
+            if (nres >= ef && !pair_less(x, res[0])) continue;
+            minheap_push(cand, &ncand, x);
+            if (all && w->accept && !w->accept(w->actx, x.id)) continue;
+            maxheap_push(res, &nres, x);
+            if (nres > ef) maxheap_pop(res, &nres);
+        }
+    }
+    s->ncand = ncand;
+    s->nres = nres;
+    return ok;
+}
+
+/* Adds the caller's entry points to the level-0 seeds (scored in batches
+ * of the scratch's width; accepted ones also become results, at most ef). */
+static bool seed_entries(const qv_hnsw *h, hnsw_scratch *s, const float *q, size_t ef,
+                         const hnsw_walker *w, const uint32_t *entries, size_t nentries) {
+    for (size_t i = 0; i < nentries;) {
+        uint32_t nt = 0;
+        for (; i < nentries && nt < s->ncap; i++) {
+            uint32_t e = entries[i];
+            if (s->tags[e] == s->epoch) continue;
+            s->tags[e] = s->epoch;
+            s->todo[nt++] = e;
+        }
+        if (nt == 0) continue;
+        dist_q(h, s, q, s->todo, nt, s->dists);
+        if (!pairs_reserve(&s->cand, &s->ccand, s->ncand + nt)) return false;
+        for (uint32_t t = 0; t < nt; t++) {
+            hnsw_pair x = {s->dists[t], s->todo[t]};
+            minheap_push(s->cand, &s->ncand, x);
+            if (w->accept && !w->accept(w->actx, x.id)) continue;
+            maxheap_push(s->res, &s->nres, x);
+            if (s->nres > ef) maxheap_pop(s->res, &s->nres);
+        }
+    }
+    return true;
+}
+
+/* The walker of a search with these options (validated by the caller). */
+static hnsw_walker walker_of(const qv_hnsw *h, const qv_hnsw_search_opts *o) {
+    hnsw_walker w = {.accept = o->accept, .actx = o->accept_ctx, .walk = o->walk};
+    w.extra = h->xoff && (o->accept || h->m == 0);
+    w.acorn = ncap_of(h);
+    return w;
+}
+
+static const qv_hnsw_search_opts no_opts;
+
+/* Checks a search's options: QV_OK, or QV_EBADINPUT with a message. */
+static qv_rc opts_check(const qv_hnsw *h, const qv_hnsw_search_opts *o, qv_err *err) {
+    if ((unsigned)o->walk > QV_HNSW_WALK_ACORN)
+        return qv_fail(err, QV_EBADINPUT, "hnsw: unknown walk %d", (int)o->walk);
+    if (o->nentries && !o->entries) return qv_fail(err, QV_EBADINPUT, "hnsw: no entry ids");
+    for (size_t i = 0; i < o->nentries; i++)
+        if (o->entries[i] >= h->n)
+            return qv_fail(err, QV_EBADINPUT, "hnsw: entry point %u out of range (%u points)",
+                           o->entries[i], h->n);
+    return QV_OK;
+}
+
+/* Both searches' walk: the descent (main graph), the entry points, level
+ * 0.  On return s->res holds the ef best accepted nodes found (a max-heap);
+ * false when a heap could not grow. */
+static bool search_core(const qv_hnsw *h, hnsw_scratch *s, const float *q, size_t ef,
+                        const qv_hnsw_search_opts *o) {
+    hnsw_walker w = walker_of(h, o);
+    if (h->m > 0) {
+        if (!descend(h, s, q, ef, o->accept, o->accept_ctx)) return false;
+    } else {
+        scratch_begin(s);
+    }
+    return seed_entries(h, s, q, ef, &w, o->entries, o->nentries) && walk_level0(h, s, q, ef, &w);
+}
+
+/* The number of results a search of k with candidate list ef can give:
+ * ef is raised to k and capped at the graph's size (*ef updated). */
+static size_t search_bounds(const qv_hnsw *h, size_t k, size_t *ef) {
+    if (*ef < k) *ef = k;
+    if (*ef > h->n) *ef = h->n; /* a larger heap could never fill */
+    return k < *ef ? k : *ef;
+}
 
 typedef struct scored {
     float score;
@@ -1224,18 +1746,18 @@ static int scored_cmp(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-qv_rc qv_hnsw_search(const qv_hnsw *h, const float *query, size_t k, size_t ef,
-                     qv_hnsw_accept_fn accept, void *accept_ctx, uint32_t *ids, float *scores,
-                     size_t *found, qv_err *err) {
+qv_rc qv_hnsw_search_with(const qv_hnsw *h, const float *query, size_t k, size_t ef,
+                          const qv_hnsw_search_opts *opts, uint32_t *ids, float *scores,
+                          size_t *found, qv_err *err) {
     *found = 0;
+    if (!opts) opts = &no_opts;
+    qv_rc rc = opts_check(h, opts, err);
+    if (rc) return rc;
     if (k == 0 || h->entry == HNSW_NONE) return QV_OK;
-    if (ef < k) ef = k;
-    if (ef > h->n) ef = h->n; /* a larger heap could never fill */
-    if (ef < k) k = ef;
+    k = search_bounds(h, k, &ef);
     hnsw_scratch *s = scratch_take(h, ef);
     if (!s) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
-    if (!descend(h, s, query, ef, accept, accept_ctx) ||
-        !search_layer(h, s, query, 0, ef, accept, accept_ctx, false)) {
+    if (!search_core(h, s, query, ef, opts)) {
         scratch_put(h, s);
         return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
     }
@@ -1265,19 +1787,26 @@ qv_rc qv_hnsw_search(const qv_hnsw *h, const float *query, size_t k, size_t ef,
     return QV_OK;
 }
 
-qv_rc qv_hnsw_search_scored(const qv_hnsw *h, const qv_hnsw_scorer *scorer, size_t k, size_t ef,
-                            qv_hnsw_accept_fn accept, void *accept_ctx, uint32_t *ids, float *dists,
-                            size_t *found, qv_err *err) {
+qv_rc qv_hnsw_search(const qv_hnsw *h, const float *query, size_t k, size_t ef,
+                     qv_hnsw_accept_fn accept, void *accept_ctx, uint32_t *ids, float *scores,
+                     size_t *found, qv_err *err) {
+    qv_hnsw_search_opts o = {.accept = accept, .accept_ctx = accept_ctx};
+    return qv_hnsw_search_with(h, query, k, ef, &o, ids, scores, found, err);
+}
+
+qv_rc qv_hnsw_search_scored_with(const qv_hnsw *h, const qv_hnsw_scorer *scorer, size_t k,
+                                 size_t ef, const qv_hnsw_search_opts *opts, uint32_t *ids,
+                                 float *dists, size_t *found, qv_err *err) {
     *found = 0;
+    if (!opts) opts = &no_opts;
+    qv_rc rc = opts_check(h, opts, err);
+    if (rc) return rc;
     if (k == 0 || h->entry == HNSW_NONE) return QV_OK;
-    if (ef < k) ef = k;
-    if (ef > h->n) ef = h->n;
-    if (ef < k) k = ef;
+    k = search_bounds(h, k, &ef);
     hnsw_scratch *s = scratch_take(h, ef);
     if (!s) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
     s->scorer = scorer;
-    bool ok = descend(h, s, NULL, ef, accept, accept_ctx) &&
-              search_layer(h, s, NULL, 0, ef, accept, accept_ctx, false);
+    bool ok = search_core(h, s, NULL, ef, opts);
     size_t nr = s->nres;
     if (ok) {
         heap_sort_max(s->res, nr);
@@ -1292,6 +1821,13 @@ qv_rc qv_hnsw_search_scored(const qv_hnsw *h, const qv_hnsw_scorer *scorer, size
     if (!ok) return qv_fail(err, QV_ENOMEM, "hnsw: out of memory for a search");
     *found = nr;
     return QV_OK;
+}
+
+qv_rc qv_hnsw_search_scored(const qv_hnsw *h, const qv_hnsw_scorer *scorer, size_t k, size_t ef,
+                            qv_hnsw_accept_fn accept, void *accept_ctx, uint32_t *ids, float *dists,
+                            size_t *found, qv_err *err) {
+    qv_hnsw_search_opts o = {.accept = accept, .accept_ctx = accept_ctx};
+    return qv_hnsw_search_scored_with(h, scorer, k, ef, &o, ids, dists, found, err);
 }
 
 /* =========================================================================
@@ -1329,6 +1865,41 @@ static void check_list(const qv_hnsw *h, uint32_t id, int level, qv_hnsw_report 
             }
     }
     if (level == 0) rep->links_level0 += cnt;
+    if (what[0] && !*have_first) {
+        qv_fail(first, QV_ECORRUPT, "hnsw check: %s", what);
+        *have_first = true;
+    }
+}
+
+/* Checks node id's extra links: ids in range, no self link, none twice.
+ * (One the main list also has is only redundant: merge_block leaves such
+ * links out, but a repair after more inserts may add them to the main list
+ * later.) */
+static void check_xlist(const qv_hnsw *h, uint32_t id, qv_hnsw_report *rep, qv_err *first,
+                        bool *have_first) {
+    const uint32_t *lst = hnsw_xlinks(h, id);
+    uint32_t cnt = lst[0];
+    char what[160] = "";
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint32_t j = lst[1 + i];
+        if (j >= h->n) {
+            rep->bad_ids++;
+            if (!what[0]) snprintf(what, sizeof what, "node %u: bad extra link %u", id, j);
+            continue;
+        }
+        if (j == id) {
+            rep->self_links++;
+            if (!what[0]) snprintf(what, sizeof what, "node %u: extra self link", id);
+        }
+        bool dup = false;
+        for (uint32_t t = 0; t < i && !dup; t++) dup = lst[1 + t] == j;
+        if (dup) {
+            rep->duplicates++;
+            if (!what[0]) snprintf(what, sizeof what, "node %u: extra link %u twice", id, j);
+        }
+    }
+    rep->links_extra += cnt;
+    rep->nodes_extra += cnt > 0;
     if (what[0] && !*have_first) {
         qv_fail(first, QV_ECORRUPT, "hnsw check: %s", what);
         *have_first = true;
@@ -1383,8 +1954,9 @@ qv_rc qv_hnsw_check(const qv_hnsw *h, qv_hnsw_report *rep, qv_err *err) {
         }
         if (lv > 0) rep->nodes_upper++;
         for (int l = 0; l <= lv; l++) check_list(h, id, l, rep, &first, &have_first);
+        if (h->xoff) check_xlist(h, id, rep, &first, &have_first);
     }
-    if (h->n > 0 && !rep->bad_entry) {
+    if (h->n > 0 && !rep->bad_entry && h->m > 0) {
         uint32_t miss;
         uint64_t un = count_unreachable(h, &miss);
         if (un == UINT64_MAX) return qv_fail(err, QV_ENOMEM, "hnsw check: out of memory");
@@ -1413,7 +1985,8 @@ qv_distance qv_hnsw_distance(const qv_hnsw *h) {
 }
 
 qv_hnsw_params qv_hnsw_get_params(const qv_hnsw *h) {
-    return (qv_hnsw_params){.m = h->m, .ef_construct = h->ef_construct, .seed = h->seed};
+    return (qv_hnsw_params){
+        .m = h->m, .ef_construct = h->ef_construct, .seed = h->seed, .no_main = h->m == 0};
 }
 
 int qv_hnsw_max_level(const qv_hnsw *h) {
@@ -1427,5 +2000,6 @@ uint32_t qv_hnsw_entry(const qv_hnsw *h) {
 size_t qv_hnsw_memory(const qv_hnsw *h) {
     size_t b = (size_t)h->cap * (h->slot0 * sizeof(uint32_t) + 1 + sizeof(uint32_t *));
     for (uint32_t i = 0; i < h->n; i++) b += (size_t)h->levels[i] * h->slotu * sizeof(uint32_t);
+    if (h->xoff) b += (size_t)h->cap * sizeof *h->xoff + (size_t)h->xl_cap * sizeof *h->xl;
     return b;
 }

@@ -74,6 +74,7 @@ typedef struct qv_pindex_opts {
     struct qv_text_analyzer *text;
     bool lookup, range; /* integer: which conditions it serves (Qdrant's defaults: both) */
     uint64_t sig;       /* the owner's tag for the declaration it was built from */
+    bool no_hnsw;       /* enable_hnsw: false (no payload-block links for its values) */
 } qv_pindex_opts;
 
 typedef struct qv_pindex qv_pindex;

@@ -226,3 +226,84 @@ def test_count_exact_false_rest(http, collection_name):
     r = http.post(f"/collections/{collection_name}/points/count",
                   json={"exact": False, "filter": {"must": [{"key": "k", "match": {"value": "b"}}]}})
     assert r.status_code == 200 and r.json()["result"] == {"count": 25}
+
+
+def _recall(client, name, flt, queries, **kw):
+    hit = total = 0
+    for q in queries:
+        exact = client.query_points(name, query=q, query_filter=flt, limit=10,
+                                    search_params=models.SearchParams(exact=True)).points
+        got = client.query_points(name, query=q, query_filter=flt, limit=10,
+                                  search_params=models.SearchParams(hnsw_ef=64, **kw)).points
+        hit += len({p.id for p in got} & {e.id for e in exact})
+        total += len(exact)
+    return hit / max(total, 1)
+
+
+def _wait_green(client, name):
+    for _ in range(600):
+        info = client.get_collection(name)
+        if info.status == models.CollectionStatus.GREEN and info.indexed_vectors_count:
+            return info
+        time.sleep(0.1)
+    raise AssertionError("collection never turned green")
+
+
+def test_tenant_graphs_without_a_global_graph(client, collection_name):
+    """m = 0, payload_m = 16 and an is_tenant keyword index: no global graph, one graph per
+    tenant (payload-block links), so a tenant's search goes through its own graph and
+    finds its true neighbours; a search without a tenant scans."""
+    dim, per = 16, 600
+    r = random.Random(5)
+    client.create_collection(
+        collection_name, vectors_config=models.VectorParams(size=dim, distance="Cosine"),
+        hnsw_config=models.HnswConfigDiff(m=0, payload_m=16, full_scan_threshold=10),
+        optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    client.create_payload_index(collection_name, "tenant", wait=True, field_schema=models.KeywordIndexParams(
+        type="keyword", is_tenant=True))
+    tenants = ["t%d" % i for i in range(5)]
+    pts = [models.PointStruct(id=t * per + i, vector=[r.gauss(0, 1) for _ in range(dim)],
+                              payload={"tenant": tenants[t]})
+           for t in range(len(tenants)) for i in range(per)]
+    client.upsert(collection_name, points=pts, wait=True)
+    _wait_green(client, collection_name)
+    queries = [[r.gauss(0, 1) for _ in range(dim)] for _ in range(15)]
+    for t in tenants[:3]:
+        flt = models.Filter(must=[models.FieldCondition(key="tenant", match=models.MatchValue(value=t))])
+        assert _recall(client, collection_name, flt, queries) >= 0.9, t
+        got = client.query_points(collection_name, query=queries[0], query_filter=flt, limit=10).points
+        assert got and all(p.id // per == tenants.index(t) for p in got)
+    # no tenant: every point, exactly (there is no global graph to search)
+    q = queries[0]
+    exact = client.query_points(collection_name, query=q, limit=10, search_params=models.SearchParams(exact=True)).points
+    assert [p.id for p in client.query_points(collection_name, query=q, limit=10).points] == [p.id for p in exact]
+
+
+def test_acorn_search_param(client, collection_name):
+    dim = 16
+    r = random.Random(6)
+    client.create_collection(
+        collection_name, vectors_config=models.VectorParams(size=dim, distance="Cosine"),
+        hnsw_config=models.HnswConfigDiff(full_scan_threshold=10),
+        optimizers_config=models.OptimizersConfigDiff(indexing_threshold=100))
+    client.create_payload_index(collection_name, "n", field_schema="integer", wait=True)
+    client.upsert(collection_name, wait=True, points=[
+        models.PointStruct(id=i, vector=[r.gauss(0, 1) for _ in range(dim)], payload={"n": i % 100})
+        for i in range(4000)])
+    _wait_green(client, collection_name)
+    flt = models.Filter(must=[models.FieldCondition(key="n", range=models.Range(gte=10, lt=15))])  # 5%
+    queries = [[r.gauss(0, 1) for _ in range(dim)] for _ in range(15)]
+    assert _recall(client, collection_name, flt, queries,
+                   acorn=models.AcornSearchParams(enable=True, max_selectivity=0.4)) >= 0.9
+    assert _recall(client, collection_name, flt, queries) >= 0.9
+
+
+@pytest.mark.skipif(prefer_grpc(), reason="checks the REST validation message")
+def test_acorn_params_validated(http, collection_name):
+    assert http.put(f"/collections/{collection_name}", json={"vectors": {"size": 2, "distance": "Dot"}}).status_code == 200
+    body = {"query": [1, 0], "params": {"acorn": {"enable": True, "max_selectivity": 1.5}}}
+    r = http.post(f"/collections/{collection_name}/points/query", json=body)
+    assert r.status_code == 422, r.text
+    assert "max_selectivity" in r.json()["status"]["error"]
+    body["params"]["acorn"]["max_selectivity"] = None
+    assert http.post(f"/collections/{collection_name}/points/query", json=body).status_code == 200

@@ -1,7 +1,10 @@
 /*
  * test_hnsw.c - the HNSW index (index/hnsw): recall against exact search,
  * filters and deletes, incremental and parallel builds, the graph validator,
- * persistence and corrupted files, and the degenerate cases.
+ * persistence and corrupted files, and the degenerate cases; filtered
+ * search: payload-block links (qv_hnsw_add_subgraph), no_main tenant graphs,
+ * the restricted and ACORN walks and entry points, against exact filtered
+ * search.
  *
  * Data is a seeded mixture of anisotropic Gaussian clusters of low intrinsic
  * dimension (each cluster spreads mostly along a few random directions, with
@@ -37,7 +40,7 @@
 #define K 10
 
 /* Header size and field offsets, from the format comment in hnsw_io.c. */
-#define FILE_HDR    64
+#define FILE_HDR    72
 #define OFF_VERSION 8
 #define OFF_N       40
 #define OFF_ENTRY   44
@@ -559,7 +562,8 @@ static int dir_setup(void **state) {
 
 static int dir_teardown(void **state) {
     char p[128];
-    const char *names[] = {"a.hnsw", "b.hnsw", "c.hnsw", "e.hnsw", "a.hnsw.tmp"};
+    const char *names[] = {"a.hnsw",     "b.hnsw",      "c.hnsw",      "e.hnsw",
+                           "a.hnsw.tmp", "same-a.hnsw", "same-b.hnsw", "t.hnsw"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", g_dir, names[i]);
         unlink(p);
@@ -854,7 +858,7 @@ static void test_corrupt(void **state) {
     spit(pe, b, len);
     expect_corrupt(pe, &d, "magic");
     memcpy(b, good, len);
-    put32(b, OFF_VERSION, 2);
+    put32(b, OFF_VERSION, 3);
     fix_crc(b, len);
     spit(pe, b, len);
     expect_corrupt(pe, &d, "version");
@@ -1160,17 +1164,729 @@ static void test_concurrent_search(void **state) {
     free_data(&d);
 }
 
+/* =========================================================================
+ * Filtered search: payload blocks with extra links (qv_hnsw_add_subgraph),
+ * no_main graphs (one graph per tenant), restricted and ACORN walks, entry
+ * points.  Blocks are keyword-like: a value per point drawn independently
+ * of the vectors (the hard case for a graph: the accepted points are spread
+ * over every cluster).
+ * ========================================================================= */
+
+/* Counts the distances a search asks for (the float scorer plus a tally). */
+typedef struct counting_scorer {
+    float_scorer f;
+    size_t calls;
+} counting_scorer;
+
+static void counting_dist(void *ctx, const uint32_t *ids, size_t n, float *out) {
+    counting_scorer *c = ctx;
+    c->calls += n;
+    float_dist(&c->f, ids, n, out);
+}
+
+/* Mean recall@K of qv_hnsw_search_with over all queries (every result
+ * checked for order, scores and the filter), and in *dq the mean number of
+ * distances the same search costs (through the scored path).  Queries
+ * without accepted points count as found if nothing came back. */
+static double recall_opts(const qv_hnsw *h, const dataset *d, qv_distance dist, size_t ef,
+                          const qv_hnsw_search_opts *o, const truth *t, double *dq) {
+    double sum = 0;
+    size_t counted = 0, calls = 0;
+    for (size_t qi = 0; qi < d->nq; qi++) {
+        const float *q = d->queries + qi * d->dim;
+        uint32_t got[K], sid[K];
+        float sc[K];
+        size_t found = 0, sfound = 0;
+        qv_err err;
+        assert_int_equal(qv_hnsw_search_with(h, q, K, ef, o, got, sc, &found, &err), QV_OK);
+        check_sorted(d, dist, q, got, sc, found);
+        for (size_t i = 0; i < found && o->accept; i++)
+            assert_true(o->accept(o->accept_ctx, got[i]));
+        counting_scorer cs = {{d, dist, q}, 0};
+        qv_hnsw_scorer scr = {counting_dist, &cs};
+        assert_int_equal(qv_hnsw_search_scored_with(h, &scr, K, ef, o, sid, NULL, &sfound, &err),
+                         QV_OK);
+        calls += cs.calls;
+        size_t nw = t->n[qi], hit = 0;
+        const uint32_t *want = t->ids + qi * K;
+        assert_true(found <= nw);
+        if (nw == 0) continue;
+        for (size_t i = 0; i < found; i++)
+            for (size_t j = 0; j < nw; j++) hit += got[i] == want[j];
+        sum += (double)hit / (double)nw;
+        counted++;
+    }
+    if (dq) *dq = (double)calls / (double)d->nq;
+    return counted ? sum / (double)counted : 1.0;
+}
+
+/* A keyword-like value per point, independent of the vectors: value v
+ * takes about pct[v] percent of the points (the rest get nv). */
+static uint8_t *block_values(size_t n, const unsigned *pct, size_t nv, uint64_t seed) {
+    uint8_t *val = malloc(n + 1);
+    assert_non_null(val);
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++) {
+        unsigned r = (unsigned)(rng_next(&s) % 1000), acc = 0;
+        val[i] = (uint8_t)nv;
+        for (size_t v = 0; v < nv; v++) {
+            acc += pct[v] * 10;
+            if (r < acc) {
+                val[i] = (uint8_t)v;
+                break;
+            }
+        }
+    }
+    return val;
+}
+
+/* The ids holding value v, in id order; *cnt their number. */
+static uint32_t *ids_with(const uint8_t *val, size_t n, uint8_t v, uint32_t *cnt) {
+    uint32_t *ids = malloc((n + 1) * sizeof *ids);
+    assert_non_null(ids);
+    *cnt = 0;
+    for (size_t i = 0; i < n; i++)
+        if (val[i] == v) ids[(*cnt)++] = (uint32_t)i;
+    return ids;
+}
+
+typedef struct value_filter {
+    const uint8_t *val;
+    uint8_t v;
+} value_filter;
+
+static bool accept_value(void *ctx, uint32_t id) {
+    const value_filter *f = ctx;
+    return f->val[id] == f->v;
+}
+
+/* Blocks of 1%, 5% and 20% of the points: the restricted walk (Qdrant's
+ * filtered search) loses most of the true neighbours without extra links
+ * and finds them with payload_m = 16 links (recall >= 0.95), for far fewer
+ * distances than walking the rejected points as well; the links leave
+ * plain and walk-all searches' recall intact and pass the validator. */
+static void test_subgraph_blocks(void **state) {
+    dataset d = make_data(data_n(), data_nq(), DIM, NCLUSTERS, 41, true);
+    qv_distance dist = QV_DIST_COSINE;
+    qv_hnsw *h = build_index(&d, dist, 16, 2);
+    static const unsigned pct[] = {1, 5, 20};
+    uint8_t *val = block_values(d.n, pct, 3, 4242);
+    truth tt[3];
+    value_filter vf[3];
+    double before[3];
+    size_t ef = 64;
+    for (uint8_t v = 0; v < 3; v++) {
+        vf[v] = (value_filter){val, v};
+        tt[v] = truth_new(&d, dist, accept_value, &vf[v]);
+        qv_hnsw_search_opts o = {accept_value, &vf[v], .walk = QV_HNSW_WALK_ACCEPTED};
+        before[v] = recall_opts(h, &d, dist, ef, &o, &tt[v], NULL);
+    }
+    qv_err err;
+    uint32_t max_block = qv_hnsw_subgraph_max_block(h);
+    for (uint8_t v = 0; v < 3; v++) {
+        uint32_t nb, *ids = ids_with(val, d.n, v, &nb);
+        assert_int_equal(qv_hnsw_add_subgraph(h, ids, nb, 16, 2, NULL, &err), QV_OK);
+        free(ids);
+    }
+    assert_int_equal(qv_hnsw_subgraph_count(h), 3);
+    qv_hnsw_report rep;
+    assert_healthy(h);
+    assert_int_equal(qv_hnsw_check(h, &rep, &err), QV_OK);
+    assert_true(rep.nodes_extra > 0);
+    printf("# blocks: %llu extra links on %llu nodes (%.1f each), max block %u of %zu\n",
+           (unsigned long long)rep.links_extra, (unsigned long long)rep.nodes_extra,
+           (double)rep.links_extra / (double)rep.nodes_extra, max_block, d.n);
+    for (uint8_t v = 0; v < 3; v++) {
+        uint32_t nb, *ids = ids_with(val, d.n, v, &nb);
+        qv_hnsw_search_opts acc = {accept_value, &vf[v], .walk = QV_HNSW_WALK_ACCEPTED};
+        qv_hnsw_search_opts ent = {accept_value, &vf[v], ids, 4, QV_HNSW_WALK_ACCEPTED};
+        qv_hnsw_search_opts all = {accept_value, &vf[v], .walk = QV_HNSW_WALK_ALL};
+        double dacc, dall, dent;
+        double r = recall_opts(h, &d, dist, ef, &acc, &tt[v], &dacc);
+        double rent = recall_opts(h, &d, dist, ef, &ent, &tt[v], &dent);
+        double rall = recall_opts(h, &d, dist, ef, &all, &tt[v], &dall);
+        printf("# block %2u%%: restricted walk recall@10 ef=%zu %.4f -> %.4f with links "
+               "(%.0f distances), %.4f from 4 entries (%.0f); walk-all %.4f (%.0f)\n",
+               pct[v], ef, before[v], r, dacc, rent, dent, rall, dall);
+        free(ids);
+        assert_true(r >= 0.95 && rent >= 0.95);
+        assert_true(rall >= 0.95);
+        if (before[v] < 0.95) assert_true(r > before[v]);
+        assert_true(dacc < dall);
+    }
+    /* the links matter at 1% (at the valgrind size a 1% block is 5 points,
+     * too few for the walk without links to fall apart reliably) */
+    if (!under_valgrind()) assert_true(before[0] < 0.95);
+    /* a plain search still finds the same neighbours as before */
+    truth t = truth_new(&d, dist, NULL, NULL);
+    double r = measure_recall(h, &d, dist, 64, NULL, NULL, &t);
+    assert_true(r >= 0.95);
+    truth_free(&t);
+    for (uint8_t v = 0; v < 3; v++) truth_free(&tt[v]);
+    free(val);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* Qdrant's multitenancy set-up (m: 0, payload_m: 16): no global graph,
+ * one graph per tenant.  A search restricted to a tenant and started from
+ * a few of its points reaches recall@10 >= 0.95; without entry points it
+ * finds nothing; the validator accepts the graph and it round-trips. */
+static void test_subgraph_tenants(void **state) {
+    dataset d = make_data(data_n(), data_nq(), DIM, NCLUSTERS, 43, false);
+    qv_distance dist = QV_DIST_EUCLID;
+    qv_err err;
+    qv_hnsw *h = NULL;
+    qv_hnsw_store st = store_of(&d);
+    qv_hnsw_params p = {.ef_construct = 100, .seed = 7, .no_main = true};
+    assert_int_equal(qv_hnsw_new(d.dim, dist, &p, &st, &h, &err), QV_OK);
+    assert_int_equal(qv_hnsw_get_params(h).m, 0);
+    assert_true(qv_hnsw_get_params(h).no_main);
+    assert_int_equal(qv_hnsw_build(h, (uint32_t)d.n, 2, &err), QV_OK);
+    assert_int_equal(qv_hnsw_max_level(h), 0);
+    assert_healthy(h);
+    assert_int_equal(qv_hnsw_subgraph_max_block(h), UINT32_MAX);
+    static const unsigned pct[] = {2, 8, 20, 30}; /* and 40% in the fifth */
+    uint8_t *val = block_values(d.n, pct, 4, 99);
+    for (uint8_t v = 0; v <= 4; v++) {
+        uint32_t nb, *ids = ids_with(val, d.n, v, &nb);
+        assert_int_equal(qv_hnsw_add_subgraph(h, ids, nb, 16, v % 2 + 1, NULL, &err), QV_OK);
+        free(ids);
+    }
+    assert_healthy(h);
+    /* a plain search has nowhere to start */
+    uint32_t ids[K];
+    size_t found = 99;
+    assert_int_equal(qv_hnsw_search(h, d.queries, K, 64, NULL, NULL, ids, NULL, &found, &err),
+                     QV_OK);
+    assert_int_equal(found, 0);
+    char pa[128];
+    path_of(pa, sizeof pa, "t.hnsw");
+    assert_int_equal(qv_hnsw_save(h, pa, &err), QV_OK);
+    qv_hnsw *g = NULL;
+    assert_int_equal(qv_hnsw_load_placed(pa, &st, QV_HNSW_MAP_COLD, &g, &err), QV_OK);
+    assert_healthy(g);
+    assert_true(qv_hnsw_get_params(g).no_main);
+    for (uint8_t v = 0; v <= 4; v++) {
+        value_filter vf = {val, v};
+        truth t = truth_new(&d, dist, accept_value, &vf);
+        uint32_t nb, *tids = ids_with(val, d.n, v, &nb);
+        assert_true(nb >= 4);
+        qv_hnsw_search_opts o = {accept_value, &vf, tids, 4, QV_HNSW_WALK_ACCEPTED};
+        double dq, r = recall_opts(h, &d, dist, 64, &o, &t, &dq);
+        double rg = recall_opts(g, &d, dist, 64, &o, &t, NULL);
+        printf("# tenant of %u points (no global graph): recall@10 ef=64 %.4f (%.0f distances), "
+               "loaded %.4f\n",
+               nb, r, dq, rg);
+        assert_true(r >= 0.95);
+        assert_true(rg == r);
+        o.nentries = 0;
+        assert_int_equal(qv_hnsw_search_with(h, d.queries, K, 64, &o, ids, NULL, &found, &err),
+                         QV_OK);
+        assert_int_equal(found, 0);
+        free(tids);
+        truth_free(&t);
+    }
+    qv_hnsw_free(g);
+    free(val);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* ACORN on a random 5% filter, without blocks: the restricted walk's recall
+ * collapses, ACORN's recovers (>= 0.9 at ef 64, >= 0.95 at ef 128), for
+ * fewer distances than walking the rejected points too. */
+static void test_acorn(void **state) {
+    dataset d = make_data(data_n(), data_nq(), DIM, NCLUSTERS, 45, true);
+    qv_distance dist = QV_DIST_DOT;
+    qv_hnsw *h = build_index(&d, dist, 16, 2);
+    uint8_t *ok = random_subset(d.n, 5, 123);
+    accept_set a = {ok, d.n};
+    truth t = truth_new(&d, dist, accept_in, &a);
+    double r[3][2], dq[3][2];
+    size_t efs[2] = {64, 128};
+    for (int w = 0; w < 3; w++)
+        for (int e = 0; e < 2; e++) {
+            qv_hnsw_search_opts o = {accept_in, &a, .walk = (qv_hnsw_walk)w};
+            r[w][e] = recall_opts(h, &d, dist, efs[e], &o, &t, &dq[w][e]);
+        }
+    for (int e = 0; e < 2; e++)
+        printf("# random 5%% filter, ef=%zu: recall@10 (distances) walk-all %.4f (%.0f), "
+               "restricted %.4f (%.0f), ACORN %.4f (%.0f)\n",
+               efs[e], r[0][e], dq[0][e], r[1][e], dq[1][e], r[2][e], dq[2][e]);
+    /* the restricted walk falls apart at 5% (of 4000 points; 25 of the
+     * valgrind size's 500 are too few to say) */
+    if (!under_valgrind()) assert_true(r[1][0] < 0.9);
+    assert_true(r[2][0] >= r[1][0] && r[2][1] >= r[1][1]);
+    if (!under_valgrind()) assert_true(r[2][0] > r[1][0] && r[2][1] > r[1][1]);
+    assert_true(r[2][0] >= 0.9 && r[2][1] >= 0.95);
+    assert_true(dq[2][0] < dq[0][0]);
+    /* int8 codes through the scorer path, ACORN, 2x oversampling */
+    qv_qcodes *qc;
+    qv_err err;
+    assert_int_equal(
+        qv_qcodes_build(QV_QCODES_SCALAR, dist, d.base, (uint32_t)d.n, DIM, 0.99f, &qc, &err),
+        QV_OK);
+    qv_hnsw_search_opts o = {accept_in, &a, .walk = QV_HNSW_WALK_ACORN};
+    size_t hit = 0, want = 0;
+    for (size_t qi = 0; qi < d.nq; qi++) {
+        qv_qquery qq;
+        assert_int_equal(qv_qquery_init(&qq, qc, d.queries + qi * DIM, &err), QV_OK);
+        qv_hnsw_scorer qs = {qv_qquery_dist_many, &qq};
+        uint32_t c[2 * K];
+        size_t nc;
+        assert_int_equal(qv_hnsw_search_scored_with(h, &qs, 2 * K, 128, &o, c, NULL, &nc, &err),
+                         QV_OK);
+        qv_qquery_free(&qq);
+        for (size_t i = 0; i < nc; i++) {
+            assert_true(ok[c[i]]);
+            for (size_t j = 0; j < t.n[qi]; j++) hit += c[i] == t.ids[qi * K + j];
+        }
+        want += t.n[qi];
+    }
+    printf("# random 5%% filter, int8 codes, ACORN ef=128: recall@10 of 20 candidates %.4f\n",
+           (double)hit / (double)want);
+    assert_true((double)hit / (double)want >= 0.9);
+    qv_qcodes_free(qc);
+    truth_free(&t);
+    free(ok);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* Entry points: a search whose accepted points all lie in one cluster far
+ * from the query still finds them when given one of them as an entry; the
+ * options are checked. */
+static void test_entries(void **state) {
+    dataset d = make_data(data_n(), data_nq(), DIM, NCLUSTERS, 47, true);
+    qv_distance dist = QV_DIST_COSINE;
+    qv_hnsw *h = build_index(&d, dist, 16, 1);
+    /* the block: the 2% of points nearest to point 0 (one region) */
+    size_t nb = d.n / 50;
+    uint32_t *near = malloc(nb * sizeof *near);
+    assert_non_null(near);
+    qv_err err;
+    size_t found;
+    assert_int_equal(qv_hnsw_search(h, d.base, nb, 2 * nb, NULL, NULL, near, NULL, &found, &err),
+                     QV_OK);
+    assert_int_equal(found, nb);
+    uint8_t *in = calloc(d.n, 1);
+    for (size_t i = 0; i < nb; i++) in[near[i]] = 1;
+    accept_set a = {in, d.n};
+    truth t = truth_new(&d, dist, accept_in, &a);
+    qv_hnsw_search_opts o = {accept_in, &a, .walk = QV_HNSW_WALK_ACCEPTED};
+    double d0, d1, d2;
+    double r0 = recall_opts(h, &d, dist, 32, &o, &t, &d0);
+    assert_int_equal(qv_hnsw_add_subgraph(h, near, (uint32_t)nb, 8, 1, NULL, &err), QV_OK);
+    double r1 = recall_opts(h, &d, dist, 32, &o, &t, &d1);
+    o.entries = near + nb - 3;
+    o.nentries = 3;
+    double r2 = recall_opts(h, &d, dist, 32, &o, &t, &d2);
+    printf("# one-region block of %zu: restricted walk recall@10 ef=32 %.4f (%.0f distances), "
+           "with links %.4f (%.0f), and 3 entry points %.4f (%.0f)\n",
+           nb, r0, d0, r1, d1, r2, d2);
+    assert_true(r2 >= 0.95 && r2 >= r1);
+    /* bad options */
+    uint32_t ids[K], bad = (uint32_t)d.n;
+    o.entries = &bad;
+    o.nentries = 1;
+    assert_int_equal(qv_hnsw_search_with(h, d.queries, K, 32, &o, ids, NULL, &found, &err),
+                     QV_EBADINPUT);
+    qv_hnsw_search_opts ow = {.walk = (qv_hnsw_walk)7};
+    assert_int_equal(qv_hnsw_search_with(h, d.queries, K, 32, &ow, ids, NULL, &found, &err),
+                     QV_EBADINPUT);
+    /* NULL options: the plain search */
+    uint32_t a1[K], a2[K];
+    size_t f1, f2;
+    assert_int_equal(qv_hnsw_search_with(h, d.queries, K, 32, NULL, a1, NULL, &f1, &err), QV_OK);
+    assert_int_equal(qv_hnsw_search(h, d.queries, K, 32, NULL, NULL, a2, NULL, &f2, &err), QV_OK);
+    assert_int_equal(f1, f2);
+    assert_memory_equal(a1, a2, f1 * sizeof *a1);
+    truth_free(&t);
+    free(in);
+    free(near);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* The same filtered results before and after a save and load (heap and
+ * mapped), the same bytes saved again, and single-threaded blocks are
+ * deterministic. */
+static void test_subgraph_save_load(void **state) {
+    size_t n = under_valgrind() ? 500 : 2000;
+    dataset d = make_data(n, 20, DIM, 12, 49, true);
+    qv_distance dist = QV_DIST_COSINE;
+    static const unsigned pct[] = {3, 10, 30};
+    uint8_t *val = block_values(n, pct, 3, 17);
+    qv_hnsw *h[2];
+    qv_err err;
+    for (int c = 0; c < 2; c++) {
+        h[c] = build_index(&d, dist, 8, 1);
+        /* two fields' blocks: each point in up to two blocks */
+        for (uint8_t v = 0; v < 3; v++) {
+            uint32_t nb, *ids = ids_with(val, n, v, &nb);
+            assert_int_equal(qv_hnsw_add_subgraph(h[c], ids, nb, 6, 1, NULL, &err), QV_OK);
+            free(ids);
+        }
+        uint32_t odd[1000], no = 0;
+        for (uint32_t i = 1; i < n && no < 1000; i += 2) odd[no++] = i;
+        assert_int_equal(qv_hnsw_add_subgraph(h[c], odd, no, 4, 1, NULL, &err), QV_OK);
+    }
+    assert_healthy(h[0]);
+    assert_same_graph(h[0], h[1]);
+    char pa[128], pc[128];
+    path_of(pa, sizeof pa, "a.hnsw");
+    path_of(pc, sizeof pc, "c.hnsw");
+    assert_int_equal(qv_hnsw_save(h[0], pa, &err), QV_OK);
+    qv_hnsw_store st = store_of(&d);
+    for (int place = QV_HNSW_HEAP; place <= QV_HNSW_MAP_CACHED; place++) {
+        qv_hnsw *g = NULL;
+        assert_int_equal(qv_hnsw_load_placed(pa, &st, (qv_hnsw_place)place, &g, &err), QV_OK);
+        assert_healthy(g);
+        assert_int_equal(qv_hnsw_subgraph_count(g), 4);
+        assert_int_equal(qv_hnsw_save(g, pc, &err), QV_OK);
+        assert_same_file(pa, pc);
+        /* every walk on the heap copy; the mapped ones share its reader */
+        int walks = place == QV_HNSW_HEAP ? 3 : 1;
+        for (uint8_t v = 0; v < 3; v++)
+            for (int w = 0; w < walks; w++) {
+                value_filter vf = {val, v};
+                qv_hnsw_search_opts o = {accept_value, &vf, .walk = (qv_hnsw_walk)(2 - w)};
+                for (size_t qi = 0; qi < d.nq; qi++) {
+                    uint32_t ia[K], ib[K];
+                    size_t fa, fb;
+                    const float *q = d.queries + qi * d.dim;
+                    assert_int_equal(qv_hnsw_search_with(h[0], q, K, 32, &o, ia, NULL, &fa, &err),
+                                     QV_OK);
+                    assert_int_equal(qv_hnsw_search_with(g, q, K, 32, &o, ib, NULL, &fb, &err),
+                                     QV_OK);
+                    assert_int_equal(fa, fb);
+                    assert_memory_equal(ia, ib, fa * sizeof *ia);
+                }
+            }
+        if (place != QV_HNSW_HEAP) {
+            uint32_t two[2] = {0, 1};
+            assert_int_equal(qv_hnsw_add_subgraph(g, two, 2, 4, 1, NULL, &err), QV_EBADINPUT);
+        } else {
+            /* a loaded heap graph takes more points and more blocks */
+            assert_int_equal(qv_hnsw_reserve(g, (uint32_t)n + 5, &err), QV_OK);
+            uint32_t few[3] = {0, 5, 9};
+            assert_int_equal(qv_hnsw_add_subgraph(g, few, 3, 4, 1, NULL, &err), QV_OK);
+            assert_healthy(g);
+        }
+        qv_hnsw_free(g);
+    }
+    free(val);
+    qv_hnsw_free(h[0]);
+    qv_hnsw_free(h[1]);
+    free_data(&d);
+}
+
+/* The extra sections are checked at load (out-of-range link, bad offset,
+ * flipped bytes) and by the validator (self link, duplicate); a version-1
+ * file (the format before extra links) still loads. */
+static void test_subgraph_corrupt(void **state) {
+    size_t n = under_valgrind() ? 300 : 1000;
+    dataset d = make_data(n, 2, DIM, 10, 51, true);
+    qv_hnsw *h = build_index(&d, QV_DIST_COSINE, 6, 1);
+    char pa[128], pe[128];
+    path_of(pa, sizeof pa, "a.hnsw");
+    path_of(pe, sizeof pe, "e.hnsw");
+    qv_err err;
+    /* a version-1 file: the graph without blocks, its header cut to 64 bytes */
+    assert_int_equal(qv_hnsw_save(h, pa, &err), QV_OK);
+    size_t len;
+    unsigned char *v2 = slurp(pa, &len);
+    uint64_t xw;
+    memcpy(&xw, v2 + 64, 8);
+    assert_int_equal(xw, 0);
+    unsigned char *v1 = malloc(len);
+    memcpy(v1, v2, 64);
+    memcpy(v1 + 64, v2 + FILE_HDR, len - FILE_HDR);
+    put32(v1, OFF_VERSION, 1);
+    put32(v1, 12, 64);
+    fix_crc(v1, len - 8);
+    spit(pe, v1, len - 8);
+    qv_hnsw *g = NULL;
+    qv_hnsw_store st = store_of(&d);
+    assert_int_equal(qv_hnsw_load_placed(pe, &st, QV_HNSW_MAP_CACHED, &g, &err), QV_OK);
+    assert_healthy(g);
+    same_results(h, g, &d);
+    qv_hnsw_free(g);
+    assert_int_equal(qv_hnsw_load(pe, &st, &g, &err), QV_OK);
+    assert_healthy(g);
+    assert_int_equal(qv_hnsw_save(g, pe, &err), QV_OK);
+    assert_same_file(pa, pe); /* saved again as version 2 */
+    qv_hnsw_free(g);
+    put32(v1, 52, 1); /* a version-1 file cannot have blocks */
+    fix_crc(v1, len - 8);
+    spit(pe, v1, len - 8);
+    expect_corrupt(pe, &d, "v1 blocks");
+    free(v1);
+    free(v2);
+    /* now with one block over the even points */
+    uint32_t even[600], ne = 0;
+    for (uint32_t i = 0; i < n; i += 2) even[ne++] = i;
+    assert_int_equal(qv_hnsw_add_subgraph(h, even, ne, 4, 1, NULL, &err), QV_OK);
+    assert_healthy(h);
+    assert_int_equal(qv_hnsw_save(h, pa, &err), QV_OK);
+    unsigned char *good = slurp(pa, &len), *b = malloc(len);
+    memcpy(&xw, good + 64, 8);
+    assert_true(xw > 1);
+    size_t pool = len - 4 - xw * 4, offs = pool - n * 8;
+    assert_true(offs % 8 == 0);
+    /* the first node with extra links, and its first one */
+    uint32_t node = 0;
+    uint64_t o = 0;
+    for (; node < n; node++) {
+        memcpy(&o, good + offs + node * 8, 8);
+        if (o) break;
+    }
+    assert_int_equal(o, 1);
+    size_t first = pool + 8; /* pool word 1 is the count, word 2 the first id */
+    struct {
+        size_t at;
+        uint64_t v;
+        int width;
+        const char *what;
+    } bad[] = {
+        {first, n, 4, "extra link id"},
+        {first, 0xFFFFFFFFu, 4, "extra link id max"},
+        {pool + 4, 0, 4, "extra count 0"},
+        {pool + 4, xw, 4, "extra count past the pool"},
+        {pool, 1, 4, "pool word 0"},
+        {offs + node * 8, 2, 8, "extra offset"},
+        {offs + node * 8, xw + 10, 8, "extra offset past the pool"},
+        {64, xw + 1, 8, "extra words"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(b, good, len);
+        memcpy(b + bad[i].at, &bad[i].v, (size_t)bad[i].width);
+        fix_crc(b, len);
+        spit(pe, b, len);
+        expect_corrupt(pe, &d, bad[i].what);
+    }
+    for (size_t at = offs; at < len; at += (len - offs) / 20 + 1) {
+        memcpy(b, good, len);
+        b[at] ^= 0x10;
+        spit(pe, b, len);
+        expect_corrupt(pe, &d, "flipped extra byte");
+    }
+    /* loadable but wrong: a self link, a link twice */
+    uint32_t cnt;
+    memcpy(&cnt, good + pool + 4, 4);
+    assert_true(cnt >= 2);
+    uint32_t l1;
+    memcpy(&l1, good + first, 4);
+    uint32_t wrong[2] = {node, l1};
+    const char *what[2] = {"self", "duplicate"};
+    for (int i = 0; i < 2; i++) {
+        memcpy(b, good, len);
+        put32(b, first + 4, wrong[i]);
+        fix_crc(b, len);
+        spit(pe, b, len);
+        assert_int_equal(qv_hnsw_load(pe, &st, &g, &err), QV_OK);
+        qv_hnsw_report rep;
+        assert_int_equal(qv_hnsw_check(g, &rep, &err), QV_ECORRUPT);
+        printf("# corrupted extra link (%s): %s\n", what[i], err.msg);
+        assert_true(i == 0 ? rep.self_links == 1 : rep.duplicates == 1);
+        qv_hnsw_free(g);
+    }
+    free(good);
+    free(b);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* Points inserted after the blocks get main links only; the graph stays
+ * valid, and a search restricted to a block finds the new block points as
+ * well as the old ones. */
+static void test_subgraph_then_insert(void **state) {
+    size_t n = under_valgrind() ? 400 : 1500, first = n * 4 / 5;
+    dataset d = make_data(n, 20, DIM, 10, 57, true);
+    qv_hnsw_store st = store_of(&d);
+    qv_hnsw_params p = {.m = 8, .ef_construct = 64, .seed = 3};
+    qv_hnsw *h = NULL;
+    qv_err err;
+    assert_int_equal(qv_hnsw_new(d.dim, QV_DIST_COSINE, &p, &st, &h, &err), QV_OK);
+    assert_int_equal(qv_hnsw_build(h, (uint32_t)first, 2, &err), QV_OK);
+    uint8_t *odd = calloc(n, 1);
+    uint32_t *ids = malloc(n * sizeof *ids), nb = 0;
+    for (uint32_t i = 1; i < n; i += 2) {
+        odd[i] = 1;
+        if (i < first) ids[nb++] = i;
+    }
+    assert_int_equal(qv_hnsw_add_subgraph(h, ids, nb, 8, 1, NULL, &err), QV_OK);
+    assert_int_equal(qv_hnsw_build(h, (uint32_t)n, 2, &err), QV_OK);
+    assert_healthy(h);
+    accept_set a = {odd, n};
+    truth t = truth_new(&d, QV_DIST_COSINE, accept_in, &a);
+    qv_hnsw_search_opts o = {accept_in, &a, .walk = QV_HNSW_WALK_ACCEPTED};
+    double r = recall_opts(h, &d, QV_DIST_COSINE, 64, &o, &t, NULL);
+    size_t fresh = 0; /* results among the points inserted after the block */
+    for (size_t qi = 0; qi < d.nq; qi++) {
+        uint32_t got[K];
+        size_t found;
+        assert_int_equal(
+            qv_hnsw_search_with(h, d.queries + qi * d.dim, K, 64, &o, got, NULL, &found, &err),
+            QV_OK);
+        for (size_t i = 0; i < found; i++) fresh += got[i] >= first;
+    }
+    printf("# block, then %zu more points: restricted walk recall@10 ef=64 %.4f, %zu results "
+           "among the new points\n",
+           n - first, r, fresh);
+    assert_true(r >= 0.95 && fresh > 0);
+    truth_free(&t);
+    free(ids);
+    free(odd);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* Bad blocks are refused and change nothing; a flag set before the call
+ * stops it at once, one set from another thread during a long block build
+ * soon after; either way the graph is as it was. */
+static void test_subgraph_cancel(void **state) {
+    size_t n = under_valgrind() ? 4000 : 30000;
+    dataset d = make_data(n, 1, DIM, NCLUSTERS, 53, true);
+    qv_hnsw_store st = store_of(&d);
+    qv_hnsw_params p = {.ef_construct = 200, .seed = 1, .no_main = true};
+    qv_err err = {0};
+    qv_hnsw *h = NULL;
+    assert_int_equal(qv_hnsw_new(d.dim, QV_DIST_COSINE, &p, &st, &h, &err), QV_OK);
+    assert_int_equal(qv_hnsw_build(h, (uint32_t)n, 1, &err), QV_OK);
+    uint32_t *all = malloc(n * sizeof *all);
+    for (uint32_t i = 0; i < n; i++) all[i] = i;
+    /* refused */
+    uint32_t dup[3] = {4, 9, 4}, out[2] = {1, (uint32_t)n};
+    assert_int_equal(qv_hnsw_add_subgraph(h, dup, 3, 8, 1, NULL, &err), QV_EBADINPUT);
+    assert_non_null(strstr(err.msg, "twice"));
+    assert_int_equal(qv_hnsw_add_subgraph(h, out, 2, 8, 1, NULL, &err), QV_EBADINPUT);
+    assert_int_equal(qv_hnsw_add_subgraph(h, all, 10, 1, 1, NULL, &err), QV_EBADINPUT);
+    assert_int_equal(qv_hnsw_add_subgraph(h, all, 10, QV_HNSW_MAX_M + 1, 1, NULL, &err),
+                     QV_EBADINPUT);
+    assert_int_equal(qv_hnsw_add_subgraph(h, all, 1, 8, 1, NULL, &err), QV_OK); /* nothing */
+    atomic_bool flag;
+    atomic_init(&flag, true);
+    assert_int_equal(qv_hnsw_add_subgraph(h, all, (uint32_t)n, 16, 2, &flag, &err),
+                     QV_EUNAVAILABLE);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        atomic_init(&flag, false);
+        cancel_job j = {&flag, 50000, 0};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, cancel_thread, &j), 0);
+        double t0 = now_s();
+        qv_rc rc = qv_hnsw_add_subgraph(h, all, (uint32_t)n, 16, threads, &flag, &err);
+        double t1 = now_s();
+        pthread_join(th, NULL);
+        printf("# block cancel (%u threads): returned %.3f s after the flag, %.3f s in all\n",
+               threads, t1 - j.set_at, t1 - t0);
+        assert_int_equal(rc, QV_EUNAVAILABLE);
+        assert_non_null(strstr(err.msg, "cancel"));
+        assert_true(t1 - j.set_at < 0.5);
+    }
+    qv_hnsw_report rep;
+    assert_int_equal(qv_hnsw_check(h, &rep, &err), QV_OK);
+    assert_int_equal(rep.links_extra, 0);
+    assert_int_equal(qv_hnsw_subgraph_count(h), 0);
+    free(all);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
+/* Concurrent restricted and ACORN searches over a graph with blocks (TSan
+ * checks the scratch stack and the two-hop tags): each thread gets the
+ * single-threaded results. */
+typedef struct walk_job {
+    const qv_hnsw *h;
+    const dataset *d;
+    const qv_hnsw_search_opts *o;
+    const uint32_t *want; /* 2 walks x nq x K */
+    int bad;
+} walk_job;
+
+static void *walk_thread(void *arg) {
+    walk_job *j = arg;
+    for (int rep = 0; rep < 2; rep++)
+        for (int w = 0; w < 2; w++)
+            for (size_t qi = 0; qi < j->d->nq; qi++) {
+                uint32_t ids[K];
+                size_t found;
+                qv_err err;
+                if (qv_hnsw_search_with(j->h, j->d->queries + qi * j->d->dim, K, 40, &j->o[w], ids,
+                                        NULL, &found, &err) != QV_OK ||
+                    memcmp(ids, j->want + (w * j->d->nq + qi) * K, found * sizeof *ids) != 0)
+                    j->bad++;
+            }
+    return NULL;
+}
+
+static void test_concurrent_walks(void **state) {
+    dataset d = make_data(under_valgrind() ? 500 : 3000, 30, DIM, 20, 55, true);
+    qv_hnsw *h = build_index(&d, QV_DIST_COSINE, 16, 2);
+    static const unsigned pct[] = {10};
+    uint8_t *val = block_values(d.n, pct, 1, 5);
+    uint32_t nb, *ids = ids_with(val, d.n, 0, &nb);
+    qv_err err;
+    assert_int_equal(qv_hnsw_add_subgraph(h, ids, nb, 16, 2, NULL, &err), QV_OK);
+    value_filter vf = {val, 0};
+    qv_hnsw_search_opts o[2] = {{accept_value, &vf, ids, 2, QV_HNSW_WALK_ACCEPTED},
+                                {accept_value, &vf, .walk = QV_HNSW_WALK_ACORN}};
+    uint32_t *want = calloc(2 * d.nq * K, sizeof *want);
+    for (int w = 0; w < 2; w++)
+        for (size_t qi = 0; qi < d.nq; qi++) {
+            size_t found;
+            assert_int_equal(qv_hnsw_search_with(h, d.queries + qi * d.dim, K, 40, &o[w],
+                                                 want + (w * d.nq + qi) * K, NULL, &found, &err),
+                             QV_OK);
+            assert_int_equal(found, K);
+        }
+    pthread_t th[3];
+    walk_job jobs[3];
+    for (int i = 0; i < 3; i++) {
+        jobs[i] = (walk_job){h, &d, o, want, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, walk_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].bad, 0);
+    }
+    free(want);
+    free(ids);
+    free(val);
+    qv_hnsw_free(h);
+    free_data(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_params),    cmocka_unit_test(test_tiny),
-        cmocka_unit_test(test_recall_cosine), cmocka_unit_test(test_recall_dot),
-        cmocka_unit_test(test_recall_euclid), cmocka_unit_test(test_recall_manhattan),
-        cmocka_unit_test(test_scored_search), cmocka_unit_test(test_filter),
-        cmocka_unit_test(test_deleted),       cmocka_unit_test(test_incremental),
-        cmocka_unit_test(test_deterministic), cmocka_unit_test(test_save_load),
-        cmocka_unit_test(test_corrupt),       cmocka_unit_test(test_store_callback),
-        cmocka_unit_test(test_elem_rows),     cmocka_unit_test(test_concurrent_search),
-        cmocka_unit_test(test_cancel_unset),  cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_tiny),
+        cmocka_unit_test(test_recall_cosine),
+        cmocka_unit_test(test_recall_dot),
+        cmocka_unit_test(test_recall_euclid),
+        cmocka_unit_test(test_recall_manhattan),
+        cmocka_unit_test(test_scored_search),
+        cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_deleted),
+        cmocka_unit_test(test_incremental),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_store_callback),
+        cmocka_unit_test(test_elem_rows),
+        cmocka_unit_test(test_concurrent_search),
+        cmocka_unit_test(test_cancel_unset),
+        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_subgraph_blocks),
+        cmocka_unit_test(test_subgraph_tenants),
+        cmocka_unit_test(test_acorn),
+        cmocka_unit_test(test_entries),
+        cmocka_unit_test(test_subgraph_save_load),
+        cmocka_unit_test(test_subgraph_corrupt),
+        cmocka_unit_test(test_subgraph_then_insert),
+        cmocka_unit_test(test_subgraph_cancel),
+        cmocka_unit_test(test_concurrent_walks),
     };
     return cmocka_run_group_tests(tests, dir_setup, dir_teardown);
 }

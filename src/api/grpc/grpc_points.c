@@ -821,6 +821,21 @@ static qv_rc qv_grpc_search_params(const Qdrant__SearchParams *sp, qv_query *q, 
     if (!sp) return QV_OK;
     q->exact = sp->_exact_case && sp->exact;
     if (sp->_hnsw_ef_case) q->hnsw_ef = (qv_opt_u64){true, sp->hnsw_ef};
+    const Qdrant__AcornSearchParams *ac = sp->_acorn_case ? sp->acorn : NULL;
+    if (ac) {
+        q->acorn = ac->_enable_case && ac->enable;
+        if (ac->_max_selectivity_case) {
+            if (!(ac->max_selectivity >= 0.0 && ac->max_selectivity <= 1.0)) {
+                char num[40];
+                fmt_f64(num, ac->max_selectivity);
+                return qv_fail(err, QV_EBADINPUT,
+                               "params.acorn.max_selectivity: value %s invalid, must be from 0.0 "
+                               "to 1.0",
+                               num);
+            }
+            q->acorn_max_sel = (qv_opt_f64){true, ac->max_selectivity};
+        }
+    }
     const Qdrant__QuantizationSearchParams *qz = sp->_quantization_case ? sp->quantization : NULL;
     if (!qz) return QV_OK;
     if (qz->_ignore_case) q->quant_ignore = (qv_opt_bool){true, qz->ignore != 0};

@@ -681,6 +681,24 @@ static qv_rc qv_rest_quant_search_params(const jv *qz, qv_query *q, qv_err *err)
     return rc;
 }
 
+/* params.acorn: {enable, max_selectivity in [0, 1] or null}. */
+static qv_rc qv_rest_acorn_params(const jv *ac, qv_query *q, qv_err *err) {
+    qv_rc rc = qv_rest_need_object(ac, "struct AcornSearchParams", err);
+    bool has = false, en = false;
+    if (!rc) rc = qv_rest_opt_bool(ac, "enable", &has, &en, err);
+    q->acorn = en;
+    qv_opt_f64 *ms = &q->acorn_max_sel;
+    if (!rc) rc = qv_rest_opt_f64(ac, "max_selectivity", &ms->has, &ms->v, err);
+    if (!rc && ms->has && !(ms->v >= 0.0 && ms->v <= 1.0)) {
+        char num[40];
+        fmt_f64(num, ms->v);
+        rc =
+            qv_fail(err, QV_EVALIDATION,
+                    "params.acorn.max_selectivity: value %s invalid, must be from 0.0 to 1.0", num);
+    }
+    return rc;
+}
+
 /* The fields every query shape shares: filter, offset, score_threshold,
  * params, with_payload, with_vector. */
 static qv_rc qv_rest_query_common(qv_arena *a, const jv *body, qv_rest_query *out, qv_err *err) {
@@ -708,6 +726,8 @@ static qv_rc qv_rest_query_common(qv_arena *a, const jv *body, qv_rest_query *ou
         if ((rc = qv_rest_opt_u64(params, "hnsw_ef", &ef->has, &ef->v, err))) return rc;
         const jv *qz = qv_rest_field(params, "quantization");
         if (qz && (rc = qv_rest_quant_search_params(qz, &out->q, err))) return rc;
+        const jv *ac = qv_rest_field(params, "acorn");
+        if (ac && (rc = qv_rest_acorn_params(ac, &out->q, err))) return rc;
     }
     if ((rc = qv_rest_with_payload(a, body, false, &out->with_payload, err))) return rc;
     return qv_rest_with_vector(a, body, &out->with_vector, err);
