@@ -193,11 +193,11 @@ static bool ftable_grow(ftable *t) {
     return true;
 }
 
-/* Counts key for the current point (once, however often it holds it). */
-static void ftable_add(ftable *t, fentry *key) {
+/* The entry for key, inserted (count 0) when new; NULL without memory. */
+static fentry *ftable_slot(ftable *t, fentry *key) {
     if ((t->n + 1) * 2 > t->cap && !ftable_grow(t)) {
         t->oom = true;
-        return;
+        return NULL;
     }
     key->hash = fentry_hash(key);
     size_t j = key->hash & (t->cap - 1);
@@ -205,10 +205,17 @@ static void ftable_add(ftable *t, fentry *key) {
     fentry *e = &t->e[j];
     if (!e->kind) {
         *e = *key;
+        e->count = 0;
+        e->last = 0;
         t->n++;
-    } else if (e->last == t->point) {
-        return;
     }
+    return e;
+}
+
+/* Counts key for the current point (once, however often it holds it). */
+static void ftable_add(ftable *t, fentry *key) {
+    fentry *e = ftable_slot(t, key);
+    if (!e || e->last == t->point) return;
     e->count++;
     e->last = t->point;
 }
@@ -245,21 +252,8 @@ static void facet_value(void *ctx, const jv *v) {
 /* Adds n to the count of value key (no "once per point": an index posting
  * lists each point once per value already). */
 static void ftable_add_n(ftable *t, fentry *key, uint64_t n) {
-    if ((t->n + 1) * 2 > t->cap && !ftable_grow(t)) {
-        t->oom = true;
-        return;
-    }
-    key->hash = fentry_hash(key);
-    size_t j = key->hash & (t->cap - 1);
-    while (t->e[j].kind && !fentry_eq(&t->e[j], key)) j = (j + 1) & (t->cap - 1);
-    fentry *e = &t->e[j];
-    if (!e->kind) {
-        *e = *key;
-        e->count = 0;
-        e->last = 0;
-        t->n++;
-    }
-    e->count += n;
+    fentry *e = ftable_slot(t, key);
+    if (e) e->count += n;
 }
 
 typedef struct facet_ix {

@@ -630,7 +630,7 @@ static bool qv_filter_match_value(const qv_filter_matcher *m, const jv *v) {
  * ====================================================================== */
 
 /* A resolved payload number as a double; booleans are not numbers. */
-static bool qv_filter_num(const jv *v, double *out) {
+bool qv_filter_num(const jv *v, double *out) {
     switch (v->type) {
     case JV_INT:
         *out = (double)v->v.i;

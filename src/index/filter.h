@@ -322,6 +322,11 @@ bool qv_filter_match(const qv_filter *f, const qv_filter_point *p);
  * conditions it cannot answer itself). */
 bool qv_filter_cond_match(const qv_filter_cond *c, const qv_filter_point *p);
 
+/* A payload number as range conditions compare it: the value as a double
+ * (integers converted, unresolved numbers parsed); false for anything that
+ * is not a number (booleans included). */
+bool qv_filter_num(const jv *v, double *out);
+
 /* Whether one value, as a field condition sees it (after the final
  * flattening), satisfies field condition c: match, range, datetime or geo
  * (false for other kinds).  For indexes that check candidates value by

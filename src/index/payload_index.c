@@ -40,29 +40,11 @@
 
 /* ---- value types ---------------------------------------------------------------- */
 
-static bool pi_num(const jv *v, double *out) {
-    switch (v->type) {
-    case JV_INT:
-        *out = (double)v->v.i;
-        return true;
-    case JV_UINT:
-        *out = (double)v->v.u;
-        return true;
-    case JV_DBL:
-        *out = v->v.d;
-        return true;
-    case JV_NUM:
-        return jv_to_f64(v, out);
-    default:
-        return false;
-    }
-}
-
 static bool pi_geopt(const jv *v, double *lat, double *lon) {
     if (v->type != JV_OBJ) return false;
     const jv *la = jv_get(v, "lat"), *lo = jv_get(v, "lon");
-    return la && lo && pi_num(la, lat) && pi_num(lo, lon) && *lat >= -90 && *lat <= 90 &&
-           *lon >= -180 && *lon <= 180;
+    return la && lo && qv_filter_num(la, lat) && qv_filter_num(lo, lon) && *lat >= -90 &&
+           *lat <= 90 && *lon >= -180 && *lon <= 180;
 }
 
 bool qv_payload_type_accepts(uint32_t t, const jv *v) {
@@ -585,7 +567,7 @@ static pi_okey value_okey(const qv_pindex *pi, const jv *v, uint32_t off) {
         k.lo = (uint32_t)t.nsec;
     } else {
         double d = 0;
-        pi_num(v, &d);
+        qv_filter_num(v, &d);
         k.hi = dbl_key(d);
     }
     return k;

@@ -7,6 +7,7 @@ test can gather them and fail once with everything a CI log needs to debug.
 """
 
 import json
+import uuid
 
 import numpy as np
 
@@ -100,3 +101,19 @@ def compare_records(q_pts, l_pts, what):
             errs.append(f"{what}: vector of {qp.id}: {qp.vector} vs reference {lp.vector}")
             break
     return errs
+
+
+def rand_id(r, used, small_max, p_small):
+    """A point ID not in used (added to it): a small integer (below small_max) with
+    probability p_small, a large one (>= 2**40) with 0.1, else a random UUID string."""
+    while True:
+        x = r.random()
+        if x < p_small:
+            pid = r.randint(0, small_max)
+        elif x < p_small + 0.1:
+            pid = r.randint(2**40, 2**64 - 1)
+        else:
+            pid = str(uuid.UUID(int=r.getrandbits(128), version=4))
+        if pid not in used:
+            used.add(pid)
+            return pid

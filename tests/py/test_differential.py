@@ -13,6 +13,7 @@ import pytest
 from qdrant_client import QdrantClient, models
 
 from diff_compare import canon, compare_records, compare_scored, describe, same_payload
+from diff_compare import rand_id as shared_rand_id
 
 SEED = 1125
 N_POINTS = 3000
@@ -72,17 +73,7 @@ def rand_payload(r):
 
 
 def rand_id(r, used):
-    while True:
-        x = r.random()
-        if x < 0.55:
-            pid = r.randint(0, 5000)
-        elif x < 0.65:
-            pid = r.randint(2**40, 2**64 - 1)
-        else:
-            pid = str(uuid.UUID(int=r.getrandbits(128), version=4))
-        if pid not in used:
-            used.add(pid)
-            return pid
+    return shared_rand_id(r, used, 5000, 0.55)
 
 
 def make_data():

@@ -34,6 +34,7 @@ from qdrant_client.local import payload_filters as local_filters
 from qdrant_client.local import payload_value_extractor as local_extractor
 
 from diff_compare import compare_records, compare_scored, describe
+from diff_compare import rand_id as shared_rand_id
 from quiver_harness import prefer_grpc
 
 SEED = 52017
@@ -239,17 +240,7 @@ def rand_payload(r, instants):
 
 
 def rand_id(r, used):
-    while True:
-        x = r.random()
-        if x < 0.6:
-            pid = r.randint(0, 100000)
-        elif x < 0.7:
-            pid = r.randint(2**40, 2**64 - 1)
-        else:
-            pid = str(uuid.UUID(int=r.getrandbits(128), version=4))
-        if pid not in used:
-            used.add(pid)
-            return pid
+    return shared_rand_id(r, used, 100000, 0.6)
 
 
 def id_key(pid):
