@@ -115,10 +115,7 @@ unit: $(UNIT_BIN)
 	  exit $$fail
 
 valgrind: $(UNIT_BIN)
-	@fail=0; for t in $(UNIT_BIN); do echo "== valgrind $$t"; \
-	  QV_UNDER_VALGRIND=1 valgrind -q --error-exitcode=99 --leak-check=full \
-	    --errors-for-leak-kinds=definite,indirect $$t || { echo "** $$t failed"; fail=1; }; \
-	  done; exit $$fail
+	@scripts/valgrind_units.sh $(UNIT_BIN)
 
 # ---- long-running checks (not in the default test run) ----
 # Every f32 bit pattern through fmt_f32 and back (about 20-40 minutes on 2 cores).
