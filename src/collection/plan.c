@@ -35,16 +35,23 @@ typedef struct nres {
 
 static const nres ALL_INEXACT = {NULL, false};
 
+/* Makes room for one more element in arr (n used of cap, doubling);
+ * leaves n < cap unless memory is short. */
+#define ROOM_FOR_ONE(arr, n, cap)                                                                  \
+    do {                                                                                           \
+        if ((n) == (cap)) {                                                                        \
+            uint32_t c_ = (cap) ? (cap)*2 : 8;                                                     \
+            void *a_ = realloc((arr), c_ * sizeof *(arr));                                         \
+            if (a_) (arr) = a_, (cap) = c_;                                                        \
+        }                                                                                          \
+    } while (0)
+
 static uint64_t *own(qv_fplan *p, uint64_t *b) {
     if (!b) return NULL;
+    ROOM_FOR_ONE(p->owned, p->nowned, p->capowned);
     if (p->nowned == p->capowned) {
-        uint32_t cap = p->capowned ? p->capowned * 2 : 8;
-        uint64_t **o = realloc(p->owned, cap * sizeof *o);
-        if (!o) {
-            free(b);
-            return NULL;
-        }
-        p->owned = o, p->capowned = cap;
+        free(b);
+        return NULL;
     }
     p->owned[p->nowned++] = b;
     return b;
@@ -62,12 +69,8 @@ static uint64_t *copy_of(qv_fplan *p, const uint64_t *src) {
 
 static bool remember_ex(qv_fplan *p, const qv_filter_cond *c, const uint64_t *bits, bool exact,
                         qv_text_query *text) {
-    if (p->nknown == p->capknown) {
-        uint32_t cap = p->capknown ? p->capknown * 2 : 8;
-        qv_fplan_known *k = realloc(p->known, cap * sizeof *k);
-        if (!k) return false;
-        p->known = k, p->capknown = cap;
-    }
+    ROOM_FOR_ONE(p->known, p->nknown, p->capknown);
+    if (p->nknown == p->capknown) return false;
     p->known[p->nknown++] = (qv_fplan_known){c, bits, exact, text};
     return true;
 }
@@ -79,14 +82,10 @@ static void remember(qv_fplan *p, const qv_filter_cond *c, const uint64_t *bits)
 }
 
 static bool own_query(qv_fplan *p, qv_text_query *q) {
+    ROOM_FOR_ONE(p->queries, p->nqueries, p->capqueries);
     if (p->nqueries == p->capqueries) {
-        uint32_t cap = p->capqueries ? p->capqueries * 2 : 4;
-        qv_text_query **a = realloc(p->queries, cap * sizeof *a);
-        if (!a) {
-            qv_text_query_free(q);
-            return false;
-        }
-        p->queries = a, p->capqueries = cap;
+        qv_text_query_free(q);
+        return false;
     }
     p->queries[p->nqueries++] = q;
     return true;
@@ -404,8 +403,9 @@ bool qv_fplan_check(const qv_fplan *p, uint32_t off) {
 /* Points sampled when the plan is not exact. */
 #define PLAN_SAMPLE 256
 
-uint64_t qv_fplan_estimate(const qv_fplan *p) {
+uint64_t qv_fplan_estimate(qv_fplan *p) {
     if (!p->filter || p->exact || p->ncand == 0) return p->ncand;
+    if (p->has_est) return p->est;
     uint64_t seen = 0, pass = 0;
     if (p->cand) {
         uint64_t step = p->ncand / PLAN_SAMPLE + 1, k = 0;
@@ -425,5 +425,7 @@ uint64_t qv_fplan_estimate(const qv_fplan *p) {
     }
     /* one more than seen: a filter no sampled point passes still
      * estimates a few */
-    return seen ? (pass + 1) * p->ncand / (seen + 1) : p->ncand;
+    p->est = seen ? (pass + 1) * p->ncand / (seen + 1) : p->ncand;
+    p->has_est = true;
+    return p->est;
 }

@@ -67,6 +67,8 @@ typedef struct qv_fplan {
      * keyword/integer/bool/uuid index: a payload block, which may have
      * links of its own in the segment's graph */
     bool block;
+    bool has_est; /* est holds the sampled estimate */
+    uint64_t est;
 } qv_fplan;
 
 /* Builds the plan of filter (may be NULL) over seg.  QV_ENOMEM leaves a
@@ -79,8 +81,9 @@ void qv_fplan_free(qv_fplan *p);
  * offsets). */
 bool qv_fplan_check(const qv_fplan *p, uint32_t off);
 
-/* Expected number of live points that pass (see above). */
-uint64_t qv_fplan_estimate(const qv_fplan *p);
+/* Expected number of live points that pass (see above); a sampled
+ * estimate is computed once per plan and kept. */
+uint64_t qv_fplan_estimate(qv_fplan *p);
 
 /* The reference plan: no candidates, every point checked from its payload
  * (text conditions still by their index's tokenization).  For tests of a

@@ -778,7 +778,7 @@ static void graph_opts(const qv_collection *c, uint32_t si, const qstate *s, acc
     memset(o, 0, sizeof *o);
     o->accept = accept_cb;
     o->accept_ctx = ac;
-    const qv_fplan *p = s->plans ? &s->plans[si] : NULL;
+    qv_fplan *p = s->plans ? &s->plans[si] : NULL;
     const qv_hnsw *h = c->segs[si].hnsw[s->vi];
     bool no_main = qv_hnsw_get_params(h).no_main;
     if (!p || !p->filter) return;

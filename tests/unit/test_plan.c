@@ -394,12 +394,26 @@ static void check_points(qv_segment *seg) {
     }
 }
 
-static void run(bool int_range_only) {
-    qv_collection c;
-    memset(&c, 0, sizeof c);
-    qv_collection_config_defaults(&c.cfg);
+/* A bare collection (only its config and declarations are used) and an
+ * empty segment with one 2-d vector. */
+static qv_segment *fixture(qv_collection *c) {
+    memset(c, 0, sizeof *c);
+    qv_collection_config_defaults(&c->cfg);
     uint32_t dims[1] = {2};
     qv_segment *seg = qv_segment_new(1, dims, NULL);
+    assert_non_null(seg);
+    return seg;
+}
+
+static void fixture_free(qv_collection *c, qv_segment *seg) {
+    qv_segment_free(seg);
+    qv_index_set_free(&c->indexes);
+    qv_collection_config_free(&c->cfg);
+}
+
+static void run(bool int_range_only) {
+    qv_collection c;
+    qv_segment *seg = fixture(&c);
     assert_non_null(seg);
     /* half the points before the indexes are declared (built from the
      * payloads), half after (kept as they come) */
@@ -443,9 +457,7 @@ static void run(bool int_range_only) {
     qv_shard_sync_pindexes(&c, seg);
     assert_null(qv_segment_pindex(seg, "k", 1));
     check_filters(&c, seg, 200);
-    qv_segment_free(seg);
-    qv_index_set_free(&c.indexes);
-    qv_collection_config_free(&c.cfg);
+    fixture_free(&c, seg);
 }
 
 static void test_plans_equal_scan(void **state) {
@@ -463,10 +475,7 @@ static void test_plans_equal_scan(void **state) {
 static void test_text_semantics(void **state) {
     (void)state;
     qv_collection c;
-    memset(&c, 0, sizeof c);
-    qv_collection_config_defaults(&c.cfg);
-    uint32_t dims[1] = {2};
-    qv_segment *seg = qv_segment_new(1, dims, NULL);
+    qv_segment *seg = fixture(&c);
     float v[2] = {1, 0};
     const float *vecs[1] = {v};
     for (uint32_t i = 0; i < NTEXTS; i++) {
@@ -515,9 +524,7 @@ static void test_text_semantics(void **state) {
         qv_fplan_free(&ref);
         qv_arena_free(&a);
     }
-    qv_segment_free(seg);
-    qv_index_set_free(&c.indexes);
-    qv_collection_config_free(&c.cfg);
+    fixture_free(&c, seg);
 }
 
 /* Points on and next to a circle's border: the index's quick sphere test
@@ -525,10 +532,7 @@ static void test_text_semantics(void **state) {
 static void test_radius_border(void **state) {
     (void)state;
     qv_collection c;
-    memset(&c, 0, sizeof c);
-    qv_collection_config_defaults(&c.cfg);
-    uint32_t dims[1] = {2};
-    qv_segment *seg = qv_segment_new(1, dims, NULL);
+    qv_segment *seg = fixture(&c);
     float v[2] = {1, 0};
     const float *vecs[1] = {v};
     const double R = 6371008.8, rad = 3.14159265358979323846 / 180.0;
@@ -627,9 +631,7 @@ static void test_radius_border(void **state) {
         qv_fplan_free(&ref);
         qv_arena_free(&a);
     }
-    qv_segment_free(seg);
-    qv_index_set_free(&c.indexes);
-    qv_collection_config_free(&c.cfg);
+    fixture_free(&c, seg);
 }
 
 int main(void) {
