@@ -14,6 +14,7 @@ A library, not a benchmark: importing it starts nothing.
 import json
 import math
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -147,3 +148,32 @@ class Server:
                 self.p.wait()
         self.logf.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def machine():
+    """The machine a report was measured on: platform, Python, CPUs, CPU model, memory."""
+    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            info["mem_gb"] = round(int(f.readline().split()[1]) / 1e6, 1)
+    except OSError:
+        pass
+    return info
+
+
+def fmt(x, nd=0):
+    """A report cell: "–" for none, floats with thousands separators and nd decimals."""
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return ("{:,.%df}" % nd).format(x)
+    return str(x)
+
+
+def ratio(x):
+    return "–" if x is None else "%.2f×" % x

@@ -65,7 +65,6 @@ Environment (defaults in brackets):
 import json
 import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -77,6 +76,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from benchlib import Server, proc_cpu, qps_at, sys_busy  # noqa: E402
+from benchlib import machine as benchlib_machine  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
@@ -787,17 +787,7 @@ def goals(fname, s):
 
 
 def machine():
-    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-        with open("/proc/meminfo") as f:
-            info["mem_gb"] = round(int(f.readline().split()[1]) / 1e6, 1)
-    except OSError:
-        pass
+    info = benchlib_machine()
     info["numpy"] = np.__version__
     return info
 

@@ -9,6 +9,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import fmt, ratio  # noqa: E402
+
 ENGINES = ["quiver", "qdrant-edge"]
 COLORS = {"quiver": "tab:blue", "qdrant-edge": "tab:orange"}
 
@@ -54,16 +57,6 @@ blocks above are also the plan for closing this gap. Resident memory after index
 """
 
 
-def fmt(x, nd=0):
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        return ("{:,.%df}" % nd).format(x)
-    return str(x)
-
-
-def ratio(x):
-    return "–" if x is None else "%.2f×" % x
 
 
 def met(v):

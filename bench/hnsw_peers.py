@@ -54,7 +54,6 @@ major faults and kB read from storage a query over the timed passes.
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -63,6 +62,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import proc_cpu, qps_at, sys_busy  # noqa: E402
+from benchlib import machine as benchlib_machine  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -384,15 +384,8 @@ def prepare(name, n):
 
 
 def machine():
-    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    info = benchlib_machine()
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-        with open("/proc/meminfo") as f:
-            info["mem_gb"] = round(int(f.readline().split()[1]) / 1e6, 1)
         info["cc"] = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     except Exception:
         pass

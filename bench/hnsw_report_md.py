@@ -9,19 +9,12 @@ import math
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import fmt, ratio  # noqa: E402
+
 ENGINES = ["quiver", "hnswlib", "faiss", "usearch"]
 
 
-def fmt(x, nd=0):
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        return ("{:,.%df}" % nd).format(x)
-    return str(x)
-
-
-def ratio(x):
-    return "–" if x is None else "%.2f×" % x
 
 
 def plot(report, png):

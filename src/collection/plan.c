@@ -273,14 +273,20 @@ static nres node(qv_fplan *p, const qv_filter *f) {
     return (nres){acc, exact};
 }
 
-qv_rc qv_fplan_build(qv_fplan *p, const qv_collection *c, const qv_segment *seg,
-                     const qv_filter *filter) {
+/* An empty plan of filter over seg: every live point a candidate. */
+static void plan_init(qv_fplan *p, const qv_collection *c, const qv_segment *seg,
+                      const qv_filter *filter) {
     memset(p, 0, sizeof *p);
     p->c = c;
     p->seg = seg;
     p->filter = filter;
     p->n = qv_segment_size(seg);
     p->ncand = qv_segment_live_count(seg);
+}
+
+qv_rc qv_fplan_build(qv_fplan *p, const qv_collection *c, const qv_segment *seg,
+                     const qv_filter *filter) {
+    plan_init(p, c, seg, filter);
     if (!filter) {
         p->exact = true;
         return QV_OK;
@@ -306,12 +312,7 @@ qv_rc qv_fplan_build(qv_fplan *p, const qv_collection *c, const qv_segment *seg,
 
 qv_rc qv_fplan_build_scan(qv_fplan *p, const qv_collection *c, const qv_segment *seg,
                           const qv_filter *filter) {
-    memset(p, 0, sizeof *p);
-    p->c = c;
-    p->seg = seg;
-    p->filter = filter;
-    p->n = qv_segment_size(seg);
-    p->ncand = qv_segment_live_count(seg);
+    plan_init(p, c, seg, filter);
     p->no_bits = true;
     p->exact = !filter;
     if (filter && p->n) node(p, filter); /* only text conditions are remembered */
