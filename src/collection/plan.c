@@ -163,11 +163,11 @@ static nres leaf(qv_fplan *p, const qv_filter_cond *c) {
              c->u.match.kind == QV_FILTER_MATCH_PHRASE))
             return text_leaf(p, c, pi);
         if (p->no_bits) return ALL_INEXACT;
-        uint64_t est;
-        if (!pi || qv_pindex_estimate(pi, c, &est) == QV_PI_NONE) return ALL_INEXACT;
+        if (!pi) return ALL_INEXACT;
         uint64_t *b = fresh(p);
         if (!b) return ALL_INEXACT;
-        qv_pi_answer a = qv_pindex_eval(pi, c, b, p->n);
+        qv_pi_answer a = qv_pindex_eval(pi, c, b, p->n); /* NONE: b stays empty, unused */
+        if (a == QV_PI_NONE) return ALL_INEXACT;
         if (a == QV_PI_EXACT) remember(p, c, b);
         return (nres){b, a == QV_PI_EXACT};
     }

@@ -921,11 +921,6 @@ typedef struct est_ctx {
     uint32_t nbits;
 } est_ctx;
 
-static void key_count(const qv_pindex *pi, const void *key, size_t klen, void *ctx) {
-    const pi_entry *e = map_find(&pi->map, key, klen);
-    if (e) ((est_ctx *)ctx)->n += e->post.n;
-}
-
 static void key_bits(const qv_pindex *pi, const void *key, size_t klen, void *ctx) {
     est_ctx *x = ctx;
     const pi_entry *e = map_find(&pi->map, key, klen);
@@ -948,42 +943,6 @@ static void geo_each(const pi_geo *g, const pi_plan *p, void (*fn)(void *ctx, co
             for (; at < g->n && g->a[at].row == row && g->a[at].lon <= p->lon_hi[k]; at++)
                 fn(ctx, &g->a[at]);
         }
-}
-
-static void geo_count(void *ctx, const pi_gpt *pt) {
-    (void)pt;
-    (*(uint64_t *)ctx)++;
-}
-
-qv_pi_answer qv_pindex_estimate(const qv_pindex *pi, const qv_filter_cond *c, uint64_t *count) {
-    pi_plan p = plan_of(pi, c);
-    est_ctx x = {0, NULL, 0};
-    switch (p.kind) {
-    case PP_KEYS:
-        keys_each(pi, p.m, key_count, &x);
-        break;
-    case PP_PREFIX:
-        for (uint32_t i = 0; i < pi->map.n; i++)
-            if (prefix_of(&pi->map.e[i], &p.m->v.str)) x.n += pi->map.e[i].post.n;
-        break;
-    case PP_SPAN: {
-        size_t from, to;
-        ord_bounds(&pi->ord, &p.span, &from, &to);
-        x.n = to - from;
-        for (size_t i = 0; i < pi->ord.nt; i++)
-            x.n += span_has(&p.span, pi->ord.t[i].hi, pi->ord.t[i].lo);
-        break;
-    }
-    case PP_GEO:
-        geo_each(&pi->geo, &p, geo_count, &x.n);
-        x.n += pi->geo.nt;
-        break;
-    default:
-        return QV_PI_NONE;
-    }
-    if (!p.exact) x.n += pi->foreign.n;
-    *count = x.n;
-    return p.exact ? QV_PI_EXACT : QV_PI_SUPERSET;
 }
 
 /* Checks one geo point against the condition with the filter's geometry. */

@@ -104,11 +104,6 @@ typedef enum qv_pi_answer {
     QV_PI_SUPERSET = 2, /* bits hold every offset that does, and maybe others */
 } qv_pi_answer;
 
-/* Whether c (a condition on this index's key) can be answered, and an
- * upper bound of the offsets the answer holds, without building it: cheap
- * (hash lookups, binary searches). */
-qv_pi_answer qv_pindex_estimate(const qv_pindex *pi, const qv_filter_cond *c, uint64_t *count);
-
 /* Sets in bits (nbits offsets, zeroed by the caller) the offsets that
  * satisfy c, as the answer says.  Offsets of deleted points are not there
  * (the segment removes them). */
