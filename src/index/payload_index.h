@@ -29,7 +29,7 @@
  * when a segment is loaded (the declarations are what is persisted).
  *
  * Threading: none inside.  Writers (add/remove) must be alone; any number
- * of readers (eval, estimate, points, foreach) may share an index that is
+ * of readers (eval, points, foreach) may share an index that is
  * not being written.  After an allocation failure in a writer the index
  * marks itself unusable (qv_pindex_ok is false) and is never consulted
  * again: answers fall back to reading payloads.
